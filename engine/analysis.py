@@ -1,0 +1,286 @@
+"""Static analysis of a layer graph: shapes, errors with fix-its, parameters, MACs, memory, receptive field.
+
+Runs after every edit, so it is plain arithmetic with caches; analysing a bad graph never raises, every
+problem becomes an `Issue` on a node or on the whole graph.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Optional
+
+import torch
+
+from engine.graph import GraphSpec
+from engine.registry import Receptive, ShapeError, get_kind
+
+BYTES_PER_VALUE = 4  # float32 activations
+
+
+@dataclass(frozen=True)
+class Issue:
+    message: str
+    node_id: Optional[str] = None
+    severity: str = "error"  # or "warning"
+    fix: object = None       # engine.fixes.Fix or None
+
+    __hash__ = None
+
+    def __str__(self):
+        return f"{self.node_id}: {self.message}" if self.node_id else self.message
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What the analysis knows about one node. `shape` is None when it cannot be computed."""
+
+    shape: Optional[tuple] = None
+    in_shapes: tuple = ()
+    params: int = 0
+    macs: int = 0
+    memory: int = 0                 # bytes of output activation per sample
+    receptive_field: Optional[tuple] = None  # (h, w) input pixels seen by one output value
+    jump: Optional[tuple] = None    # (h, w) input pixels between neighbouring outputs
+    error: Optional[Issue] = None
+
+    __hash__ = None
+
+
+@dataclass
+class Analysis:
+    nodes: dict
+    issues: list
+    order: list                     # node ids in dependency order (nodes on cycles left out)
+
+    @property
+    def errors(self) -> list:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def issues_for(self, node_id: str) -> list:
+        return [i for i in self.issues if i.node_id == node_id]
+
+    @property
+    def total_params(self) -> int:
+        return sum(i.params for i in self.nodes.values())
+
+    @property
+    def total_macs(self) -> int:
+        return sum(i.macs for i in self.nodes.values())
+
+    @property
+    def total_memory(self) -> int:
+        return sum(i.memory for i in self.nodes.values())
+
+    def error_text(self) -> str:
+        return "\n".join(str(i) for i in self.errors)
+
+
+def _freeze(params: dict) -> tuple:
+    return tuple(sorted(params.items()))
+
+
+@lru_cache(maxsize=4096)
+def _count_params(kind: str, frozen_params: tuple, in_shapes: tuple) -> int:
+    """Parameters of the module PyTorch would build, counted on the meta device (no memory used)."""
+    k = get_kind(kind)
+    if k.build is None:
+        return 0
+    with torch.device("meta"):
+        module = k.build(dict(frozen_params), list(in_shapes))
+    return sum(p.numel() for p in module.parameters())
+
+
+class Analyzer:
+    """Analyses graphs, reusing per-node results whose node and inputs did not change."""
+
+    def __init__(self):
+        self._cache: dict = {}
+
+    def analyze(self, graph: GraphSpec) -> Analysis:
+        issues: list = []
+        nodes = graph.node_map()
+        incoming = {nid: [] for nid in nodes}
+        outgoing = {nid: [] for nid in nodes}
+        for e in graph.edges:
+            if e.source in nodes and e.target in nodes:
+                incoming[e.target].append(e)
+                outgoing[e.source].append(e)
+        node_errors: dict = {}
+        _check_structure(graph, nodes, incoming, outgoing, issues, node_errors)
+        order, cyclic = _dependency_order(nodes, incoming, outgoing)
+        for nid in cyclic:
+            node_errors.setdefault(nid, Issue("is part of a cycle; a network must flow one way from Input to "
+                                              "Output", nid))
+        image_size = _input_image_size(graph)
+        infos: dict = {}
+        new_cache: dict = {}
+        for nid in order:
+            spec = nodes[nid]
+            sources = [infos[e.source] for e in sorted(incoming[nid], key=lambda e: e.slot)]
+            key = (spec.kind, spec.params, tuple((s.shape, s.receptive_field, s.jump) for s in sources),
+                   image_size, node_errors.get(nid))
+            cached = self._cache.get(nid)
+            if cached is not None and cached[0] == key:
+                info = cached[1]
+            else:
+                info = _analyze_node(nid, spec, sources, node_errors.get(nid), image_size)
+            new_cache[nid] = (key, info)
+            infos[nid] = info
+        for nid in cyclic:
+            infos[nid] = NodeInfo(error=node_errors[nid])
+        self._cache = new_cache
+        for nid in order + list(cyclic):
+            if infos[nid].error is not None:
+                issues.append(infos[nid].error)
+        _check_paths(graph, nodes, outgoing, issues)
+        _warn_softmax_before_output(graph, nodes, incoming, issues)
+        return Analysis(infos, issues, order)
+
+
+def analyze(graph: GraphSpec) -> Analysis:
+    """One-off analysis (no reuse between calls)."""
+    return Analyzer().analyze(graph)
+
+
+def _check_structure(graph, nodes, incoming, outgoing, issues, node_errors):
+    inputs = [n for n in graph.nodes if n.kind == "Input"]
+    outputs = [n for n in graph.nodes if n.kind == "Output"]
+    if not inputs:
+        issues.append(Issue("The network has no Input layer; drag one from the palette (Input/Output)."))
+    if not outputs:
+        issues.append(Issue("The network has no Output layer; drag one from the palette (Input/Output)."))
+    for extra in inputs[1:]:
+        node_errors[extra.id] = Issue(f"more than one Input; the network must have exactly one (first is "
+                                      f"{inputs[0].id})", extra.id)
+    for extra in outputs[1:]:
+        node_errors[extra.id] = Issue(f"more than one Output; the network must have exactly one (first is "
+                                      f"{outputs[0].id})", extra.id)
+    for nid, spec in nodes.items():
+        if nid in node_errors:
+            continue
+        kind = get_kind(spec.kind)
+        ins = incoming[nid]
+        slots = [e.slot for e in ins]
+        if not kind.has_outputs and outgoing[nid]:
+            node_errors[nid] = Issue("Output is the end of the network; remove the connection leaving it", nid)
+        elif len(set(slots)) != len(slots):
+            node_errors[nid] = Issue("has two connections into the same input; remove one", nid)
+        elif kind.max_inputs is not None and len(ins) > kind.max_inputs:
+            node_errors[nid] = Issue(f"takes {_inputs_text(kind.max_inputs)} but has {len(ins)}; "
+                                     f"remove the extra connection", nid)
+        elif len(ins) < kind.min_inputs:
+            if not ins and not outgoing[nid] and len(nodes) > 1:
+                node_errors[nid] = Issue("is not connected; connect it or delete it", nid)
+            elif kind.max_inputs == kind.min_inputs:
+                node_errors[nid] = Issue(f"has no input; connect a layer to it", nid)
+            else:
+                node_errors[nid] = Issue(f"needs at least {kind.min_inputs} inputs but has {len(ins)}", nid)
+        elif kind.min_inputs == 0 and not outgoing[nid] and len(nodes) > 1:
+            node_errors[nid] = Issue("is not connected; connect it or delete it", nid)
+
+
+def _inputs_text(n):
+    return "no input" if n == 0 else ("one input" if n == 1 else f"{n} inputs")
+
+
+def _dependency_order(nodes, incoming, outgoing):
+    """Kahn's algorithm, keeping the graph's own node order among ready nodes. Returns (order, cyclic)."""
+    remaining = {nid: len(incoming[nid]) for nid in nodes}
+    ready = [nid for nid in nodes if remaining[nid] == 0]
+    order = []
+    position = {nid: i for i, nid in enumerate(nodes)}
+    while ready:
+        nid = ready.pop(0)
+        order.append(nid)
+        newly = []
+        for e in outgoing[nid]:
+            remaining[e.target] -= 1
+            if remaining[e.target] == 0:
+                newly.append(e.target)
+        if newly:
+            ready.extend(newly)
+            ready.sort(key=position.__getitem__)
+    placed = set(order)
+    return order, [nid for nid in nodes if nid not in placed]
+
+
+def _input_image_size(graph):
+    for n in graph.nodes:
+        if n.kind == "Input":
+            return (n.params["height"], n.params["width"])
+    return (1, 1)
+
+
+def _analyze_node(nid, spec, sources, structural_error, image_size) -> NodeInfo:
+    kind = get_kind(spec.kind)
+    in_shapes = tuple(s.shape for s in sources)
+    if structural_error is not None:
+        return NodeInfo(in_shapes=in_shapes, error=structural_error)
+    if any(s is None for s in in_shapes):
+        return NodeInfo(in_shapes=in_shapes)  # an upstream error already explains this
+    try:
+        shape = tuple(kind.infer(spec.params, list(in_shapes)))
+    except ShapeError as exc:
+        fix = exc.fix.for_node(nid) if exc.fix is not None else None
+        return NodeInfo(in_shapes=in_shapes, error=Issue(exc.message, nid, fix=fix))
+    except (ValueError, ZeroDivisionError) as exc:
+        return NodeInfo(in_shapes=in_shapes, error=Issue(str(exc), nid))
+    rf, jump = _receptive_field(kind, spec.params, sources, in_shapes, image_size)
+    memory = BYTES_PER_VALUE * _numel(shape) if kind.name != "Output" else 0
+    try:
+        params = _count_params(spec.kind, _freeze(spec.params), in_shapes)
+    except (RuntimeError, ValueError) as exc:  # PyTorch refused what the shape rule allowed
+        return NodeInfo(in_shapes=in_shapes, error=Issue(f"PyTorch refuses this layer: {exc}", nid))
+    return NodeInfo(shape, in_shapes, params, kind.macs(spec.params, list(in_shapes), shape), memory, rf, jump)
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _receptive_field(kind, params, sources, in_shapes, image_size):
+    if not sources:
+        return (1, 1), (1, 1)
+    rf_in = tuple(max(s.receptive_field[i] for s in sources) for i in range(2))
+    jump_in = tuple(max(s.jump[i] for s in sources) for i in range(2))
+    r: Receptive = kind.receptive(params, list(in_shapes))
+    if r.global_ or rf_in == image_size and jump_in == image_size:
+        return image_size, image_size
+    rf = tuple(rf_in[i] + (r.kernel[i] - 1) * jump_in[i] for i in range(2))
+    return rf, tuple(jump_in[i] * r.stride[i] for i in range(2))
+
+
+def _check_paths(graph, nodes, outgoing, issues):
+    inputs = [n.id for n in graph.nodes if n.kind == "Input"]
+    outputs = [n.id for n in graph.nodes if n.kind == "Output"]
+    if not inputs or not outputs:
+        return
+    seen, stack = {inputs[0]}, [inputs[0]]
+    while stack:
+        for e in outgoing[stack.pop()]:
+            if e.target not in seen:
+                seen.add(e.target)
+                stack.append(e.target)
+    if outputs[0] not in seen:
+        issues.append(Issue(f"There is no path from {inputs[0]} to {outputs[0]}; connect the layers in between."))
+
+
+def _warn_softmax_before_output(graph, nodes, incoming, issues):
+    for n in graph.nodes:
+        if n.kind != "Output":
+            continue
+        for e in incoming[n.id]:
+            if nodes[e.source].kind == "Softmax":
+                issues.append(Issue("Softmax right before Output: training's cross-entropy loss already applies "
+                                    "softmax, so this one slows learning; remove it", e.source, "warning"))

@@ -1,0 +1,53 @@
+"""The command line. Each module in this package that defines `add_command(subparsers)` adds a subcommand;
+the function it registers with `set_defaults(run=...)` receives the parsed arguments and returns an exit
+code."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+GUI_HELP = "cnn-designer [DESIGN.json]   open the desktop app (optionally with a design or .cnnd bundle)"
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as one clear message, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnn-designer",
+        description="Design, train and understand convolutional neural networks.",
+        epilog=f"Without a command:\n  {GUI_HELP}\n\nRun 'cnn-designer COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    subs = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "add_command"):
+            module.add_command(subs)
+    return parser
+
+
+def command_names() -> set:
+    return {info.name.replace("_", "-") for info in pkgutil.iter_modules(__path__)} | {"-h", "--help"}
+
+
+def is_command_line(argv) -> bool:
+    return bool(argv) and (argv[0] in command_names() or argv[0] in ("--version",))
+
+
+def run_command_line(argv) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except CommandError as exc:
+        print(f"cnn-designer {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130

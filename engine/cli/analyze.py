@@ -1,0 +1,26 @@
+"""`cnn-designer analyze DESIGN.json`: print a layer summary (shapes, parameters, MACs) or the errors."""
+from __future__ import annotations
+
+from engine.analysis import analyze
+from engine.cli import CommandError
+from engine.graph_io import GraphFileError, load_graph
+from engine.summary import summary_table
+
+
+def add_command(subs):
+    p = subs.add_parser("analyze", help="print shapes, parameters, MACs and errors of a design",
+                        description="Print a layer-by-layer summary of a design, or its errors.")
+    p.add_argument("design", help="design file (.json)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    try:
+        graph = load_graph(args.design)
+    except GraphFileError as exc:
+        raise CommandError(str(exc)) from None
+    analysis = analyze(graph)
+    print(summary_table(graph, analysis))
+    for issue in analysis.issues:
+        print(f"{issue.severity}: {issue}")
+    return 0 if analysis.ok else 1

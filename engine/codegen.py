@@ -1,0 +1,131 @@
+"""Export a layer graph as readable, standalone PyTorch source.
+
+The class defines one attribute per node id, exactly like the compiled module, so a state_dict saved from
+`compile_graph(graph)` loads into it unchanged. Node ids are restricted to `name_123` by the file format,
+and user labels only ever appear inside comments with every non-printable character removed, so nothing a
+user types can become code.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+import textwrap
+
+from engine.analysis import Analysis, analyze
+from engine.compiler import GraphInvalidError, _ancestors_of_output
+from engine.graph import NODE_ID_PATTERN, GraphSpec
+from engine.registry import get_kind
+
+_HELPERS = {
+    "Add": '''class Add(nn.Module):
+    """Element-wise sum of its inputs (a residual join)."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+''',
+    "Concat": '''class Concat(nn.Module):
+    """Joins its inputs along the channel dimension."""
+
+    def forward(self, *xs):
+        return torch.cat(xs, dim=1)
+''',
+}
+
+
+def safe_comment(text: str, limit: int = 80) -> str:
+    """Text that is safe inside a `#` comment: printable characters only, one line, bounded length."""
+    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
+    return re.sub(r"\s+", " ", cleaned).strip()[:limit]
+
+
+def class_name_for(graph: GraphSpec, fallback: str = "Network") -> str:
+    words = re.findall(r"[A-Za-z0-9]+", graph.name or "")
+    name = "".join(w[:1].upper() + w[1:] for w in words)
+    if not name or not name[0].isalpha() or keyword.iskeyword(name):
+        return fallback
+    return name[:60]
+
+
+def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Analysis | None = None) -> str:
+    """Standalone source (imports torch only) defining the network as an nn.Module subclass."""
+    analysis = analysis or analyze(graph)
+    if not analysis.ok:
+        raise GraphInvalidError(analysis)
+    cls = class_name if class_name and class_name.isidentifier() and not keyword.iskeyword(class_name) \
+        else class_name_for(graph)
+    nodes = graph.node_map()
+    needed = _ancestors_of_output(graph)
+    order = [nid for nid in analysis.order if nid in needed]
+    for nid in order:  # defence in depth: ids were validated when the graph was loaded or created
+        if not NODE_ID_PATTERN.match(nid):
+            raise ValueError(f"node id {nid!r} is not a safe identifier")
+    init_lines, fwd_lines, helpers = [], [], []
+    names: dict = {}
+    input_shape = None
+    result = "x"
+    for nid in order:
+        spec, info = nodes[nid], analysis.nodes[nid]
+        kind = get_kind(spec.kind)
+        args = [names[e.source] for e in graph.in_edges(nid)]
+        comment = safe_comment(spec.label)
+        if spec.kind == "Input":
+            names[nid] = "x"
+            input_shape = info.shape
+            continue
+        if spec.kind == "Output":
+            result = args[0]
+            continue
+        if kind.name in _HELPERS and kind.name not in helpers:
+            helpers.append(kind.name)
+        ctor = kind.emit(spec.params, list(info.in_shapes))
+        ctor = ctor.replace("\n", "\n        ")
+        if comment:
+            init_lines.append(f"        # {comment}")
+        init_lines.append(f"        self.{nid} = {ctor}  # -> {_shape_text(info.shape)}")
+        call = kind.emit_forward(args) if kind.emit_forward else f"self.{nid}({args[0]})"
+        names[nid] = nid
+        fwd_lines.append(f"        {nid} = {call}")
+    output_id = next(n for n in order if nodes[n].kind == "Output")
+    classes = analysis.nodes[output_id].shape[0]
+    header = _header(graph, analysis, input_shape, classes)
+    body = [f"class {cls}(nn.Module):",
+            f'    """{_docstring(graph)}"""',
+            "",
+            "    def __init__(self):",
+            "        super().__init__()",
+            *(init_lines or ["        pass"]),
+            "",
+            "    def forward(self, x):",
+            *fwd_lines,
+            f"        return {result}",
+            ""]
+    demo = textwrap.dedent(f'''
+        if __name__ == "__main__":
+            model = {cls}()
+            x = torch.randn(2, {", ".join(map(str, input_shape))})
+            print(model(x).shape)  # torch.Size([2, {classes}])
+        ''')
+    parts = [header, "import torch", "from torch import nn", "", ""]
+    for h in helpers:
+        parts += [_HELPERS[h], ""]
+    parts += ["\n".join(body), "", demo.lstrip("\n")]
+    return "\n".join(parts)
+
+
+def _shape_text(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+def _docstring(graph: GraphSpec) -> str:
+    text = safe_comment(graph.description or graph.name or "A network designed in CNN Designer.", 200)
+    return text.replace("\\", "/").replace('"', "'")
+
+
+def _header(graph, analysis, input_shape, classes) -> str:
+    title = safe_comment(graph.name) or "network"
+    return (f"# {title}: exported by CNN Designer.\n"
+            f"# Input {_shape_text(input_shape)}, {classes} classes, {analysis.total_params:,} parameters, "
+            f"{analysis.total_macs:,} multiply-accumulates per image.\n")

@@ -1,0 +1,186 @@
+"""The design file format: versioned JSON, validated field by field on load.
+
+    {"format": "cnn-designer-graph", "version": 1, "name": "...", "description": "...",
+     "nodes": [{"id": "conv2d_1", "kind": "Conv2d", "params": {...}, "pos": [x, y], "label": ""}],
+     "edges": [{"source": "input_1", "target": "conv2d_1", "slot": 0}]}
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from engine.graph import NODE_ID_PATTERN, EdgeSpec, GraphSpec, LayerSpec
+from engine.registry import REGISTRY, get_kind
+
+FORMAT = "cnn-designer-graph"
+VERSION = 1
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_NODES = 20000
+MAX_TEXT = 2000
+
+
+class GraphFileError(ValueError):
+    """A design file that cannot be read; the message says what is wrong and where."""
+
+
+def graph_to_dict(graph: GraphSpec) -> dict:
+    def node_dict(n: LayerSpec):
+        kind = get_kind(n.kind)
+        d = {"id": n.id, "kind": n.kind,
+             "params": {p.name: p.to_json(n.params[p.name]) for p in kind.params},
+             "pos": [round(n.pos[0], 2), round(n.pos[1], 2)]}
+        if n.label:
+            d["label"] = n.label
+        return d
+
+    return {"format": FORMAT, "version": VERSION, "name": graph.name, "description": graph.description,
+            "nodes": [node_dict(n) for n in graph.nodes],
+            "edges": [{"source": e.source, "target": e.target, "slot": e.slot} for e in graph.edges]}
+
+
+def graph_to_json(graph: GraphSpec) -> str:
+    return json.dumps(graph_to_dict(graph), indent=1, ensure_ascii=False)
+
+
+def save_graph(graph: GraphSpec, path) -> None:
+    """Write atomically: a temporary file in the same folder, flushed, then renamed over the target."""
+    write_text_atomic(Path(path), graph_to_json(graph) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def load_graph(path) -> GraphSpec:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise GraphFileError(f"Cannot open {path}: {exc.strerror or exc}") from None
+    if size > MAX_FILE_BYTES:
+        raise GraphFileError(f"{path.name} is {size / 1e6:.0f} MB; a design file is at most "
+                             f"{MAX_FILE_BYTES // 1_000_000} MB. Is this really a CNN Designer design?")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GraphFileError(f"{path.name} is not a text file; CNN Designer designs are JSON (.json).") from None
+    except OSError as exc:
+        raise GraphFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    return graph_from_json(text, source=path.name)
+
+
+def graph_from_json(text: str, source: str = "the design") -> GraphSpec:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GraphFileError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") \
+            from None
+    except RecursionError:
+        raise GraphFileError(f"{source} is nested too deeply to be a design file.") from None
+    return graph_from_dict(data, source)
+
+
+def graph_from_dict(data, source: str = "the design") -> GraphSpec:
+    """Validate everything; raise GraphFileError naming the node and field at fault."""
+    get_kind("Input")  # make sure the registry is loaded
+    if not isinstance(data, dict):
+        raise GraphFileError(f"{source}: expected a JSON object at the top level.")
+    if data.get("format") != FORMAT:
+        raise GraphFileError(f"{source} is not a CNN Designer design (its \"format\" field is "
+                             f"{data.get('format')!r}, expected {FORMAT!r}).")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise GraphFileError(f"{source}: \"version\" must be a whole number; got {version!r}.")
+    if version > VERSION:
+        raise GraphFileError(f"{source} was saved by a newer CNN Designer (design format version {version}); this "
+                             f"version reads up to version {VERSION}. Update CNN Designer to open it.")
+    if version < 1:
+        raise GraphFileError(f"{source}: unknown design format version {version}.")
+    name = _text(data.get("name", ""), "name", source)
+    description = _text(data.get("description", ""), "description", source)
+    raw_nodes, raw_edges = data.get("nodes"), data.get("edges", [])
+    if not isinstance(raw_nodes, list):
+        raise GraphFileError(f"{source}: \"nodes\" must be a list of layers.")
+    if not isinstance(raw_edges, list):
+        raise GraphFileError(f"{source}: \"edges\" must be a list of connections.")
+    if len(raw_nodes) > MAX_NODES:
+        raise GraphFileError(f"{source} has {len(raw_nodes)} layers; at most {MAX_NODES} are supported.")
+    nodes, seen = [], set()
+    for i, raw in enumerate(raw_nodes):
+        node = _node(raw, i, source)
+        if node.id in seen:
+            raise GraphFileError(f"{source}: node id {node.id!r} is used twice; ids must be unique.")
+        seen.add(node.id)
+        nodes.append(node)
+    edges = []
+    for i, raw in enumerate(raw_edges):
+        edge = _edge(raw, i, seen, source)
+        if edge in edges:
+            raise GraphFileError(f"{source}: edge {i} ({edge.source} → {edge.target}) appears twice.")
+        edges.append(edge)
+    return GraphSpec(tuple(nodes), tuple(edges), name, description)
+
+
+def _text(value, field, where):
+    if not isinstance(value, str):
+        raise GraphFileError(f"{where}: \"{field}\" must be text; got {type(value).__name__}.")
+    if len(value) > MAX_TEXT:
+        raise GraphFileError(f"{where}: \"{field}\" is {len(value)} characters long; at most {MAX_TEXT} allowed.")
+    return value
+
+
+def _node(raw, index, source) -> LayerSpec:
+    where = f"{source}, node {index}"
+    if not isinstance(raw, dict):
+        raise GraphFileError(f"{where}: expected an object with id, kind and params.")
+    nid = raw.get("id")
+    if not isinstance(nid, str) or not NODE_ID_PATTERN.match(nid):
+        raise GraphFileError(f"{where}: id {nid!r} is not valid; ids look like 'conv2d_3' (lower-case letters, "
+                             f"digits and underscores, ending in _number).")
+    where = f"{source}, node {nid!r}"
+    kind_name = raw.get("kind")
+    if kind_name not in REGISTRY:
+        raise GraphFileError(f"{where}: unknown layer kind {kind_name!r}. Known kinds: {', '.join(REGISTRY)}.")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise GraphFileError(f"{where}, field \"params\": expected an object of parameter values.")
+    try:
+        params = get_kind(kind_name).normalize(params)
+    except ValueError as exc:
+        raise GraphFileError(f"{where}, field \"params\": {exc}.") from None
+    pos = raw.get("pos", [0, 0])
+    if (not isinstance(pos, list) or len(pos) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pos)
+            or any(abs(v) > 1e7 for v in pos)):
+        raise GraphFileError(f"{where}, field \"pos\": expected [x, y] with two finite numbers; got {pos!r}.")
+    label = _text(raw.get("label", ""), "label", where)
+    return LayerSpec(nid, kind_name, params, (float(pos[0]), float(pos[1])), label)
+
+
+def _edge(raw, index, node_ids, source) -> EdgeSpec:
+    where = f"{source}, edge {index}"
+    if not isinstance(raw, dict):
+        raise GraphFileError(f"{where}: expected an object with source, target and slot.")
+    src, dst, slot = raw.get("source"), raw.get("target"), raw.get("slot", 0)
+    for field, value in (("source", src), ("target", dst)):
+        if value not in node_ids:
+            raise GraphFileError(f"{where}, field \"{field}\": there is no node {value!r}.")
+    if not isinstance(slot, int) or isinstance(slot, bool) or not 0 <= slot < 1024:
+        raise GraphFileError(f"{where}, field \"slot\": expected an input number from 0; got {slot!r}.")
+    return EdgeSpec(src, dst, slot)

@@ -1,0 +1,31 @@
+"""Dropout: randomly silence activations during training so the network cannot rely on any one."""
+from torch import nn
+
+from engine.layers.common import need_image
+from engine.registry import LayerKind, ParamSpec, register
+
+_P = ParamSpec("p", "float", 0.5, "Probability of zeroing each value during training.", 0.0, 1.0,
+               label="Drop probability")
+
+register(LayerKind(
+    name="Dropout", category="Regularization", glyph="⁘",
+    help="During training, zeroes each value with probability p; does nothing at test time.",
+    teaching="Dropout switches off random units at every training step, so the network learns redundant "
+             "features and overfits less. The kept values are scaled up by 1/(1-p) so their sum stays the "
+             "same; at test time dropout does nothing.",
+    params=(_P,), infer=lambda p, ins: ins[0],
+    build=lambda p, ins: nn.Dropout(p["p"]),
+    emit=lambda p, ins: f"nn.Dropout(p={p['p']!r})",
+    summary=lambda p: f"p={p['p']:g}",
+))
+
+register(LayerKind(
+    name="Dropout2d", category="Regularization", glyph="⁘",
+    help="During training, zeroes whole feature maps (channels) with probability p.",
+    teaching="Neighbouring pixels of a feature map are strongly correlated, so dropping single pixels "
+             "does little. Dropout2d drops entire channels instead.",
+    params=(_P,), infer=lambda p, ins: need_image("Dropout2d", ins[0]),
+    build=lambda p, ins: nn.Dropout2d(p["p"]),
+    emit=lambda p, ins: f"nn.Dropout2d(p={p['p']!r})",
+    summary=lambda p: f"p={p['p']:g}",
+))

@@ -1,0 +1,208 @@
+"""The layer registry: one declarative entry per layer kind.
+
+Each `LayerKind` carries everything the rest of the program needs to know about a kind: its parameter
+schema (which drives the inspector and file validation), how many inputs it takes, its shape rule, its
+cost rules, how to build the PyTorch module and how to write it as source code. Adding a kind means
+adding one `register(LayerKind(...))` call in `engine/layers/`; no GUI code changes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+Shape = tuple  # per-sample shape, batch excluded: (C, H, W) or (F,)
+
+
+class ShapeError(Exception):
+    """A shape rule's refusal. `fix` is an optional `Fix` the GUI can apply in one step."""
+
+    def __init__(self, message: str, fix: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter of a layer kind.
+
+    kind is one of: "int", "float", "bool", "choice", "pair" (two ints, height and width),
+    "padding" (a pair, or the word "same").
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    minimum: Optional[float] = None
+    maximum: Optional[float] = None
+    choices: tuple = ()
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def coerce(self, value: Any) -> Any:
+        """Return `value` in canonical form, or raise ValueError saying what is wrong."""
+        if self.kind == "int":
+            return self._bounded(_as_int(value, self.name))
+        if self.kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{self.name} must be a number, not {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{self.name} must be a finite number, not {value!r}")
+            return self._bounded(float(value))
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ValueError(f"{self.name} must be true or false, not {value!r}")
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}; got {value!r}")
+            return value
+        if self.kind == "padding" and value == "same":
+            return "same"
+        if self.kind in ("pair", "padding"):
+            if isinstance(value, (list, tuple)):
+                if len(value) != 2:
+                    raise ValueError(f"{self.name} must be one number or a pair [height, width]; got {list(value)!r}")
+                pair = (_as_int(value[0], self.name), _as_int(value[1], self.name))
+            else:
+                pair = (_as_int(value, self.name),) * 2
+            return tuple(self._bounded(v) for v in pair)
+        raise ValueError(f"unknown parameter type {self.kind!r}")
+
+    def _bounded(self, v):
+        if self.minimum is not None and v < self.minimum:
+            raise ValueError(f"{self.name} must be at least {_num(self.minimum)}; got {_num(v)}")
+        if self.maximum is not None and v > self.maximum:
+            raise ValueError(f"{self.name} must be at most {_num(self.maximum)}; got {_num(v)}")
+        return v
+
+    def to_json(self, value: Any) -> Any:
+        return list(value) if isinstance(value, tuple) else value
+
+
+def _as_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _num(v):
+    return int(v) if float(v).is_integer() else v
+
+
+@dataclass(frozen=True)
+class Receptive:
+    """How a layer changes the receptive field: an effective kernel and a stride per axis.
+
+    `global_` marks layers after which every output sees the whole input (Flatten, global pooling).
+    """
+
+    kernel: tuple = (1, 1)
+    stride: tuple = (1, 1)
+    global_: bool = False
+
+
+IDENTITY_RF = Receptive()
+
+
+def _no_macs(params, in_shapes, out_shape) -> int:
+    return 0
+
+
+def _identity_rf(params, in_shapes) -> Receptive:
+    return IDENTITY_RF
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """A registry entry. See the module docstring."""
+
+    name: str                      # "Conv2d": shown to people, stored in files
+    category: str                  # palette group
+    help: str                      # one line, used as tooltip
+    params: tuple                  # ParamSpec, ...
+    infer: Callable                # (params, in_shapes) -> out_shape, or raise ShapeError
+    build: Optional[Callable]      # (params, in_shapes) -> nn.Module; None for Input/Output
+    emit: Optional[Callable]       # (params, in_shapes) -> constructor source using `nn.`
+    min_inputs: int = 1
+    max_inputs: Optional[int] = 1  # None: any number (Add, Concat)
+    macs: Callable = _no_macs      # (params, in_shapes, out_shape) -> multiply-accumulates per sample
+    receptive: Callable = _identity_rf  # (params, in_shapes) -> Receptive
+    emit_forward: Optional[Callable] = None  # (arg_names) -> expression; None: call the submodule
+    summary: Optional[Callable] = None  # (params) -> short text such as "5×5, 16, s1 p2"
+    glyph: str = "■"
+    teaching: str = ""             # a paragraph for teaching mode
+    id_prefix: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return self.id_prefix or self.name.lower()
+
+    @property
+    def has_outputs(self) -> bool:
+        return self.name != "Output"
+
+    def param(self, name: str) -> ParamSpec:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def normalize(self, params: dict) -> dict:
+        """Fill defaults and coerce every value; raise ValueError naming the bad parameter."""
+        known = {p.name for p in self.params}
+        for name in params:
+            if name not in known:
+                raise ValueError(f"{self.name} has no parameter {name!r}; it has {', '.join(sorted(known)) or 'none'}")
+        return {p.name: p.coerce(params.get(p.name, p.default)) for p in self.params}
+
+    def describe(self, params: dict) -> str:
+        return self.summary(params) if self.summary else ""
+
+
+REGISTRY: dict = {}
+CATEGORIES = ("Input/Output", "Convolution", "Activation", "Pooling", "Normalization",
+              "Regularization", "Fully connected", "Branches")
+
+
+def register(kind: LayerKind) -> LayerKind:
+    if kind.name in REGISTRY:
+        raise ValueError(f"layer kind {kind.name} registered twice")
+    if kind.category not in CATEGORIES:
+        raise ValueError(f"{kind.name}: unknown category {kind.category}")
+    REGISTRY[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> LayerKind:
+    _load_builtin_kinds()
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown layer kind {name!r}") from None
+
+
+def all_kinds() -> Sequence[LayerKind]:
+    _load_builtin_kinds()
+    return list(REGISTRY.values())
+
+
+def kinds_by_category() -> dict:
+    _load_builtin_kinds()
+    out = {c: [] for c in CATEGORIES}
+    for k in REGISTRY.values():
+        out[k.category].append(k)
+    return {c: ks for c, ks in out.items() if ks}
+
+
+def _load_builtin_kinds():
+    if not REGISTRY:
+        import engine.layers  # noqa: F401  (registers on import)

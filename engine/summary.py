@@ -1,0 +1,46 @@
+"""A torchinfo-like text summary of an analysed graph (used by the command line)."""
+from __future__ import annotations
+
+from engine.analysis import Analysis
+from engine.graph import GraphSpec
+
+
+def shape_text(shape) -> str:
+    return "—" if shape is None else "×".join(str(s) for s in shape)
+
+
+def human_count(n: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def human_bytes(n: float) -> str:
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def summary_rows(graph: GraphSpec, analysis: Analysis) -> list:
+    """(id, kind, output shape, params, MACs, receptive field) per node, in dependency order."""
+    nodes = graph.node_map()
+    rows = []
+    for nid in analysis.order + [n for n in nodes if n not in analysis.order]:
+        info = analysis.nodes[nid]
+        rf = info.receptive_field
+        rows.append((nid, nodes[nid].kind, shape_text(info.shape), info.params, info.macs,
+                     "—" if rf is None else f"{rf[0]}×{rf[1]}"))
+    return rows
+
+
+def summary_table(graph: GraphSpec, analysis: Analysis) -> str:
+    header = ("Layer", "Kind", "Output", "Params", "MACs", "Receptive field")
+    rows = [(r[0], r[1], r[2], f"{r[3]:,}", f"{r[4]:,}", r[5]) for r in summary_rows(graph, analysis)]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    out = [line(header), "-" * (sum(widths) + 2 * (len(widths) - 1))] + [line(r) for r in rows]
+    out.append(f"Total: {analysis.total_params:,} parameters, {human_count(analysis.total_macs)} MACs, "
+               f"{human_bytes(analysis.total_memory)} activations per image")
+    return "\n".join(out)

@@ -1,0 +1,137 @@
+"""Rebuild the template JSON files in this folder: `python resources/templates/regenerate.py`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from engine.graph import EdgeSpec, GraphSpec, make_node  # noqa: E402
+from engine.graph_io import save_graph  # noqa: E402
+from engine.layout import auto_layout  # noqa: E402
+
+
+class Builder:
+    def __init__(self, name, description):
+        self.g = GraphSpec(name=name, description=description)
+
+    def add(self, kind, after=None, label="", **params):
+        node = make_node(self.g, kind, params, label=label)
+        self.g = self.g.with_node(node)
+        for slot, src in enumerate([after] if isinstance(after, str) else (after or [])):
+            self.g = self.g.with_edge(EdgeSpec(src, node.id, slot))
+        return node.id
+
+    def seq(self, start, *layers):
+        cur = start
+        for kind, params in layers:
+            cur = self.add(kind, cur, **params)
+        return cur
+
+    def done(self):
+        return auto_layout(self.g)
+
+
+def conv(out, k, s=1, p=0, **kw):
+    return ("Conv2d", dict(out_channels=out, kernel_size=k, stride=s, padding=p, **kw))
+
+
+RELU = ("ReLU", {})
+
+
+def pool(k=2, s=None, kind="MaxPool2d"):
+    return (kind, dict(kernel_size=k, stride=s or k))
+
+
+def lenet5():
+    b = Builder("LeNet-5", "LeCun et al. 1998 for 28×28 grey digits: two convolution and pooling stages, "
+                           "then three fully connected layers.")
+    x = b.add("Input", channels=1, height=28, width=28)
+    x = b.seq(x, conv(6, 5, p=2), RELU, pool(), conv(16, 5), RELU, pool(), ("Flatten", {}),
+              ("Linear", dict(out_features=120)), RELU, ("Linear", dict(out_features=84)), RELU,
+              ("Linear", dict(out_features=10)))
+    b.add("Output", x, classes=10)
+    return b.done()
+
+
+def alexnet():
+    b = Builder("AlexNet", "Krizhevsky et al. 2012 as in torchvision: 224×224 colour images, 1000 classes, "
+                           "61.1 million parameters.")
+    x = b.add("Input", channels=3, height=224, width=224)
+    x = b.seq(x, conv(64, 11, 4, 2), RELU, pool(3, 2), conv(192, 5, p=2), RELU, pool(3, 2),
+              conv(384, 3, p=1), RELU, conv(256, 3, p=1), RELU, conv(256, 3, p=1), RELU, pool(3, 2),
+              ("AdaptiveAvgPool2d", dict(output_size=6)), ("Flatten", {}), ("Dropout", dict(p=0.5)),
+              ("Linear", dict(out_features=4096)), RELU, ("Dropout", dict(p=0.5)),
+              ("Linear", dict(out_features=4096)), RELU, ("Linear", dict(out_features=1000)))
+    b.add("Output", x, classes=1000)
+    return b.done()
+
+
+def vgg11():
+    b = Builder("VGG-11", "Simonyan and Zisserman 2014, configuration A as in torchvision: stacks of 3×3 "
+                          "convolutions, 224×224 colour images, 1000 classes.")
+    x = b.add("Input", channels=3, height=224, width=224)
+    for item in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"):
+        x = b.seq(x, pool()) if item == "M" else b.seq(x, conv(item, 3, p=1), RELU)
+    x = b.seq(x, ("AdaptiveAvgPool2d", dict(output_size=7)), ("Flatten", {}),
+              ("Linear", dict(out_features=4096)), RELU, ("Dropout", dict(p=0.5)),
+              ("Linear", dict(out_features=4096)), RELU, ("Dropout", dict(p=0.5)),
+              ("Linear", dict(out_features=1000)))
+    b.add("Output", x, classes=1000)
+    return b.done()
+
+
+def nin():
+    b = Builder("Network in Network", "Lin et al. 2013 for 32×32 colour images: mlpconv blocks (a convolution "
+                                      "followed by two 1×1 convolutions) and global average pooling instead of "
+                                      "fully connected layers.")
+    x = b.add("Input", channels=3, height=32, width=32)
+    x = b.seq(x, ("NiN block", dict(channels=192, kernel_size=5, padding=2, mlp_channels=160, out_channels=96)),
+              pool(3, 2), ("Dropout", dict(p=0.5)),
+              ("NiN block", dict(channels=192, kernel_size=5, padding=2, mlp_channels=192, out_channels=192)),
+              pool(3, 2, "AvgPool2d"), ("Dropout", dict(p=0.5)),
+              ("NiN block", dict(channels=192, kernel_size=3, padding=1, mlp_channels=192, out_channels=10)),
+              ("Global average pool", {}))
+    b.add("Output", x, classes=10)
+    return b.done()
+
+
+def small_resnet():
+    b = Builder("Small ResNet", "He et al. 2015 in miniature for 32×32 colour images: residual blocks whose "
+                                "input is added to their output; a 1×1 convolution matches shapes when the "
+                                "block halves the resolution.")
+    x = b.add("Input", channels=3, height=32, width=32)
+    x = b.seq(x, conv(16, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU)
+    for out, stride in ((16, 1), (32, 2), (64, 2)):
+        y = b.seq(x, conv(out, 3, stride, 1, bias=False), ("BatchNorm2d", {}), RELU,
+                  conv(out, 3, 1, 1, bias=False), ("BatchNorm2d", {}))
+        short = x if stride == 1 else b.seq(x, conv(out, 1, stride, bias=False), ("BatchNorm2d", {}))
+        x = b.seq(b.add("Add", [y, short]), RELU)
+    x = b.seq(x, ("Global average pool", {}), ("Linear", dict(out_features=10)))
+    b.add("Output", x, classes=10)
+    return b.done()
+
+
+def inception():
+    b = Builder("Inception block", "Szegedy et al. 2014: one input seen through 1×1, 3×3 and 5×5 convolutions "
+                                   "and a pooling branch side by side, joined with Concat, on 32×32 colour images.")
+    x = b.add("Input", channels=3, height=32, width=32)
+    x = b.seq(x, conv(64, 3, p=1), RELU, pool())
+    branches = [b.seq(x, conv(32, 1), RELU),
+                b.seq(x, conv(48, 1), RELU, conv(64, 3, p=1), RELU),
+                b.seq(x, conv(8, 1), RELU, conv(16, 5, p=2), RELU),
+                b.seq(x, ("MaxPool2d", dict(kernel_size=3, stride=1, padding=1)), conv(16, 1), RELU)]
+    x = b.add("Concat", branches)
+    x = b.seq(x, ("Global average pool", {}), ("Dropout", dict(p=0.4)), ("Linear", dict(out_features=10)))
+    b.add("Output", x, classes=10)
+    return b.done()
+
+
+TEMPLATES = {"lenet5": lenet5, "alexnet": alexnet, "vgg11": vgg11, "nin": nin,
+             "small_resnet": small_resnet, "inception": inception}
+
+if __name__ == "__main__":
+    here = Path(__file__).resolve().parent
+    for key, build in TEMPLATES.items():
+        save_graph(build(), here / f"{key}.json")
+        print("wrote", key)
