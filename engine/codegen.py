@@ -32,6 +32,15 @@ _HELPERS = {
     def forward(self, *xs):
         return torch.cat(xs, dim=1)
 ''',
+    "Multiply": '''class Multiply(nn.Module):
+    """Element-wise product of its inputs; a (C, 1, 1) input gates each channel."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+''',
 }
 
 

@@ -14,3 +14,11 @@ class Add(nn.Module):
 class Concat(nn.Module):
     def forward(self, *xs):
         return torch.cat(xs, dim=1)
+
+
+class Multiply(nn.Module):
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
