@@ -106,9 +106,11 @@ def test_branches_take_the_union_of_paths():
     g = g.with_node(add).with_edge(EdgeSpec(cat.id, add.id, 0))
     proj = make_node(g, "Conv2d", {"out_channels": 5, "kernel_size": 3, "padding": 1})
     g = g.with_node(proj).with_edge(EdgeSpec(stem, proj.id)).with_edge(EdgeSpec(proj.id, add.id, 1))
+    prev = add.id
     for kind, params in [("Global average pool", {}), ("Linear", {"out_features": 2}), ("Output", {"classes": 2})]:
         node = make_node(g, kind, params)
-        g = g.with_node(node).with_edge(EdgeSpec(g.nodes[-1].id, node.id))
+        g = g.with_node(node).with_edge(EdgeSpec(prev, node.id))
+        prev = node.id
     _check(g, cat.id, [(0, 0), (7, 7), (14, 3)])
     _check(g, add.id, [(0, 14), (7, 7)])
 
