@@ -16,34 +16,6 @@ from engine.compiler import GraphInvalidError, _ancestors_of_output
 from engine.graph import NODE_ID_PATTERN, GraphSpec
 from engine.registry import get_kind
 
-_HELPERS = {
-    "Add": '''class Add(nn.Module):
-    """Element-wise sum of its inputs (a residual join)."""
-
-    def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
-        return out
-''',
-    "Concat": '''class Concat(nn.Module):
-    """Joins its inputs along the channel dimension."""
-
-    def forward(self, *xs):
-        return torch.cat(xs, dim=1)
-''',
-    "Multiply": '''class Multiply(nn.Module):
-    """Element-wise product of its inputs; a (C, 1, 1) input gates each channel."""
-
-    def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out * x
-        return out
-''',
-}
-
-
 def safe_comment(text: str, limit: int = 80) -> str:
     """Text that is safe inside a `#` comment: printable characters only, one line, bounded length."""
     cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
@@ -71,7 +43,11 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
     for nid in order:  # defence in depth: ids were validated when the graph was loaded or created
         if not NODE_ID_PATTERN.match(nid):
             raise ValueError(f"node id {nid!r} is not a safe identifier")
-    init_lines, fwd_lines, helpers = [], [], []
+    consumers = {nid: 0 for nid in order}
+    for e in graph.edges:
+        if e.source in consumers and e.target in consumers:
+            consumers[e.source] += 1
+    init_lines, fwd_lines = [], []
     names: dict = {}
     input_shape = None
     result = "x"
@@ -87,16 +63,21 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
         if spec.kind == "Output":
             result = args[0]
             continue
-        if kind.name in _HELPERS and kind.name not in helpers:
-            helpers.append(kind.name)
-        ctor = kind.emit(spec.params, list(info.in_shapes))
-        ctor = ctor.replace("\n", "\n        ")
-        if comment:
-            init_lines.append(f"        # {comment}")
-        init_lines.append(f"        self.{nid} = {ctor}  # -> {_shape_text(info.shape)}")
-        call = kind.emit_forward(args) if kind.emit_forward else f"self.{nid}({args[0]})"
-        names[nid] = nid
-        fwd_lines.append(f"        {nid} = {call}")
+        if kind.emit_forward:  # a plain expression such as `a + b`: no submodule, no weights
+            call = kind.emit_forward(args)
+            if comment:
+                fwd_lines.append(f"        # {comment}")
+        else:
+            ctor = kind.emit(spec.params, list(info.in_shapes)).replace("\n", "\n        ")
+            if comment:
+                init_lines.append(f"        # {comment}")
+            init_lines.append(f"        self.{nid} = {ctor}  # -> {_shape_text(info.shape)}")
+            call = f"self.{nid}({args[0]})"
+        # Straight runs reuse `x`, as hand-written PyTorch does; branch points keep their node id.
+        sources = [e.source for e in graph.in_edges(nid)]
+        reuse = len(args) == 1 and args[0] == "x" and consumers[sources[0]] == 1
+        names[nid] = "x" if reuse else nid
+        fwd_lines.append(f"        {names[nid]} = {call}")
     output_id = next(n for n in order if nodes[n].kind == "Output")
     classes = analysis.nodes[output_id].shape[0]
     header = _header(graph, analysis, input_shape, classes)
@@ -118,8 +99,6 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
             print(model(x).shape)  # torch.Size([2, {classes}])
         ''')
     parts = [header, "import torch", "from torch import nn", "", ""]
-    for h in helpers:
-        parts += [_HELPERS[h], ""]
     parts += ["\n".join(body), "", demo.lstrip("\n")]
     return "\n".join(parts)
 
