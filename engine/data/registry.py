@@ -1,0 +1,131 @@
+"""The data-set registry: one entry per key, each with a loader returning (pool, test, class_names)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from engine.data.adapt import check_and_fix
+from engine.data.base import Dataset, DatasetError, DatasetInfo
+
+DEFAULT_DATASET = "generated_digits"
+DIGIT_NAMES = tuple(str(d) for d in range(10))
+
+
+def default_root() -> Path:
+    """Where downloaded data sets live: $CNN_DESIGNER_DATA, else ~/.cache/cnn-designer/datasets."""
+    env = os.environ.get("CNN_DESIGNER_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "cnn-designer" / "datasets"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: DatasetInfo
+    load: Callable  # (size, seed, root, progress, download, input_shape) -> (pool, test, class_names)
+
+
+def _generated_digits(size, seed, root, progress, download, input_shape):
+    from engine.data.generated_digits import make_digits
+    return make_digits(size or 10_000, seed)
+
+
+def _generated_shapes(size, seed, root, progress, download, input_shape):
+    from engine.data.generated_shapes import make_shapes
+    return make_shapes(size or 10_000, seed)
+
+
+def _uci_digits(size, seed, root, progress, download, input_shape):
+    from engine.data.uci_digits import load_uci_digits
+    return load_uci_digits(seed)
+
+
+def _torchvision(key):
+    def load(size, seed, root, progress, download, input_shape):
+        from engine.data.torchvision_sets import load_torchvision_set
+        return load_torchvision_set(key, Path(root) if root else default_root(), progress, download)
+    return load
+
+
+def _folder(size, seed, root, progress, download, input_shape):
+    from engine.data.folder import load_image_folder
+    if not root:
+        raise DatasetError("the folder data set needs a folder: pass root (--data-root PATH) pointing to a "
+                           "folder with one sub-folder of images per class")
+    return load_image_folder(Path(root), input_shape, seed, progress)
+
+
+def _entries() -> dict:
+    from engine.data.generated_shapes import SHAPE_NAMES
+    from engine.data.torchvision_sets import TORCHVISION_SETS, files_present
+
+    fashion = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+               "Ankle boot")
+    cifar = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+    root = default_root()
+    entries = [
+        _Entry(DatasetInfo("generated_digits", "Generated digits",
+                           "Digits 0–9 drawn from pen strokes with random rotation, scale, shift, thickness and "
+                           "noise; 28×28 grey, any size, made in seconds from a seed.",
+                           DIGIT_NAMES, (1, 28, 28), True, 10_000, "generated"), _generated_digits),
+        _Entry(DatasetInfo("uci_digits", "Handwritten digits (UCI)",
+                           "1,797 handwritten digits, 8×8 grey, shipped inside scikit-learn; can be upscaled "
+                           "to the network's input size (fix: resize).",
+                           DIGIT_NAMES, (1, 8, 8), True, None, "scikit-learn load_digits"), _uci_digits),
+        _Entry(DatasetInfo("generated_shapes", "Generated shapes",
+                           "Shapes at random positions, sizes and colours, 32×32 colour: the same shape "
+                           "anywhere in the image is the same class, which is why convolution helps.",
+                           SHAPE_NAMES, (3, 32, 32), True, 10_000, "generated"), _generated_shapes),
+        _Entry(DatasetInfo("mnist", "MNIST", "70,000 handwritten digits, 28×28 grey (downloaded once).",
+                           DIGIT_NAMES, (1, 28, 28), files_present("mnist", root),
+                           None, TORCHVISION_SETS["mnist"].source), _torchvision("mnist")),
+        _Entry(DatasetInfo("fashion_mnist", "Fashion-MNIST",
+                           "70,000 clothing images in 10 classes, 28×28 grey (downloaded once).",
+                           fashion, (1, 28, 28), files_present("fashion_mnist", root),
+                           None, TORCHVISION_SETS["fashion_mnist"].source), _torchvision("fashion_mnist")),
+        _Entry(DatasetInfo("cifar10", "CIFAR-10",
+                           "60,000 small photos in 10 classes, 32×32 colour (downloaded once).",
+                           cifar, (3, 32, 32), files_present("cifar10", root),
+                           None, TORCHVISION_SETS["cifar10"].source), _torchvision("cifar10")),
+        _Entry(DatasetInfo("folder", "Image folder",
+                           "Your own images: a folder with one sub-folder per class (ImageFolder layout), "
+                           "resized to the network's input size.",
+                           (), (3, 0, 0), True, None, "a local folder"), _folder),
+    ]
+    return {e.info.key: e for e in entries}
+
+
+def list_datasets() -> list:
+    """Every registered data set, the built-in default first."""
+    return [e.info for e in _entries().values()]
+
+
+def dataset_info(key: str) -> DatasetInfo:
+    entries = _entries()
+    if key not in entries:
+        raise DatasetError(f"unknown data set {key!r}; choose from {', '.join(entries)}")
+    return entries[key].info
+
+
+def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int = 0, root=None,
+                 progress: Callable | None = None, input_shape: tuple | None = None, fix=None,
+                 download: bool = True) -> Dataset:
+    """Load (or generate) a data set and split it into train, validation and test.
+
+    size: number of images for generated sets. root: a folder for the folder set, or where MNIST /
+    Fashion-MNIST / CIFAR-10 files live (default: default_root()). progress(fraction, message) is called
+    while downloading or generating. input_shape (C,H,W): the network's Input; a mismatch raises
+    DatasetError listing the fixes, which fix= ("resize", "grey_to_rgb", "rgb_to_grey" or "auto")
+    applies. download=False never touches the network.
+    """
+    entries = _entries()
+    if key not in entries:
+        raise DatasetError(f"unknown data set {key!r}; choose from {', '.join(entries)}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 10):
+        raise DatasetError(f"size must be a whole number of at least 10 images, got {size!r}")
+    entry = entries[key]
+    pool, test, class_names = entry.load(size, seed, root, progress, download, input_shape)
+    have = tuple(pool.images.shape[1:])
+    info = replace(entry.info, input_shape=have, classes=tuple(class_names), offline=True)
+    pool, test = check_and_fix(pool, test, have, input_shape, fix, info.title)
+    return Dataset(info, pool, test, class_names, seed)
