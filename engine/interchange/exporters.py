@@ -1,0 +1,164 @@
+"""Export a design as ONNX, TorchScript, weights or PyTorch source, each checked after writing.
+
+Every exporter compiles the graph, loads the given weights (compiled-module keys such as conv2d_1.weight)
+and writes the file atomically-enough: a temporary name in the same folder, renamed when complete.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from engine.codegen import export_python
+from engine.compiler import compile_graph, example_input
+from engine.graph import GraphSpec
+from engine.graph_io import write_text_atomic
+from engine.interchange.weights import load_into, save_weights
+
+FALLBACK_OPSET = 17
+
+
+class ExportError(ValueError):
+    """An export that cannot be done or did not check out; the message says why."""
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    format: str
+    opset: Optional[int] = None
+    checked: bool = False              # structural check passed (ONNX checker, TorchScript reload)
+    max_abs_difference: Optional[float] = None   # against PyTorch, when a runtime was available
+    note: str = ""
+
+    def summary(self) -> str:
+        parts = [f"wrote {self.path} ({self.format}"]
+        if self.opset:
+            parts.append(f", opset {self.opset}")
+        parts.append(")")
+        if self.checked:
+            parts.append("; structure checked")
+        if self.max_abs_difference is not None:
+            parts.append(f"; outputs match PyTorch within {self.max_abs_difference:.2e}")
+        if self.note:
+            parts.append(f"; {self.note}")
+        return "".join(parts)
+
+
+def compiled_with_weights(graph: GraphSpec, weights: Optional[dict] = None) -> torch.nn.Module:
+    module = compile_graph(graph)
+    if weights is not None:
+        load_into(module, weights)
+    return module.eval()
+
+
+def export_source(graph: GraphSpec, path, class_name: str | None = None) -> ExportReport:
+    path = Path(path)
+    write_text_atomic(path, export_python(graph, class_name=class_name))
+    return ExportReport(path, "PyTorch source", checked=True)
+
+
+def export_weights(graph: GraphSpec, weights: dict, path) -> ExportReport:
+    """Check the weights fit the design, then write them (.safetensors preferred, or .pt)."""
+    module = compiled_with_weights(graph, weights)
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    save_weights(module.state_dict(), tmp)
+    os.replace(tmp, path)
+    return ExportReport(path, "safetensors" if path.suffix == ".safetensors" else "state_dict", checked=True)
+
+
+def choose_opset() -> int:
+    """The newest opset both the installed PyTorch exporter and the installed onnx package support."""
+    try:
+        from torch.onnx import _constants
+        torch_max = int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", FALLBACK_OPSET))
+    except ImportError:
+        torch_max = FALLBACK_OPSET
+    try:
+        import onnx
+        return min(torch_max, onnx.defs.onnx_opset_version())
+    except ImportError:
+        return torch_max
+
+
+def export_onnx(graph: GraphSpec, path, weights: Optional[dict] = None, opset: Optional[int] = None,
+                compare: bool = True, atol: float = 1e-4) -> ExportReport:
+    """ONNX with a dynamic batch size; checked with onnx.checker and, when onnxruntime is installed,
+    compared numerically with PyTorch on a batch of 3."""
+    try:
+        import onnx
+    except ImportError:
+        raise ExportError("ONNX export needs the onnx package: pip install 'cnn-designer[onnx]'") from None
+    module = compiled_with_weights(graph, weights)
+    opset = opset or choose_opset()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation chatter is not the person's concern
+        try:
+            torch.onnx.export(module, (example_input(graph, 2),), buffer, dynamo=False, opset_version=opset,
+                              input_names=["images"], output_names=["logits"],
+                              dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})
+        except Exception as exc:
+            raise ExportError(f"PyTorch could not export this network to ONNX opset {opset}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    data = buffer.getvalue()
+    try:
+        onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+    except Exception as exc:
+        raise ExportError(f"the ONNX checker rejected the exported model: {exc}") from None
+    report = ExportReport(Path(path), "ONNX", opset=opset, checked=True)
+    if compare:
+        report.max_abs_difference, report.note = _compare_onnxruntime(data, module, graph, atol)
+    _write_bytes(report.path, data)
+    return report
+
+
+def _compare_onnxruntime(data: bytes, module, graph, atol):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None, "onnxruntime is not installed, so outputs were not compared"
+    x = example_input(graph, 3)  # a batch size other than the one exported proves the batch is dynamic
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"images": x.numpy()})[0]
+    with torch.no_grad():
+        expected = module(x).numpy()
+    diff = float(abs(got - expected).max())
+    if not diff <= atol * max(1.0, float(abs(expected).max())):
+        raise ExportError(f"onnxruntime's outputs differ from PyTorch's by up to {diff:.3g}; the file was not written")
+    return diff, ""
+
+
+def export_torchscript(graph: GraphSpec, path, weights: Optional[dict] = None, atol: float = 1e-5) -> ExportReport:
+    """TorchScript via torch.jit.script (keeps any batch size); reloaded and compared before writing."""
+    module = compiled_with_weights(graph, weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated upstream but still what C++ and mobile load
+        try:
+            scripted = torch.jit.script(module)
+        except Exception as exc:
+            raise ExportError(f"PyTorch could not script this network: {str(exc).splitlines()[0]}") from None
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)
+        buffer.seek(0)
+        reloaded = torch.jit.load(buffer)
+    x = example_input(graph, 3)
+    with torch.no_grad():
+        diff = float((reloaded(x) - module(x)).abs().max())
+    if not diff <= atol:
+        raise ExportError(f"the TorchScript module's outputs differ from the original by {diff:.3g}; not written")
+    path = Path(path)
+    _write_bytes(path, buffer.getvalue())
+    return ExportReport(path, "TorchScript", checked=True, max_abs_difference=diff)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)

@@ -1,0 +1,317 @@
+"""Which torch.fx nodes map to which registered layer kinds, and with which parameters.
+
+A mapper receives the fx node, the traced module and a `shapes` lookup (fx node -> per-sample shape of
+its tensor output, batch excluded) and returns a `Mapped` (a layer of some kind) or an `Alias` (the node
+passes its input through unchanged, e.g. nn.Identity), or raises `NotMappable` with the reason.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from math import prod
+from typing import Callable, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+
+class NotMappable(Exception):
+    """This node has no registered layer kind; the message says why in the user's words."""
+
+
+@dataclass
+class Mapped:
+    kind: str
+    params: dict
+    inputs: list                       # fx nodes whose tensors feed the layer, in slot order
+    module_target: Optional[str] = None  # the submodule whose weights the layer takes over
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Alias:
+    source: fx.Node
+
+
+def op_name(node: fx.Node, root: nn.Module) -> str:
+    """A readable name of what the node does: 'nn.Upsample', 'torch.mul', 'Tensor.permute'."""
+    if node.op == "call_module":
+        return f"nn.{type(root.get_submodule(node.target)).__name__}"
+    if node.op == "call_method":
+        return f"Tensor.{node.target}"
+    if node.op == "call_function":
+        fn = node.target
+        module = getattr(fn, "__module__", "") or ""
+        name = getattr(fn, "__name__", repr(fn))
+        if module in ("_operator", "operator"):
+            return f"operator.{name}"
+        if module.startswith("torch.nn.functional"):
+            return f"F.{name}"
+        return f"torch.{name}"
+    return node.op
+
+
+def _arg(node: fx.Node, index: int, name: str, default=None):
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(name, default)
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _tensor_input(node: fx.Node) -> fx.Node:
+    x = node.args[0] if node.args else node.kwargs.get("input")
+    if not isinstance(x, fx.Node):
+        raise NotMappable("its first argument is not a tensor")
+    return x
+
+
+# ---- modules ------------------------------------------------------------------------------------
+
+def _conv(m: nn.Conv2d):
+    if m.padding_mode != "zeros":
+        raise NotMappable(f"padding_mode={m.padding_mode!r} is not supported; only zero padding maps")
+    padding = m.padding
+    if padding == "valid":
+        padding = (0, 0)
+    return "Conv2d", {"out_channels": m.out_channels, "kernel_size": m.kernel_size, "stride": m.stride,
+                      "padding": padding, "dilation": m.dilation, "groups": m.groups, "bias": m.bias is not None}
+
+
+def _batchnorm(kind):
+    def mapper(m):
+        if not m.track_running_stats or m.momentum is None:
+            raise NotMappable("only batch norm with running statistics and a fixed momentum maps")
+        return kind, {"eps": m.eps, "momentum": m.momentum, "affine": m.affine}
+    return mapper
+
+
+def _maxpool(m: nn.MaxPool2d):
+    if m.return_indices or _pair(m.dilation) != (1, 1):
+        raise NotMappable("max pooling with dilation or return_indices does not map")
+    return "MaxPool2d", {"kernel_size": _pair(m.kernel_size), "stride": _pair(m.stride or m.kernel_size),
+                         "padding": _pair(m.padding), "ceil_mode": m.ceil_mode}
+
+
+def _avgpool(m: nn.AvgPool2d):
+    if not m.count_include_pad or m.divisor_override is not None:
+        raise NotMappable("average pooling maps only with count_include_pad=True and no divisor_override")
+    return "AvgPool2d", {"kernel_size": _pair(m.kernel_size), "stride": _pair(m.stride or m.kernel_size),
+                         "padding": _pair(m.padding), "ceil_mode": m.ceil_mode}
+
+
+def _adaptive(m: nn.AdaptiveAvgPool2d):
+    size = _pair(m.output_size)
+    if None in size:
+        raise NotMappable("adaptive pooling that keeps one side (None in output_size) does not map")
+    return "AdaptiveAvgPool2d", {"output_size": size}
+
+
+def _flatten_module(m: nn.Flatten):
+    return "Flatten", {}
+
+
+def _simple(kind, **params_from):
+    return lambda m: (kind, {k: getattr(m, attr) for k, attr in params_from.items()})
+
+
+def _gelu(m):
+    if m.approximate != "none":
+        raise NotMappable("GELU with the tanh approximation does not map")
+    return "GELU", {}
+
+
+MODULE_MAPPERS: dict = {
+    nn.Conv2d: _conv,
+    nn.Linear: lambda m: ("Linear", {"out_features": m.out_features, "bias": m.bias is not None}),
+    nn.BatchNorm2d: _batchnorm("BatchNorm2d"),
+    nn.BatchNorm1d: _batchnorm("BatchNorm1d"),
+    nn.MaxPool2d: _maxpool,
+    nn.AvgPool2d: _avgpool,
+    nn.AdaptiveAvgPool2d: _adaptive,
+    nn.Flatten: _flatten_module,
+    nn.ReLU: _simple("ReLU"),
+    nn.ReLU6: _simple("ReLU6"),
+    nn.LeakyReLU: _simple("LeakyReLU", negative_slope="negative_slope"),
+    nn.ELU: _simple("ELU", alpha="alpha"),
+    nn.Sigmoid: _simple("Sigmoid"),
+    nn.Tanh: _simple("Tanh"),
+    nn.GELU: _gelu,
+    nn.SiLU: _simple("SiLU"),
+    nn.Hardswish: _simple("Hardswish"),
+    nn.Hardsigmoid: _simple("Hardsigmoid"),
+    nn.Dropout: _simple("Dropout", p="p"),
+    nn.Dropout2d: _simple("Dropout2d", p="p"),
+}
+
+
+def map_module_call(node: fx.Node, root: nn.Module, shapes: dict):
+    module = root.get_submodule(node.target)
+    if isinstance(module, nn.Identity):
+        return Alias(_tensor_input(node))
+    if isinstance(module, nn.Softmax):
+        return _softmax(node, module.dim, shapes)
+    mapper = MODULE_MAPPERS.get(type(module))
+    if mapper is None:
+        raise NotMappable(f"no registered layer kind for {type(module).__name__}")
+    if isinstance(module, nn.Flatten):
+        _require_flat(node, shapes)
+    kind, params = mapper(module)
+    return Mapped(kind, params, [_tensor_input(node)], module_target=node.target)
+
+
+# ---- functions and tensor methods ---------------------------------------------------------------
+
+def _activation(kind, **params):
+    """params: name -> (arg index after the tensor, kwarg name, default)."""
+    def mapper(node, shapes):
+        values = {k: _arg(node, i, name, default) for k, (i, name, default) in params.items()}
+        return Mapped(kind, values, [_tensor_input(node)])
+    return mapper
+
+
+def _gelu_fn(node, shapes):
+    if _arg(node, 1, "approximate", "none") != "none":
+        raise NotMappable("GELU with the tanh approximation does not map")
+    return Mapped("GELU", {}, [_tensor_input(node)])
+
+
+def _pool_fn(kind):
+    def mapper(node, shapes):
+        kernel = _pair(_arg(node, 1, "kernel_size"))
+        stride = _arg(node, 2, "stride", None)
+        padding = _pair(_arg(node, 3, "padding", 0))
+        if kind == "MaxPool2d":
+            dilation, ceil = _arg(node, 4, "dilation", 1), _arg(node, 5, "ceil_mode", False)
+            if _pair(dilation) != (1, 1) or _arg(node, 6, "return_indices", False):
+                raise NotMappable("max pooling with dilation or return_indices does not map")
+        else:
+            ceil = _arg(node, 4, "ceil_mode", False)
+            if not _arg(node, 5, "count_include_pad", True) or _arg(node, 6, "divisor_override") is not None:
+                raise NotMappable("average pooling maps only with count_include_pad=True and no divisor_override")
+        stride = kernel if stride in (None, [], ()) else _pair(stride)
+        return Mapped(kind, {"kernel_size": kernel, "stride": stride, "padding": padding, "ceil_mode": ceil},
+                      [_tensor_input(node)])
+    return mapper
+
+
+def _adaptive_fn(node, shapes):
+    size = _pair(_arg(node, 1, "output_size"))
+    if None in size:
+        raise NotMappable("adaptive pooling that keeps one side (None in output_size) does not map")
+    return Mapped("AdaptiveAvgPool2d", {"output_size": size}, [_tensor_input(node)])
+
+
+def _dropout_fn(kind):
+    return lambda node, shapes: Mapped(kind, {"p": _arg(node, 1, "p", 0.5)}, [_tensor_input(node)])
+
+
+def _require_flat(node, shapes):
+    """Flatten/view/reshape map only when they turn each sample into one flat vector."""
+    x = _tensor_input(node)
+    src, out = shapes.get(x), shapes.get(node)
+    if src is None or out is None or len(out) != 1 or out[0] != prod(src):
+        raise NotMappable("only reshapes to a flat vector per sample (like torch.flatten(x, 1) or "
+                          "x.view(x.size(0), -1)) map to Flatten")
+
+
+def _flatten_fn(node, shapes):
+    _require_flat(node, shapes)
+    return Mapped("Flatten", {}, [_tensor_input(node)])
+
+
+def _elementwise(kind, accept):
+    """Add/Multiply: every argument must be a tensor whose shape `accept`s the others (no scalars)."""
+    def mapper(node, shapes):
+        if node.kwargs.get("alpha", 1) != 1 or len(node.args) != 2:
+            raise NotMappable(f"only the plain {kind.lower()} of two tensors maps")
+        a, b = node.args
+        if not all(isinstance(v, fx.Node) and shapes.get(v) is not None for v in (a, b)):
+            raise NotMappable(f"only the {kind.lower()} of two tensors maps, not of a tensor and a number")
+        if not accept(shapes[a], shapes[b]):
+            raise NotMappable(f"the shapes {shapes[a]} and {shapes[b]} would broadcast, which {kind} does not do")
+        return Mapped(kind, {}, [a, b])
+    return mapper
+
+
+def _gate_ok(a, b):
+    return a == b or (len(a) == 3 and len(b) == 3 and a[0] == b[0] and (a[1:] == (1, 1) or b[1:] == (1, 1)))
+
+
+def _cat(node, shapes):
+    tensors = _arg(node, 0, "tensors")
+    dim = _arg(node, 1, "dim", 0)
+    if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, fx.Node) for t in tensors):
+        raise NotMappable("only torch.cat of a list of tensors maps")
+    ranks = {len(shapes.get(t) or ()) for t in tensors}
+    if len(ranks) != 1 or not ranks.issubset({1, 3}):
+        raise NotMappable("only concatenation of feature maps or of flat vectors maps")
+    rank = ranks.pop() + 1  # with the batch dimension
+    if dim not in (1, 1 - rank):
+        raise NotMappable(f"only concatenation along the channels (dim=1) maps; this one uses dim={dim}")
+    return Mapped("Concat", {}, list(tensors))
+
+
+def _softmax(node, dim, shapes):
+    x = _tensor_input(node)
+    if dim != 1 and not (dim == -1 and len(shapes.get(x) or ()) == 1):
+        raise NotMappable(f"only softmax over the channels or features (dim=1) maps; this one uses dim={dim}")
+    return Mapped("Softmax", {}, [x])
+
+
+def _softmax_fn(node, shapes):
+    return _softmax(node, _arg(node, 1, "dim"), shapes)
+
+
+def _identity(node, shapes):
+    return Alias(_tensor_input(node))
+
+
+_relu = _activation("ReLU")
+FUNCTION_MAPPERS: dict = {
+    F.relu: _relu, torch.relu: _relu, torch.relu_: _relu, F.relu_: _relu,
+    F.relu6: _activation("ReLU6"),
+    F.hardswish: _activation("Hardswish"),
+    F.hardsigmoid: _activation("Hardsigmoid"),
+    F.silu: _activation("SiLU"),
+    torch.sigmoid: _activation("Sigmoid"), F.sigmoid: _activation("Sigmoid"),
+    torch.tanh: _activation("Tanh"), F.tanh: _activation("Tanh"),
+    F.gelu: _gelu_fn,
+    F.leaky_relu: _activation("LeakyReLU", negative_slope=(1, "negative_slope", 0.01)),
+    F.elu: _activation("ELU", alpha=(1, "alpha", 1.0)),
+    F.max_pool2d: _pool_fn("MaxPool2d"),
+    F.avg_pool2d: _pool_fn("AvgPool2d"),
+    F.adaptive_avg_pool2d: _adaptive_fn,
+    F.dropout: _dropout_fn("Dropout"),
+    F.dropout2d: _dropout_fn("Dropout2d"),
+    F.softmax: _softmax_fn, torch.softmax: _softmax_fn,
+    torch.flatten: _flatten_fn, torch.reshape: _flatten_fn,
+    operator.add: _elementwise("Add", operator.eq), operator.iadd: _elementwise("Add", operator.eq),
+    torch.add: _elementwise("Add", operator.eq),
+    operator.mul: _elementwise("Multiply", _gate_ok), torch.mul: _elementwise("Multiply", _gate_ok),
+    torch.cat: _cat, torch.concat: _cat, torch.concatenate: _cat,
+}
+
+METHOD_MAPPERS: dict = {
+    "relu": _relu, "relu_": _relu,
+    "sigmoid": _activation("Sigmoid"), "tanh": _activation("Tanh"),
+    "flatten": _flatten_fn, "view": _flatten_fn, "reshape": _flatten_fn,
+    "add": _elementwise("Add", operator.eq), "add_": _elementwise("Add", operator.eq),
+    "mul": _elementwise("Multiply", _gate_ok),
+    "softmax": _softmax_fn,
+    "contiguous": _identity,
+}
+
+
+def map_call(node: fx.Node, root: nn.Module, shapes: dict):
+    """Map one call node, or raise NotMappable."""
+    if node.op == "call_module":
+        return map_module_call(node, root, shapes)
+    table: dict = FUNCTION_MAPPERS if node.op == "call_function" else METHOD_MAPPERS
+    mapper: Optional[Callable] = table.get(node.target)
+    if mapper is None:
+        raise NotMappable("no registered layer kind does this")
+    return mapper(node, shapes)

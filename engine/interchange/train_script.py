@@ -1,0 +1,103 @@
+"""Export a complete, standalone training script: the network's source, the run's settings as argparse
+defaults, and the harness in script_template.py (data, loop, evaluation, checkpoints, torchrun support).
+
+Every value written into the script is a number, a bool, or a string rendered with repr() from a fixed
+choice list, so nothing from a design or run file can inject code; labels only reach comments through
+codegen.safe_comment.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Optional
+
+from engine.analysis import analyze
+from engine.codegen import class_name_for, export_python, safe_comment
+from engine.compiler import GraphInvalidError, input_shape
+from engine.graph import NODE_ID_PATTERN, GraphSpec
+from engine.graph_io import write_text_atomic
+
+HARNESS_MARKER = "# ---- HARNESS ----"
+SCRIPT_DATASETS = ("synthetic", "tensors", "mnist", "fashion_mnist", "cifar10", "folder")
+# The app's data set keys and the script's equivalents (the app's generated sets become "synthetic").
+DATASET_FOR_KEY = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "folder": "folder"}
+
+_CONFIG_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0, "schedule": "constant",
+                    "step_size": 1, "gamma": 0.5, "batch_size": 64, "epochs": 3, "val_fraction": 0.1, "seed": 0,
+                    "device": "auto", "mixed_precision": True, "grad_clip": 0.0, "early_stopping_patience": 0}
+_AUGMENT_DEFAULTS = {"crop_padding": 0, "hflip": False, "rotation": 0.0, "affine_translate": 0.0,
+                     "affine_scale": 0.0, "color_jitter": 0.0, "erasing": 0.0}
+_CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "schedule": ("constant", "step", "cosine", "onecycle")}
+
+
+def script_defaults(config=None, dataset_key: str = "", data_path: str = "") -> dict:
+    """The argparse defaults: the run's TrainConfig (or the usual defaults) plus the data choice."""
+    values = dict(_CONFIG_DEFAULTS, **_AUGMENT_DEFAULTS, freeze=[], data_size=None)
+    if config is not None:
+        d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        values.update({k: d[k] for k in _CONFIG_DEFAULTS if k in d})
+        values.update({k: v for k, v in (d.get("augmentation") or {}).items() if k in _AUGMENT_DEFAULTS})
+        values["freeze"] = list(d.get("freeze") or [])
+        values["data_size"] = d.get("data_size")
+    dataset = "tensors" if data_path and dataset_key not in ("folder",) else DATASET_FOR_KEY.get(dataset_key, "synthetic")
+    out = {k: _literal(k, values[k]) for k in (*_CONFIG_DEFAULTS, *_AUGMENT_DEFAULTS)}
+    out["freeze"] = [f for f in values["freeze"] if isinstance(f, str) and NODE_ID_PATTERN.match(f)]
+    out["dataset"] = dataset
+    out["data"] = str(data_path or "")
+    out["synthetic_size"] = int(values["data_size"] or 2000)
+    return out
+
+
+def _literal(name, value):
+    """Only plain numbers, bools and known words: the values are written into Python source."""
+    default = _CONFIG_DEFAULTS.get(name, _AUGMENT_DEFAULTS.get(name))
+    if name in _CHOICES:
+        return value if value in _CHOICES[name] else default
+    if name == "device":
+        return value if isinstance(value, str) and re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value) else "auto"
+    if isinstance(default, bool):
+        return bool(value) if isinstance(value, bool) else default
+    if isinstance(default, int):
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def harness_source() -> str:
+    text = (Path(__file__).with_name("script_template.py")).read_text(encoding="utf-8")
+    return text.split(HARNESS_MARKER, 1)[1].lstrip("\n")
+
+
+def export_training_script(graph: GraphSpec, config=None, dataset_key: str = "", data_path: str = "",
+                           class_name: Optional[str] = None) -> str:
+    """The script's source text. `config` is a TrainConfig (or its dict); `data_path` a tensor file or folder."""
+    analysis = analyze(graph)
+    if not analysis.ok:
+        raise GraphInvalidError(analysis)
+    cls = class_name or class_name_for(graph)
+    model = export_python(graph, class_name=cls, analysis=analysis)
+    model = model.split('\nif __name__ == "__main__":', 1)[0].rstrip() + "\n"
+    output = next(n for n in graph.nodes if n.kind == "Output")
+    defaults = script_defaults(config, dataset_key, data_path)
+    title = safe_comment(graph.name) or "network"
+    doc = (f'"""Train {title.replace(chr(34), chr(39)).replace(chr(92), "/")} (exported by CNN Designer).\n\n'
+           f"    python train.py --epochs 5                        # one process (GPU if present)\n"
+           f"    torchrun --nproc_per_node=4 train.py              # several GPUs (or CPU processes)\n"
+           f"    torchrun --nnodes=2 --node_rank=0 --master_addr=HOST --nproc_per_node=4 train.py\n\n"
+           f"Needs only torch (and torchvision for real data sets or augmentation). Weights are saved as a\n"
+           f"plain state_dict (weights.pt) that CNN Designer can load; run with --help for every option.\n"
+           f'"""\n')
+    constants = (f"MODEL_CLASS = {cls}\n"
+                 f"INPUT_SHAPE = {tuple(input_shape(graph))!r}\n"
+                 f"NUM_CLASSES = {int(output.params['classes'])}\n"
+                 f"DEFAULTS = {_format_dict(defaults)}\n")
+    return "\n".join([doc, model, constants, harness_source()])
+
+
+def _format_dict(d: dict) -> str:
+    return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in d.items()) + "}"
+
+
+def write_training_script(graph: GraphSpec, path, config=None, dataset_key: str = "", data_path: str = "") -> Path:
+    path = Path(path)
+    write_text_atomic(path, export_training_script(graph, config, dataset_key, data_path))
+    return path
