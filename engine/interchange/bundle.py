@@ -1,0 +1,288 @@
+"""The project bundle (.cnnd): one zip a student hands in and a teacher reopens exactly.
+
+    manifest.json            {"format": "cnn-designer-bundle", "version": 1, "created", "seed",
+                              "dataset": {"key", "root", "size"}, "weights": "weights.safetensors" | null,
+                              "runs": ["runs/<id>/", ...]}
+    graph.json               the design (the usual design file format)
+    weights.safetensors      the current weights (compiled-module keys), optional
+    runs/<id>/...            one RunRecord folder per run (configs, metrics, results, weights.safetensors)
+
+Opening a bundle never executes code and never unpickles: only .json, .csv and .safetensors members
+are accepted, every member name is checked (no absolute paths, no '..', no backslashes or drive letters,
+no links), and sizes are bounded before anything is read. A bundle from a newer version is refused.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Optional
+
+from engine.graph import GraphSpec
+from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, load_graph
+
+FORMAT = "cnn-designer-bundle"
+VERSION = 1
+SUFFIX = ".cnnd"
+ALLOWED_SUFFIXES = (".json", ".csv", ".safetensors")
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz", ".joblib")
+MAX_MEMBERS = 5000
+MAX_TEXT_MEMBER = 64 * 1024 * 1024          # one .json/.csv member
+MAX_WEIGHTS_MEMBER = 4 * 1024 ** 3         # one .safetensors member
+MAX_TOTAL = 8 * 1024 ** 3                  # everything, uncompressed
+MAX_RATIO = 200                            # uncompressed / compressed, for members above 1 MB (zip bombs)
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be opened or saved; the message says why."""
+
+
+@dataclass
+class Bundle:
+    graph: GraphSpec
+    runs: list = field(default_factory=list)      # engine.training.run_record.RunRecord
+    weights: Optional[dict] = None                 # compiled-module keys -> torch.Tensor
+    dataset: dict = field(default_factory=dict)    # {"key": "mnist", "root": "...", "size": 2000}
+    seed: int = 0
+    created: str = ""
+    path: Optional[Path] = None
+
+
+# ---- saving -------------------------------------------------------------------------------------
+
+def save_bundle(bundle: Bundle, path) -> Path:
+    """Write the bundle atomically (a temporary file in the same folder, then renamed)."""
+    from engine.interchange.weights import save_weights
+
+    path = Path(path)
+    if path.suffix != SUFFIX:
+        raise BundleError(f"a project bundle's name must end in {SUFFIX}; got {path.name}")
+    runs = list(bundle.runs)
+    run_ids = [_run_folder_name(r, i) for i, r in enumerate(runs)]
+    dataset = dict(bundle.dataset) or (_dataset_of(runs[-1]) if runs else {})
+    manifest = {"format": FORMAT, "version": VERSION,
+                "created": bundle.created or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "seed": int(bundle.seed), "dataset": dataset,
+                "weights": "weights.safetensors" if bundle.weights is not None else None,
+                "runs": [f"runs/{rid}/" for rid in run_ids]}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        with tempfile.TemporaryDirectory() as work, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1))
+            zf.writestr("graph.json", graph_to_json(bundle.graph))
+            if bundle.weights is not None:
+                w = Path(work) / "weights.safetensors"
+                save_weights(bundle.weights, w)
+                zf.write(w, "weights.safetensors", compress_type=zipfile.ZIP_STORED)
+            for rid, run in zip(run_ids, runs):
+                folder = Path(work) / "runs" / rid
+                run.save(folder)
+                for file in sorted(folder.rglob("*")):
+                    if file.is_file() and file.suffix in ALLOWED_SUFFIXES:
+                        kind = zipfile.ZIP_STORED if file.suffix == ".safetensors" else zipfile.ZIP_DEFLATED
+                        zf.write(file, f"runs/{rid}/{file.relative_to(folder).as_posix()}", compress_type=kind)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _run_folder_name(run, index) -> str:
+    rid = "".join(ch for ch in str(run.id) if ch.isalnum() or ch in "-_")[:40]
+    return f"{index + 1:03d}_{rid or 'run'}"
+
+
+def _dataset_of(run) -> dict:
+    d = {"key": run.dataset_key}
+    if getattr(run.config, "data_size", None):
+        d["size"] = run.config.data_size
+    return d
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+def open_project(path) -> Bundle:
+    """Open a .cnnd bundle or a plain .json design (as a bundle with no runs)."""
+    path = Path(path)
+    if path.suffix.lower() == SUFFIX:
+        return load_bundle(path)
+    try:
+        return Bundle(graph=load_graph(path), path=path)
+    except GraphFileError as exc:
+        raise BundleError(str(exc)) from None
+
+
+def load_bundle(path) -> Bundle:
+    """Validate everything, then read. Raises BundleError with the reason; never executes code."""
+    path = Path(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except FileNotFoundError:
+        raise BundleError(f"there is no file {path}") from None
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"{path.name} is not a CNN Designer project bundle (not a readable zip: {exc})") from None
+    with zf:
+        members = _checked_members(zf, path.name)
+        manifest = _manifest(zf, members, path.name)
+        with tempfile.TemporaryDirectory(prefix="cnnd-") as work:
+            # Write only checked names, byte by byte within the declared bounds (never extractall).
+            for name, info in members.items():
+                target = Path(work).joinpath(*PurePosixPath(name).parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(_read_member(zf, info, path.name))
+            return _assemble(Path(work), manifest, members, path)
+
+
+def _checked_members(zf: zipfile.ZipFile, source: str) -> dict:
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise BundleError(f"{source} holds {len(infos)} files; a bundle holds at most {MAX_MEMBERS}. Refused.")
+    members, total = {}, 0
+    for info in infos:
+        name = info.filename
+        _check_name(name, source)
+        if name.endswith("/"):
+            continue
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise BundleError(f"{source}: member {name!r} is a symbolic link; bundles never contain links. Refused.")
+        if info.flag_bits & 0x1:
+            raise BundleError(f"{source}: member {name!r} is encrypted; bundles are never encrypted. Refused.")
+        suffix = PurePosixPath(name).suffix.lower()
+        if suffix in PICKLE_SUFFIXES:
+            raise BundleError(f"{source}: member {name!r} is a pickle-based file; bundles only hold JSON, CSV and "
+                              f"safetensors, so it was refused without being read (pickles can run code).")
+        if suffix not in ALLOWED_SUFFIXES:
+            raise BundleError(f"{source}: unexpected member {name!r}; bundles only hold .json, .csv and "
+                              f".safetensors files. Refused.")
+        limit = MAX_WEIGHTS_MEMBER if suffix == ".safetensors" else MAX_TEXT_MEMBER
+        if info.file_size > limit:
+            raise BundleError(f"{source}: member {name!r} would unpack to {info.file_size:,} bytes, more than the "
+                              f"{limit:,} allowed. Refused before extraction.")
+        if info.file_size > 1024 * 1024 and info.file_size > MAX_RATIO * max(1, info.compress_size):
+            raise BundleError(f"{source}: member {name!r} is compressed {info.file_size // max(1, info.compress_size)}"
+                              f"-fold, which only zip bombs do. Refused before extraction.")
+        total += info.file_size
+        if total > MAX_TOTAL:
+            raise BundleError(f"{source} would unpack to more than {MAX_TOTAL:,} bytes. Refused before extraction.")
+        if name in members:
+            raise BundleError(f"{source}: member {name!r} appears twice. Refused.")
+        members[name] = info
+    return members
+
+
+def _check_name(name: str, source: str) -> None:
+    bad = None
+    if not name or len(name) > 300:
+        bad = "an empty or overlong name"
+    elif "\\" in name or "\x00" in name:
+        bad = "a backslash or NUL character in its name"
+    elif name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        bad = "an absolute path"
+    elif any(part in ("..", ".", "") for part in name.rstrip("/").split("/")):
+        bad = "a '..' or empty path component (path traversal)"
+    elif any(not ch.isprintable() for ch in name):
+        bad = "control characters in its name"
+    if bad:
+        raise BundleError(f"{source}: member {name!r} has {bad}; refused without extracting anything.")
+
+
+def _read_member(zf, info, source) -> bytes:
+    """Read at most the declared size (+1 to notice a lying header); zipfile verifies the CRC."""
+    try:
+        with zf.open(info) as f:
+            data = f.read(info.file_size + 1)
+    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
+        raise BundleError(f"{source}: member {info.filename!r} is damaged ({exc})") from None
+    if len(data) > info.file_size:
+        raise BundleError(f"{source}: member {info.filename!r} is larger than its header says. Refused.")
+    return data
+
+
+def _json(zf, members, name, source):
+    if name not in members:
+        raise BundleError(f"{source} has no {name}; it is not a complete CNN Designer project bundle")
+    try:
+        return json.loads(_read_member(zf, members[name], source).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BundleError(f"{source}: {name} is not valid JSON ({exc})") from None
+
+
+def _manifest(zf, members, source) -> dict:
+    m = _json(zf, members, "manifest.json", source)
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise BundleError(f"{source} is not a CNN Designer project bundle (manifest format is "
+                          f"{m.get('format') if isinstance(m, dict) else None!r})")
+    version = m.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BundleError(f"{source}: the manifest's version {version!r} is not valid")
+    if version > VERSION:
+        raise BundleError(f"{source} was saved by a newer CNN Designer (bundle version {version}); this version "
+                          f"opens bundles up to version {VERSION}. Update CNN Designer to open it.")
+    runs = m.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+        raise BundleError(f"{source}: the manifest's \"runs\" must be a list of folder names")
+    for r in runs:
+        _check_name(r, source)
+        if not r.startswith("runs/") or r.count("/") != 2 or not r.endswith("/"):
+            raise BundleError(f"{source}: run folder {r!r} is not of the form runs/NAME/")
+    if not isinstance(m.get("dataset", {}), dict):
+        raise BundleError(f"{source}: the manifest's \"dataset\" must be an object")
+    seed = m.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise BundleError(f"{source}: the manifest's seed must be a non-negative whole number; got {seed!r}")
+    if m.get("weights") not in (None, "weights.safetensors"):
+        raise BundleError(f"{source}: the manifest's weights entry must be \"weights.safetensors\" or null")
+    return m
+
+
+def _assemble(work: Path, manifest: dict, members: dict, path: Path) -> Bundle:
+    source = path.name
+    try:
+        graph = graph_from_json((work / "graph.json").read_text(encoding="utf-8"), f"{source}: graph.json") \
+            if "graph.json" in members else None
+    except GraphFileError as exc:
+        raise BundleError(str(exc)) from None
+    if graph is None:
+        raise BundleError(f"{source} has no graph.json; it is not a complete CNN Designer project bundle")
+    weights = None
+    if manifest.get("weights"):
+        if "weights.safetensors" not in members:
+            raise BundleError(f"{source}: the manifest lists weights.safetensors but the bundle does not contain it")
+        weights = _safetensors(work / "weights.safetensors", f"{source}: weights.safetensors")
+    runs = [_load_run(work, folder, source) for folder in manifest.get("runs", [])]
+    dataset = {k: v for k, v in manifest.get("dataset", {}).items()
+               if k in ("key", "root", "size") and isinstance(v, (str, int)) and not isinstance(v, bool)}
+    return Bundle(graph=graph, runs=runs, weights=weights, dataset=dataset, seed=manifest.get("seed", 0),
+                  created=str(manifest.get("created", ""))[:64], path=path)
+
+
+def _safetensors(file: Path, what: str) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    try:
+        return load_file(str(file))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise BundleError(f"{what} is not a valid safetensors file ({exc}); refused") from None
+
+
+def _load_run(work: Path, folder: str, source: str):
+    from engine.training.run_record import RunRecord, RunRecordError
+
+    run_dir = work.joinpath(*PurePosixPath(folder).parts)
+    if not (run_dir / "run.json").is_file():
+        raise BundleError(f"{source}: run folder {folder} is listed but missing")
+    weights = run_dir / "weights.safetensors"
+    if weights.is_file():
+        _safetensors(weights, f"{source}: {folder}weights.safetensors")  # clear message before RunRecord reads it
+    try:
+        return RunRecord.load(run_dir)
+    except (RunRecordError, ValueError, KeyError, TypeError) as exc:
+        raise BundleError(f"{source}: run {folder} cannot be read: {exc}") from None
