@@ -61,16 +61,11 @@ _GLYPHS = [(digit, _segments(style)) for digit in range(10) for style in STYLES[
 _MAX_SEGMENTS = max(s.shape[0] for _, s in _GLYPHS)
 
 
-def _padded_glyphs():
-    """All styles padded to the same segment count; padding repeats the last segment (harmless for min)."""
-    segs = torch.stack([torch.cat([s, s[-1:].expand(_MAX_SEGMENTS - s.shape[0], 2, 2)]) for _, s in _GLYPHS])
-    digits = torch.tensor([d for d, _ in _GLYPHS])
-    return segs, digits
 
 
-def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 256) -> torch.Tensor:
+def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 512) -> torch.Tensor:
     """Draw one random digit image per label: float32 N×1×28×28 in [0, 1]."""
-    segs_all, digits_all = _padded_glyphs()
+    digits_all = torch.tensor([d for d, _ in _GLYPHS])
     counts = torch.bincount(digits_all, minlength=10)
     first = torch.cumsum(counts, 0) - counts  # styles are stored digit by digit
     n = labels.shape[0]
@@ -88,24 +83,28 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 256) -> torc
     ys, xs = torch.meshgrid(torch.arange(IMAGE, dtype=torch.float32) + 0.5,
                             torch.arange(IMAGE, dtype=torch.float32) + 0.5, indexing="ij")
     pixels = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)  # (P, 2)
+    px_x, px_y = pixels[:, 0], pixels[:, 1]
     out = torch.empty(n, 1, IMAGE, IMAGE)
-    for s in range(0, n, chunk):
-        e = min(n, s + chunk)
-        pts = segs_all[styles[s:e]] + wobble[s:e] - 0.5             # (B, S, 2, 2) centred unit box
-        x, y = pts[..., 0], pts[..., 1]
-        x = (x + slant[s:e, None, None] * y) * aspect[s:e, None, None]  # slant, then squash
-        c, si = torch.cos(angle[s:e])[:, None, None], torch.sin(angle[s:e])[:, None, None]
-        xr, yr = c * x - si * y, si * x + c * y
-        k = scale[s:e, None, None]
-        px = xr * k + IMAGE / 2 + shift[s:e, 0, None, None]
-        py = yr * k + IMAGE / 2 + shift[s:e, 1, None, None]
-        a = torch.stack([px[..., 0], py[..., 0]], -1)                  # (B, S, 2) segment starts
-        d = torch.stack([px[..., 1], py[..., 1]], -1) - a              # (B, S, 2) directions
-        rel = pixels[None, None] - a[:, :, None]                       # (B, S, P, 2)
-        t = ((rel * d[:, :, None]).sum(-1) / (d * d).sum(-1).clamp_min(1e-6)[:, :, None]).clamp(0, 1)
-        dist = (rel - t[..., None] * d[:, :, None]).norm(dim=-1).amin(dim=1)  # (B, P)
-        img = (thickness[s:e, None] / 2 + 0.5 - dist).clamp(0, 1) * ink[s:e, None]
-        out[s:e] = img.view(-1, 1, IMAGE, IMAGE)
+    # Draw style by style, so each batch uses exactly that style's segments (no padding work).
+    for g, (_, glyph) in enumerate(_GLYPHS):
+        members = torch.nonzero(styles == g).flatten()
+        segs = glyph.shape[0]
+        for c0 in range(0, members.shape[0], chunk):
+            i = members[c0:c0 + chunk]
+            pts = glyph[None] + wobble[i, :segs] - 0.5                    # (B, S, 2, 2) centred unit box
+            x, y = pts[..., 0], pts[..., 1]
+            x = (x + slant[i, None, None] * y) * aspect[i, None, None]    # slant, then squash
+            c, si = torch.cos(angle[i])[:, None, None], torch.sin(angle[i])[:, None, None]
+            k = scale[i, None, None]
+            px = (c * x - si * y) * k + IMAGE / 2 + shift[i, 0, None, None]
+            py = (si * x + c * y) * k + IMAGE / 2 + shift[i, 1, None, None]
+            ax, ay = px[..., 0, None], py[..., 0, None]                    # (B, S, 1) segment starts
+            dx, dy = px[..., 1, None] - ax, py[..., 1, None] - ay          # (B, S, 1) directions
+            rx, ry = px_x - ax, px_y - ay                                  # (B, S, P)
+            t = ((rx * dx + ry * dy) / (dx * dx + dy * dy).clamp_min(1e-6)).clamp_(0, 1)
+            dist = ((rx - t * dx).square_() + (ry - t * dy).square_()).amin(dim=1).sqrt_()  # (B, P)
+            img = (thickness[i, None] / 2 + 0.5 - dist).clamp_(0, 1) * ink[i, None]
+            out[i] = img.view(-1, 1, IMAGE, IMAGE)
     out += noise * noise_level[:, None, None, None]
     return out.clamp_(0, 1)
 

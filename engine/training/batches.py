@@ -1,0 +1,104 @@
+"""Where training batches come from.
+
+Small data sets are copied to the training device once and batched there by index, with batch-wise
+augmentation on the device: no DataLoader, no per-sample Python work. Data too large for the device
+streams through a DataLoader (worker processes, pinned memory, non-blocking copies). Both give every
+rank of a torchrun job its own equal-sized shard of the same seeded permutation.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+from torch.utils.data import DataLoader
+
+from engine.training.augment import augment_batch, augmentation_pipeline
+from engine.training.config import TrainConfig
+from engine.training.devices import World
+
+RESIDENT_LIMIT_BYTES = 1 << 30   # keep at most 1 GiB of training images on an accelerator
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The same order on every rank and on resume: seeded by (seed, epoch) only."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+class BatchSource:
+    def __init__(self, split, device: torch.device, config: TrainConfig, world: World):
+        self.device, self.config, self.world = device, config, world
+        self.per_rank = len(split) // world.size  # equal shards, so every rank runs the same number of steps
+        self.steps_per_epoch = max(1, math.ceil(self.per_rank / config.batch_size))
+        nbytes = split.images.element_size() * split.images.nelement()
+        self.resident = device.type == "cpu" or nbytes <= _device_budget(device)
+        self.split = split
+        self.aug = config.augmentation if config.augmentation.enabled else None
+        self.gen = torch.Generator(device=device if device.type != "mps" else "cpu")
+        self.gen.manual_seed(config.seed + 1)
+        if self.resident:
+            self.images = split.images.to(device)
+            self.labels = split.labels.to(device)
+
+    def shard(self, epoch: int) -> torch.Tensor:
+        perm = epoch_permutation(len(self.split), self.config.seed, epoch)
+        return perm[self.world.rank::self.world.size][:self.per_rank]
+
+    def batches(self, epoch: int, skip: int = 0):
+        """Yield (images, labels) on the device for one epoch, starting after `skip` batches."""
+        order = self.shard(epoch)
+        b = self.config.batch_size
+        chunks = [order[i:i + b] for i in range(skip * b, len(order), b)]
+        if self.resident:
+            order_dev = order.to(self.device)
+            for i in range(skip * b, len(order), b):
+                idx = order_dev[i:i + b]
+                x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
+                if self.aug is not None:
+                    x = augment_batch(x, self.aug, self._aug_gen(x))
+                yield x, y
+            return
+        loader = DataLoader(_IndexedBatches(self.split, self.aug, tuple(self.split.images.shape[1:])),
+                            sampler=chunks, batch_size=None, num_workers=_workers(),
+                            pin_memory=self.device.type == "cuda", persistent_workers=False)
+        for x, y in loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def _aug_gen(self, x):
+        return self.gen if self.gen.device == x.device else None
+
+    # The augmentation generator's state goes into checkpoints so a resumed run draws the same numbers.
+    def state(self) -> torch.Tensor:
+        return self.gen.get_state()
+
+    def set_state(self, state) -> None:
+        if state is not None:
+            self.gen.set_state(state.to(self.gen.get_state().device))
+
+
+class _IndexedBatches(torch.utils.data.Dataset):
+    """A batch per index list, so workers slice whole batches (and augment them per image with v2)."""
+
+    def __init__(self, split, aug, shape):
+        self.split, self.transform = split, augmentation_pipeline(aug, shape) if aug is not None else None
+
+    def __len__(self):
+        return len(self.split)
+
+    def __getitem__(self, indices):
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        x = self.split.images.index_select(0, idx)
+        if self.transform is not None:
+            x = torch.stack([self.transform(img) for img in x])
+        return x, self.split.labels.index_select(0, idx)
+
+
+def _device_budget(device: torch.device) -> int:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return min(RESIDENT_LIMIT_BYTES, free // 4)
+    return RESIDENT_LIMIT_BYTES
+
+
+def _workers() -> int:
+    return min(4, max(1, (os.cpu_count() or 2) - 1))

@@ -1,0 +1,317 @@
+"""fit(): train a designed network on a data set, yielding typed events as it goes.
+
+The generator checks the TrainControl between steps (pause holds, stop ends the run with a consistent
+"last" checkpoint), turns every fault into a Failed event, and runs unchanged as one rank of a torchrun
+job (DistributedDataParallel; each rank trains on its own shard; metrics are summed across ranks; only
+rank 0 writes files and takes activation snapshots).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from engine.analysis import analyze
+from engine.compiler import compile_graph, input_shape
+from engine.data.adapt import needed_fixes
+from engine.data.base import DatasetError
+from engine.graph_io import graph_to_json
+from engine.training.batches import BatchSource
+from engine.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from engine.training.config import TrainConfig
+from engine.training.control import TrainControl
+from engine.training.devices import all_reduce_sum, current_world, device_name, resolve_device
+from engine.training.evaluate import evaluate
+from engine.training.events import (ActivationSnapshot, CheckpointSaved, EpochMetrics, Finished, Started,
+                                    StepMetrics)
+from engine.training.faults import NonFiniteLoss, TrainingSetupError, failure
+from engine.training.optim import build_optimizer, build_schedule
+from engine.training.snapshots import capture
+
+EVAL_BATCH = 512
+
+
+def fit(graph, data, config: TrainConfig | None = None, control: TrainControl | None = None, run_dir=None,
+        probe=None, resume=None):
+    """Train `graph` on `data` (an engine.data.Dataset); a generator of Started, StepMetrics, EpochMetrics,
+    ActivationSnapshot, CheckpointSaved and finally Finished or Failed.
+
+    run_dir: where checkpoints/last.pt and checkpoints/best.pt go (None = no files). probe: an index into
+    the test split or a C×H×W image for activation snapshots (default: test image 0). resume: a
+    checkpoint file or run folder to continue from.
+    """
+    config = config or TrainConfig()
+    run = _Run(graph, data, config, control or TrainControl(), run_dir, probe, resume)
+    try:
+        yield from run.events()
+    except GeneratorExit:
+        raise
+    except Exception as exc:  # every fault becomes an event; the caller never sees a traceback
+        yield failure(exc, config.batch_size)
+
+
+class _Run:
+    def __init__(self, graph, data, config, control, run_dir, probe, resume):
+        self.graph, self.config, self.control = graph, config, control
+        self.run_dir, self.probe_arg, self.resume = run_dir, probe, resume
+        self.data = data
+
+    # ---- setup -----------------------------------------------------------------------------------
+    def _setup(self):
+        cfg, graph = self.config, self.graph
+        analysis = analyze(graph)
+        if not analysis.ok:
+            first = analysis.errors[0]
+            raise TrainingSetupError(f"The network cannot be built yet: {first}. Fix the errors marked on the canvas "
+                                     f"({len(analysis.errors)} in total) and start again.")
+        want, have = tuple(input_shape(graph)), tuple(self.data.input_shape)
+        if want != have:
+            try:
+                fixes = needed_fixes(have, want)
+                hint = f"or reload the data set with the fix {' + '.join(fixes)}"
+            except DatasetError:
+                hint = "or choose a data set with matching channels"
+            raise TrainingSetupError(f"The data set's images are {'×'.join(map(str, have))} but the network's Input "
+                                     f"expects {'×'.join(map(str, want))}; set the Input to "
+                                     f"{'×'.join(map(str, have))} {hint}.")
+        classes = graph.nodes_of_kind("Output")[0].params["classes"]
+        if classes != self.data.num_classes:
+            raise TrainingSetupError(f"The network's Output has {classes} classes but the data set has "
+                                     f"{self.data.num_classes}; set the Output's classes to {self.data.num_classes}.")
+        self.data = self.data.with_val_fraction(cfg.val_fraction)
+        self.world = world = current_world()
+        try:
+            self.device = device = resolve_device(cfg.device, world)
+        except ValueError as exc:
+            raise TrainingSetupError(f"{exc}.") from None
+        torch.manual_seed(cfg.seed)
+        self.model = model = compile_graph(graph, analysis).to(device)
+        unknown = [n for n in cfg.freeze if not hasattr(model, n)]
+        if unknown:
+            raise TrainingSetupError(f"Cannot freeze {', '.join(unknown)}: no such layer with weights in the network.")
+        for nid in cfg.freeze:
+            getattr(model, nid).requires_grad_(False)
+        self.trainable = [p for p in model.parameters() if p.requires_grad]
+        if not self.trainable:
+            raise TrainingSetupError("The network has no trainable weights (all frozen or none present); "
+                                     "unfreeze a layer or add a Linear or Conv2d layer.")
+        if len(self.data.train) < world.size:
+            raise TrainingSetupError(f"The training split has {len(self.data.train)} images, fewer than the "
+                                     f"{world.size} processes; use a larger data set.")
+        self.source = BatchSource(self.data.train, device, cfg, world)
+        self.optimizer = build_optimizer(self.trainable, cfg)
+        self.schedule = build_schedule(self.optimizer, cfg, self.source.steps_per_epoch)
+        self.amp = device.type == "cuda" and cfg.mixed_precision
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp) if self.amp else None
+        self.epoch, self.skip, self.global_step = 0, 0, 0
+        self.best_val, self.bad_epochs = math.inf, 0
+        if self.resume is not None:
+            self._load(self.resume)
+        self.train_model = model
+        if world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+            self.train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        self.probe_index, self.probe = self._probe_image()
+
+    def _probe_image(self):
+        p = self.probe_arg
+        if isinstance(p, (torch.Tensor, np.ndarray)):
+            img = torch.as_tensor(p, dtype=torch.float32)
+            img = img.unsqueeze(0) if img.dim() == 3 else img
+            if tuple(img.shape[1:]) != tuple(self.data.input_shape):
+                raise TrainingSetupError(f"The probe image is {tuple(img.shape[1:])} but the network expects "
+                                         f"{tuple(self.data.input_shape)}.")
+            return -1, img[:1].to(self.device)
+        index = int(p or 0)
+        test = self.data.test if len(self.data.test) else self.data.train
+        index = min(max(index, 0), len(test) - 1)
+        return index, test.images[index:index + 1].to(self.device)
+
+    def _load(self, where):
+        try:
+            state = load_checkpoint(where)
+            self.model.load_state_dict(state["model"])
+        except (ValueError, RuntimeError) as exc:
+            raise TrainingSetupError(f"Cannot resume: {str(exc).splitlines()[0]}. The checkpoint must come from "
+                                     f"this network; start a new run instead.") from None
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.schedule is not None and state.get("schedule"):
+            self.schedule.load_state_dict(state["schedule"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.skip = int(state["epoch"]), int(state.get("step_in_epoch", 0))
+        self.global_step = int(state.get("global_step", 0))
+        self.best_val, self.bad_epochs = float(state.get("best_val_loss", math.inf)), int(state.get("bad_epochs", 0))
+        if state.get("rng") is not None:
+            torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.source.set_state(state.get("aug_rng"))
+
+    def _state(self, epoch: int, step_in_epoch: int) -> dict:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict() if self.schedule is not None else {},
+                "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+                "epoch": epoch, "step_in_epoch": step_in_epoch, "global_step": self.global_step,
+                "best_val_loss": self.best_val, "bad_epochs": self.bad_epochs,
+                "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                "aug_rng": self.source.state(), "config": self.config.to_dict(),
+                "graph": graph_to_json(self.graph), "dataset_key": self.data.key, "world_size": self.world.size}
+
+    def _checkpoint(self, which: str, epoch: int, step_in_epoch: int = 0):
+        if self.run_dir is None or not self.world.is_main:
+            return None
+        path = checkpoint_path(self.run_dir, which)
+        save_checkpoint(path, self._state(epoch, step_in_epoch))
+        return CheckpointSaved(str(path), which, epoch)
+
+    # ---- the run ---------------------------------------------------------------------------------
+    def events(self):
+        self._setup()
+        cfg, src, world = self.config, self.source, self.world
+        spe = src.steps_per_epoch
+        total = spe * cfg.epochs
+        report_every = cfg.report_every or max(1, min(50, spe // 20))
+        snap_every = cfg.snapshot_every if cfg.snapshot_every > 0 else (max(1, spe // 4) if cfg.snapshot_every == 0 else 0)
+        yield Started(str(self.device), device_name(self.device), len(self.data.train), len(self.data.val),
+                      len(self.data.test), spe, total, sum(p.numel() for p in self.trainable),
+                      self.data.class_names, world.size, self.epoch, self.amp)
+        self.t0 = time.perf_counter()
+        steps_done, stopped, early = 0, False, False
+        completed = self.epoch
+        for epoch in range(self.epoch, cfg.epochs):
+            self.model.train()
+            win = torch.zeros(2, device=self.device, dtype=torch.float64)
+            win_n, win_t = 0, time.perf_counter()
+            ep_loss = ep_correct = ep_n = 0.0
+            step_in_epoch = self.skip
+            for x, y in src.batches(epoch, self.skip):
+                if not world.distributed and self._should_stop():
+                    stopped = True
+                    break
+                loss, logits = self._train_step(x, y)
+                with torch.no_grad():
+                    win[0] += loss.detach().double() * y.shape[0]
+                    win[1] += (logits.detach().argmax(1) == y).sum()
+                win_n += y.shape[0]
+                self.global_step += 1
+                step_in_epoch += 1
+                steps_done += 1
+                if self.global_step % report_every == 0 or step_in_epoch == spe:
+                    loss_sum, correct, n, stop_votes = all_reduce_sum(
+                        [*win.tolist(), win_n, float(self.control.stopped)], self.device, world)
+                    if not math.isfinite(loss_sum):
+                        raise NonFiniteLoss(loss_sum, epoch, self.global_step, self.optimizer.param_groups[0]["lr"])
+                    now = time.perf_counter()
+                    elapsed = now - self.t0
+                    eta = elapsed / steps_done * (total - self.global_step)
+                    yield StepMetrics(epoch, self.global_step, spe, total, loss_sum / n, correct / n,
+                                      self.optimizer.param_groups[0]["lr"], n / max(now - win_t, 1e-9), elapsed, eta)
+                    ep_loss, ep_correct, ep_n = ep_loss + loss_sum, ep_correct + correct, ep_n + n
+                    win.zero_()
+                    win_n, win_t = 0, time.perf_counter()
+                    if world.distributed and stop_votes > 0:
+                        stopped = True
+                        break
+                if snap_every and self.global_step % snap_every == 0 and world.is_main:
+                    yield self._snapshot(epoch, False)
+            self.skip = 0
+            if stopped:
+                saved = self._checkpoint("last", epoch, step_in_epoch)
+                if saved:
+                    yield saved
+                break
+            completed = epoch + 1
+            yield from self._end_epoch(epoch, ep_loss, ep_correct, ep_n)
+            if cfg.early_stopping_patience and self.bad_epochs >= cfg.early_stopping_patience:
+                early = True
+                break
+        yield self._finish(stopped, early, completed, steps_done)
+
+    def _should_stop(self) -> bool:
+        if self.control.paused:
+            while not self.control.wait_while_paused(0.2):
+                pass
+        return self.control.stopped
+
+    def _train_step(self, x, y):
+        opt = self.optimizer
+        opt.zero_grad(set_to_none=True)
+        if self.amp:
+            with torch.autocast("cuda", dtype=torch.float16):
+                logits = self.train_model(x)
+                loss = F.cross_entropy(logits, y)
+            self.scaler.scale(loss).backward()
+            if self.config.grad_clip:
+                self.scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
+            self.scaler.step(opt)
+            self.scaler.update()
+        else:
+            logits = self.train_model(x)
+            loss = F.cross_entropy(logits, y)
+            loss.backward()
+            if self.config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
+            opt.step()
+        if self.schedule is not None:
+            self.schedule.step()
+        return loss, logits
+
+    def _snapshot(self, epoch: int, end_of_epoch: bool) -> ActivationSnapshot:
+        acts, filters = capture(self.model, self.probe, self.model.node_order)
+        return ActivationSnapshot(epoch, self.global_step, end_of_epoch, self.probe_index, acts, filters,
+                                  self.probe[0].float().cpu().numpy())
+
+    def _end_epoch(self, epoch, loss_sum, correct, n):
+        val_loss, val_acc = self._validate()
+        lr = self.optimizer.param_groups[0]["lr"]
+        yield EpochMetrics(epoch, self.config.epochs, loss_sum / max(n, 1), correct / max(n, 1), val_loss, val_acc,
+                           lr, time.perf_counter() - self.t0)
+        if self.world.is_main:
+            yield self._snapshot(epoch, True)
+        score = val_loss if math.isfinite(val_loss) else loss_sum / max(n, 1)
+        if score < self.best_val:
+            self.best_val, self.bad_epochs = score, 0
+            saved = self._checkpoint("best", epoch + 1)
+            if saved:
+                yield saved
+        else:
+            self.bad_epochs += 1
+        saved = self._checkpoint("last", epoch + 1)
+        if saved:
+            yield saved
+
+    @torch.no_grad()
+    def _validate(self):
+        """Validation loss and accuracy; each rank evaluates its share and the sums are combined."""
+        val = self.data.val
+        if len(val) == 0:
+            return math.nan, math.nan
+        idx = torch.arange(self.world.rank, len(val), self.world.size)
+        self.model.eval()
+        loss_sum = correct = 0.0
+        try:
+            for start in range(0, len(idx), EVAL_BATCH):
+                part = idx[start:start + EVAL_BATCH]
+                x = val.images[part].to(self.device, non_blocking=True)
+                y = val.labels[part].to(self.device, non_blocking=True)
+                with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
+                    logits = self.model(x)
+                loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+                correct += float((logits.argmax(1) == y).sum())
+        finally:
+            self.model.train()
+        loss_sum, correct, n = all_reduce_sum([loss_sum, correct, len(idx)], self.device, self.world)
+        return loss_sum / n, correct / n
+
+    def _finish(self, stopped, early, completed, steps_done) -> Finished:
+        test = None
+        if (steps_done or completed) and len(self.data.test):
+            test = evaluate(self.model, self.data.test, self.data.class_names, self.device, EVAL_BATCH, self.amp)
+        weights = {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
+        return Finished(stopped or early, completed, test, weights, self.best_val, early, time.perf_counter() - self.t0)
