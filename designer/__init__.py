@@ -1,0 +1,1 @@
+"""Everything Qt: the desktop designer (canvas, palette, inspector, summary, files) and its panels."""

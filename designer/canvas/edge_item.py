@@ -1,0 +1,99 @@
+"""A connection on the canvas: a curve from an output port to an input port, labelled with its tensor shape."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from designer import theme
+
+LABEL_FONT = QFont()
+LABEL_FONT.setPointSizeF(8.0)
+
+
+def curve(start: QPointF, end: QPointF) -> QPainterPath:
+    """A horizontal S-curve, so edges leave outputs to the right and enter inputs from the left."""
+    dx = max(40.0, abs(end.x() - start.x()) * 0.5)
+    path = QPainterPath(start)
+    path.cubicTo(start + QPointF(dx, 0), end - QPointF(dx, 0), end)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    def __init__(self, edge, source_item, target_item):
+        super().__init__()
+        self.edge = edge
+        self.source_item = source_item
+        self.target_item = target_item
+        self.label = ""
+        self.hidden_for_drag = False
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0)
+        self.setAcceptHoverEvents(True)
+        self._path = QPainterPath()
+        self._label_rect = QRectF()
+        self._shape = None
+        source_item.edges.append(self)
+        target_item.edges.append(self)
+        self.refresh()
+
+    def detach(self) -> None:
+        for item in (self.source_item, self.target_item):
+            if self in item.edges:
+                item.edges.remove(self)
+
+    def set_label(self, text: str) -> None:
+        if text != self.label:
+            self.label = text
+            self.refresh()
+
+    def endpoints(self):
+        start = self.source_item.output_port.scenePos() if self.source_item.output_port else self.source_item.center()
+        port = self.target_item.input_port(self.edge.slot)
+        end = port.scenePos() if port is not None else self.target_item.center()
+        return start, end
+
+    def refresh(self) -> None:
+        self.prepareGeometryChange()
+        start, end = self.endpoints()
+        self._path = curve(start, end)
+        self._shape = None
+        if self.label:
+            metrics = QFontMetricsF(LABEL_FONT)
+            w, h = metrics.horizontalAdvance(self.label) + 10, metrics.height() + 3
+            mid = self._path.pointAtPercent(0.5)
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 4, w, h)
+        else:
+            self._label_rect = QRectF()
+        self.setToolTip(f"{self.edge.source} → {self.edge.target}" + (f": {self.label}" if self.label else "")
+                        + "\nDrag the input end to re-attach it; Delete removes it.")
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)
+
+    def shape(self) -> QPainterPath:
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(14)  # easy to click and to drop a layer onto
+            self._shape = stroker.createStroke(self._path)
+            if not self._label_rect.isNull():
+                self._shape.addRect(self._label_rect)
+        return self._shape
+
+    def paint(self, painter, option, widget=None):
+        if self.hidden_for_drag:
+            return
+        c = theme.colors()
+        color = c.edge_selected if self.isSelected() else c.edge
+        painter.setPen(QPen(color, 3.0 if self.isSelected() else 1.8, Qt.PenStyle.SolidLine,
+                            Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if self.label:
+            painter.setPen(QPen(color, 1))
+            painter.setBrush(QBrush(c.edge_label_fill))
+            painter.drawRoundedRect(self._label_rect, 4, 4)
+            painter.setFont(LABEL_FONT)
+            painter.setPen(c.text)
+            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)

@@ -1,0 +1,150 @@
+"""A layer on the canvas: coloured header with the kind, then the label, key parameters and output shape."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFont, QFontMetrics, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem
+
+from designer import theme
+from designer.canvas.ports import PortItem
+from engine.registry import get_kind
+from engine.summary import shape_text
+
+NODE_WIDTH = 148.0
+NODE_HEIGHT = 84.0
+HEADER_HEIGHT = 22.0
+CORNER = 6.0
+
+
+def _font(point_size: float, bold: bool = False) -> QFont:
+    f = QFont()
+    f.setPointSizeF(point_size)
+    f.setBold(bold)
+    return f
+
+
+HEADER_FONT = _font(9.0, True)
+BODY_FONT = _font(8.5)
+SHAPE_FONT = _font(9.0, True)
+
+
+class NodeItem(QGraphicsItem):
+    def __init__(self, spec, input_ports: int):
+        super().__init__()
+        self.node_id = spec.id
+        self.spec = spec
+        self.info = None
+        self.issue = None        # the first Issue about this node (error or warning)
+        self.edges: list = []    # EdgeItems attached, kept by the scene
+        self.syncing = False     # True while the scene moves us to match the document
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(1)
+        self.setPos(QPointF(*spec.pos))
+        kind = get_kind(spec.kind)
+        self.output_port = PortItem(self, True) if kind.has_outputs else None
+        if self.output_port is not None:
+            self.output_port.setPos(NODE_WIDTH, NODE_HEIGHT / 2)
+        self.input_ports: list = []
+        self.set_input_port_count(input_ports)
+        self._texts = self._make_texts()
+
+    # ---- updates from the document -----------------------------------------------------------
+    def set_spec(self, spec) -> None:
+        self.spec = spec
+        self._texts = self._make_texts()
+        self._refresh()
+
+    def set_info(self, info, issue) -> None:
+        self.info, self.issue = info, issue
+        self._texts = self._make_texts()
+        tip = [f"{self.spec.kind}: {get_kind(self.spec.kind).help}"]
+        if issue is not None:
+            tip.insert(0, f"{'Error' if issue.severity == 'error' else 'Warning'}: {issue.message}"
+                       + (f"\nRight-click → {issue.fix.label}" if issue.fix is not None else ""))
+        self.setToolTip("\n\n".join(tip))
+        self._refresh()
+
+    def set_input_port_count(self, count: int) -> None:
+        while len(self.input_ports) > count:
+            port = self.input_ports.pop()
+            port.setParentItem(None)
+            if port.scene() is not None:
+                port.scene().removeItem(port)
+        while len(self.input_ports) < count:
+            self.input_ports.append(PortItem(self, False, len(self.input_ports)))
+        for i, port in enumerate(self.input_ports):
+            port.setPos(0.0, NODE_HEIGHT * (i + 1) / (count + 1))
+
+    def input_port(self, slot: int):
+        return self.input_ports[slot] if 0 <= slot < len(self.input_ports) else None
+
+    def _refresh(self):
+        self.update()
+        for edge in self.edges:
+            edge.refresh()
+
+    def _make_texts(self):
+        kind = get_kind(self.spec.kind)
+        shape = "" if self.info is None else shape_text(self.info.shape)
+        if self.info is not None and self.info.shape is None:
+            shape = "shape unknown" if self.issue is None or self.issue.severity != "error" else "⚠ error"
+        return (f"{kind.glyph}  {kind.name}", self.spec.label or self.spec.id, kind.describe(self.spec.params),
+                shape and ("→ " + shape if not shape.startswith(("⚠", "shape")) else shape))
+
+    # ---- geometry and painting ---------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-3, -3, NODE_WIDTH + 6, NODE_HEIGHT + 6)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), CORNER, CORNER)
+        return path
+
+    def center(self) -> QPointF:
+        return self.pos() + QPointF(NODE_WIDTH / 2, NODE_HEIGHT / 2)
+
+    def paint(self, painter, option, widget=None):
+        c = theme.colors()
+        error = self.issue is not None and self.issue.severity == "error"
+        warning = self.issue is not None and not error
+        body = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
+        border = c.error_border if error else (c.warning_border if warning else c.node_border)
+        if self.isSelected():
+            border = c.node_selected
+        painter.setPen(QPen(border, 2.5 if (self.isSelected() or error) else 1.2))
+        painter.setBrush(QBrush(c.error_fill if error else c.node_fill))
+        painter.drawRoundedRect(body, CORNER, CORNER)
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_HEIGHT), CORNER - 1, CORNER - 1)
+        header.addRect(QRectF(1, HEADER_HEIGHT / 2, NODE_WIDTH - 2, HEADER_HEIGHT / 2 + 1))
+        head_color = c.error_border if error else theme.category_color(get_kind(self.spec.kind).category)
+        painter.fillPath(header.simplified(), QBrush(head_color))
+        kind_text, title, detail, shape = self._texts
+        pad = 9.0
+        width = NODE_WIDTH - 2 * pad
+        painter.setPen(c.header_text)
+        painter.setFont(HEADER_FONT)
+        painter.drawText(QRectF(pad, 1, width, HEADER_HEIGHT), Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(HEADER_FONT).elidedText(kind_text, Qt.TextElideMode.ElideRight, int(width)))
+        painter.setFont(BODY_FONT)
+        metrics = QFontMetrics(BODY_FONT)
+        painter.setPen(c.text)
+        painter.drawText(QRectF(pad, HEADER_HEIGHT + 3, width, 17), Qt.AlignmentFlag.AlignVCenter,
+                         metrics.elidedText(title, Qt.TextElideMode.ElideRight, int(width)))
+        painter.setPen(c.muted_text)
+        painter.drawText(QRectF(pad, HEADER_HEIGHT + 20, width, 17), Qt.AlignmentFlag.AlignVCenter,
+                         metrics.elidedText(detail, Qt.TextElideMode.ElideRight, int(width)))
+        painter.setFont(SHAPE_FONT)
+        painter.setPen(c.error_border if error else c.text)
+        painter.drawText(QRectF(pad, HEADER_HEIGHT + 38, width, 20), Qt.AlignmentFlag.AlignVCenter,
+                         QFontMetrics(SHAPE_FONT).elidedText(shape, Qt.TextElideMode.ElideRight, int(width)))
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for edge in self.edges:
+                edge.refresh()
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(1.5 if value else 1)
+        return super().itemChange(change, value)

@@ -1,0 +1,182 @@
+"""GraphDocument: the only owner of the editable graph.
+
+Views never change the graph; they call the edit methods here, which push a `GraphEditCommand`. Applying a
+command diffs the old and new graph and emits past-tense signals for exactly what changed, then re-analyses
+(incrementally) and emits `analysis_changed` and `graph_changed`.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from designer import graph_edits as edits
+from designer.commands import GraphEditCommand
+from engine.analysis import Analyzer
+from engine.fixes import apply_fix
+from engine.graph import EdgeSpec, GraphSpec, make_node
+from engine.layout import auto_layout
+
+
+class GraphDocument(QObject):
+    node_added = Signal(str)
+    node_removed = Signal(str)
+    edge_added = Signal(object)
+    edge_removed = Signal(object)
+    params_changed = Signal(str)      # params or label of a node changed
+    node_moved = Signal(str)
+    analysis_changed = Signal(object)
+    graph_changed = Signal()
+    file_path_changed = Signal(str)
+    selection_requested = Signal(list)  # node ids an edit wants selected (paste, insert, fix)
+
+    def __init__(self, graph: GraphSpec | None = None, parent=None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self._analyzer = Analyzer()
+        self._graph = GraphSpec()
+        self._analysis = self._analyzer.analyze(self._graph)
+        self.revision = 0
+        self.file_path = ""
+        if graph is not None:
+            self.set_graph(graph, "")
+
+    # ---- state -------------------------------------------------------------------------------
+    @property
+    def graph(self) -> GraphSpec:
+        return self._graph
+
+    @property
+    def analysis(self):
+        return self._analysis
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    def display_name(self) -> str:
+        if self.file_path:
+            from pathlib import Path
+            return Path(self.file_path).name
+        return self._graph.name or "Untitled"
+
+    def set_graph(self, graph: GraphSpec, path: str = "") -> None:
+        """Replace the whole design (New, Open, restore); clears the undo history."""
+        self.undo_stack.clear()
+        self._apply(graph)
+        self.set_file_path(path)
+        self.undo_stack.setClean()
+
+    def set_file_path(self, path: str) -> None:
+        self.file_path = path or ""
+        self.file_path_changed.emit(self.file_path)
+
+    # ---- edits (each is one undo step) -------------------------------------------------------
+    def push(self, text: str, after: GraphSpec, merge_key=None, select=None) -> bool:
+        if after == self._graph:
+            return False
+        self.undo_stack.push(GraphEditCommand(self, text, self._graph, after, merge_key, select))
+        if select:
+            self.selection_requested.emit(list(select))
+        return True
+
+    def add_node(self, kind: str, pos=(0.0, 0.0), params=None) -> str:
+        node = make_node(self._graph, kind, params, pos)
+        self.push(f"Add {kind}", self._graph.with_node(node), select=[node.id])
+        return node.id
+
+    def remove_nodes(self, node_ids) -> None:
+        ids = [i for i in node_ids if self._graph.has_node(i)]
+        if ids:
+            what = self._graph.node(ids[0]).title if len(ids) == 1 else f"{len(ids)} layers"
+            self.push(f"Delete {what}", edits.without_nodes(self._graph, ids))
+
+    def remove_edges(self, edges) -> None:
+        g = self._graph
+        for e in edges:
+            g = g.without_edge(e)
+        self.push("Delete connection" if len(edges) == 1 else f"Delete {len(edges)} connections", g)
+
+    def remove(self, node_ids, edges) -> None:
+        """Delete nodes (with their edges) and edges in one step."""
+        g = edits.without_nodes(self._graph, node_ids)
+        for e in edges:
+            g = g.without_edge(e)
+        self.push("Delete selection", g)
+
+    def connect(self, edge: EdgeSpec, replacing: EdgeSpec | None = None) -> str:
+        """Add (or re-attach) a connection; return '' or the reason it was refused."""
+        problem = edits.connection_problem(self._graph, edge, ignore=replacing)
+        if problem:
+            return problem
+        g = self._graph.without_edge(replacing) if replacing is not None else self._graph
+        self.push("Reconnect" if replacing else "Connect", g.with_edge(edge))
+        return ""
+
+    def insert_on_edge(self, edge: EdgeSpec, kind: str, pos=None) -> str:
+        src, dst = self._graph.node(edge.source), self._graph.node(edge.target)
+        if pos is None:
+            pos = ((src.pos[0] + dst.pos[0]) / 2, (src.pos[1] + dst.pos[1]) / 2)
+        node = make_node(self._graph, kind, {}, pos)
+        self.push(f"Insert {kind}", self._graph.insert_on_edge(edge, node), select=[node.id])
+        return node.id
+
+    def set_params(self, node_id: str, params: dict, merge_field: str | None = None) -> str:
+        """Change parameters; return '' or the validation message. Typing into one field merges."""
+        try:
+            after = self._graph.with_params(node_id, params)
+        except ValueError as exc:
+            return str(exc)
+        key = ("params", node_id, merge_field) if merge_field else None
+        self.push(f"Change {', '.join(params)} of {self._graph.node(node_id).title}", after, key)
+        return ""
+
+    def set_label(self, node_id: str, label: str, merge: bool = True) -> None:
+        key = ("label", node_id) if merge else None
+        self.push(f"Rename {node_id}", edits.relabelled(self._graph, node_id, label.strip()), key)
+
+    def move_nodes(self, positions: dict) -> None:
+        positions = {k: (float(v[0]), float(v[1])) for k, v in positions.items() if self._graph.has_node(k)}
+        if positions:
+            text = "Move layer" if len(positions) == 1 else f"Move {len(positions)} layers"
+            self.push(text, edits.moved(self._graph, positions))
+
+    def apply_fix(self, fix) -> None:
+        after, inserted = apply_fix(self._graph, fix)
+        self.push(fix.label, after, select=[inserted or fix.node_id])
+
+    def auto_layout(self) -> None:
+        self.push("Auto-layout", auto_layout(self._graph))
+
+    def paste(self, pasted: GraphSpec, offset=(40.0, 40.0)) -> list:
+        after, ids = edits.merge_pasted(self._graph, pasted, offset)
+        self.push("Paste" if len(ids) != 1 else f"Paste {pasted.nodes[0].kind}", after, select=ids)
+        return ids
+
+    # ---- applying a graph (commands call this) -----------------------------------------------
+    def _apply(self, after: GraphSpec) -> None:
+        before = self._graph
+        old_nodes, new_nodes = before.node_map(), after.node_map()
+        old_edges, new_edges = set(before.edges), set(after.edges)
+        self._graph = after
+        for e in before.edges:
+            if e not in new_edges:
+                self.edge_removed.emit(e)
+        for nid in old_nodes:
+            if nid not in new_nodes:
+                self.node_removed.emit(nid)
+        for nid, node in new_nodes.items():
+            old = old_nodes.get(nid)
+            if old is None:
+                self.node_added.emit(nid)
+                continue
+            if old.params != node.params or old.label != node.label or old.kind != node.kind:
+                self.params_changed.emit(nid)
+            if old.pos != node.pos:
+                self.node_moved.emit(nid)
+        for e in after.edges:
+            if e not in old_edges:
+                self.edge_added.emit(e)
+        self.revision += 1
+        self._analysis = self._analyzer.analyze(after)
+        self.analysis_changed.emit(self._analysis)
+        self.graph_changed.emit()

@@ -1,0 +1,209 @@
+"""MainWindow: the canvas in the centre, dockable panels around it, menus, toolbar and status bar.
+
+Other parts of the app extend it through `designer.panels.PANEL_INSTALLERS` using the public methods here
+(`menu`, `add_dock`, `show_status`, `selected_node_id`, ...).
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
+
+from designer import panels, theme
+from designer.canvas.node_item import NODE_HEIGHT, NODE_WIDTH
+from designer.canvas.scene import GraphScene
+from designer.canvas.view import GraphView
+from designer.clipboard import ClipboardController
+from designer.document import GraphDocument
+from designer.file_controller import FileController
+from designer.inspector import Inspector
+from designer.messages_panel import MessagesPanel
+from designer.palette import Palette
+from designer.settings import make_settings
+from designer.status_totals import StatusTotals
+from designer.summary_panel import SummaryPanel
+from designer.window_actions import build_actions
+from engine.templates import DEFAULT_TEMPLATE, load_template
+
+MENU_ORDER = ("File", "Edit", "View", "Train", "Help")
+
+
+class MainWindow(QMainWindow):
+    selection_changed = Signal(str)
+    about_to_close = Signal()
+
+    def __init__(self, graph=None, parent=None):
+        super().__init__(parent)
+        self._settings = make_settings()
+        theme.apply_theme(str(self._settings.value("appearance/theme", "light")))
+        self.setObjectName("MainWindow")
+        self.resize(1400, 860)
+        self.setAcceptDrops(True)
+        self.document = GraphDocument(graph if graph is not None else load_template(DEFAULT_TEMPLATE), self)
+        self.scene = GraphScene(self.document, self)
+        self.canvas = GraphView(self.scene, self)
+        self.setCentralWidget(self.canvas)
+        self._menus: dict = {}
+        self._last_selection = ""
+        self.toolbar = self.addToolBar("Main")
+        self.toolbar.setObjectName("toolbar_main")
+        self.files = FileController(self)
+        self.clipboard = ClipboardController(self)
+        self._build_docks()
+        self.actions_ = build_actions(self)
+        self.totals = StatusTotals(self.statusBar(), self.document)
+        self.scene.status_message.connect(self.show_status)
+        self.scene.files_dropped.connect(self.files.open_dropped)
+        self.scene.selectionChanged.connect(self._on_scene_selection)
+        self.document.selection_requested.connect(self._select_later)
+        self.document.file_path_changed.connect(lambda _: self._update_title())
+        self.document.undo_stack.cleanChanged.connect(lambda _: self._update_title())
+        self._update_title()
+        self._install_panels()
+        self._restore_layout()
+        QTimer.singleShot(0, self.canvas.fit_all)
+
+    # ---- public API for panels and installers --------------------------------------------------
+    def settings(self):
+        return self._settings
+
+    def menu(self, name: str) -> QMenu:
+        """The top-level menu called `name`, created (in the usual order) when missing."""
+        if name in self._menus:
+            return self._menus[name]
+        menu = QMenu(f"&{name}", self)
+        menu.setObjectName(f"menu_{name.lower()}")
+        later = [self._menus[n] for n in MENU_ORDER[MENU_ORDER.index(name) + 1:] if n in self._menus] \
+            if name in MENU_ORDER else [self._menus[n] for n in ("Help",) if n in self._menus]
+        if later:
+            self.menuBar().insertMenu(later[0].menuAction(), menu)
+        else:
+            self.menuBar().addMenu(menu)
+        self._menus[name] = menu
+        return menu
+
+    def file_export_menu(self) -> QMenu:
+        return self.files.export_menu
+
+    def file_import_menu(self) -> QMenu:
+        return self.files.import_menu
+
+    def add_dock(self, widget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea, object_name: str = ""):
+        dock = QDockWidget(title, self)
+        dock.setObjectName(object_name or f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if "View" in self._menus and hasattr(self, "panels_menu"):
+            self.panels_menu.addAction(dock.toggleViewAction())
+        if getattr(self, "_layout_restored", False):
+            self.restoreDockWidget(dock)  # a dock added later still gets its saved place
+        return dock
+
+    def show_status(self, text: str, ms: int = 4000) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def selected_node_id(self) -> str:
+        ids = self.scene.selected_node_ids()
+        return ids[0] if len(ids) == 1 else ""
+
+    def select_node(self, node_id: str) -> None:
+        item = self.scene.node_items.get(node_id)
+        if item is not None:
+            self.scene.select_nodes([node_id])
+            self.canvas.center_on_node(item)
+
+    def add_kind_at_center(self, kind: str) -> str:
+        """Palette double-click: add the layer in the middle of the visible canvas."""
+        c = self.canvas.visible_center()
+        pos = self._free_spot(QPointF(c.x() - NODE_WIDTH / 2, c.y() - NODE_HEIGHT / 2))
+        return self.document.add_node(kind, (round(pos.x(), 1), round(pos.y(), 1)))
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _free_spot(self, pos: QPointF) -> QPointF:
+        """Step down until the new layer would not cover an existing one."""
+        taken = [n.pos for n in self.document.graph.nodes]
+        for _ in range(50):
+            if not any(abs(x - pos.x()) < NODE_WIDTH + 10 and abs(y - pos.y()) < NODE_HEIGHT + 10 for x, y in taken):
+                break
+            pos += QPointF(0, NODE_HEIGHT + 30)
+        return pos
+
+    def _build_docks(self):
+        self.palette = Palette(self)
+        self.inspector = Inspector(self.document, self)
+        self.summary = SummaryPanel(self.document, self)
+        self.messages = MessagesPanel(self.document, self)
+        self.palette_dock = self.add_dock(self.palette, "Layers", Qt.DockWidgetArea.LeftDockWidgetArea, "dock_palette")
+        self.inspector_dock = self.add_dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea,
+                                            "dock_inspector")
+        self.summary_dock = self.add_dock(self.summary, "Summary", Qt.DockWidgetArea.BottomDockWidgetArea,
+                                          "dock_summary")
+        self.messages_dock = self.add_dock(self.messages, "Messages", Qt.DockWidgetArea.BottomDockWidgetArea,
+                                           "dock_messages")
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 300], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.summary_dock], [210], Qt.Orientation.Vertical)
+        self.selection_changed.connect(self.inspector.show_node)
+        self.summary.node_clicked.connect(self.select_node)
+        self.messages.node_clicked.connect(self.select_node)
+        self.palette.add_requested.connect(self.add_kind_at_center)
+
+    def _install_panels(self):
+        panels._install_builtin_panels()
+        for install in list(panels.PANEL_INSTALLERS):
+            try:
+                install(self)
+            except Exception:  # one broken panel must not take the whole designer down
+                traceback.print_exc(file=sys.stderr)
+                name = getattr(install, "__qualname__", repr(install))
+                self.show_status(f"A panel failed to load ({name}); see the console for details.", 10000)
+
+    def _restore_layout(self):
+        geometry = self._settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self._settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self._layout_restored = True
+
+    def _save_layout(self):
+        self._settings.setValue("window/geometry", self.saveGeometry())
+        self._settings.setValue("window/state", self.saveState())
+        self._settings.sync()
+
+    def _on_scene_selection(self):
+        if self.scene.signalsBlocked():
+            return
+        current = self.selected_node_id()
+        if current != self._last_selection:
+            self._last_selection = current
+            self.selection_changed.emit(current)
+
+    def _select_later(self, node_ids):
+        self.scene.select_nodes(node_ids)
+
+    def _update_title(self):
+        self.setWindowTitle(f"{self.document.display_name()}[*] — CNN Designer")
+        self.setWindowModified(self.document.modified)
+
+    # ---- window events ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.files.open_dropped(paths)
+
+    def closeEvent(self, event):
+        if not self.files.maybe_save():
+            event.ignore()
+            return
+        self.about_to_close.emit()
+        self._save_layout()
+        self.files.discard_recovery()
+        event.accept()

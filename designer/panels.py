@@ -1,0 +1,27 @@
+"""Extension points for other parts of the designer.
+
+PANEL_INSTALLERS: callables `install(window)` that MainWindow calls at the end of its __init__, in order.
+An installer may add docks (`window.add_dock`), menus (`window.menu("Train")`, `window.file_export_menu()`,
+`window.file_import_menu()`), toolbar actions (`window.toolbar`), and listen to `window.document`,
+`window.selection_changed` and `window.about_to_close`.
+
+FILE_LOADERS: file suffix (lower case, with dot) -> callable(path) -> GraphSpec, for design formats other
+than the native .json (Open, drag-and-drop and the command line use it). Raise an exception whose message
+tells the user what is wrong; it is shown as an error, never as a traceback.
+"""
+from __future__ import annotations
+
+PANEL_INSTALLERS: list = []
+FILE_LOADERS: dict = {}
+
+
+def _install_builtin_panels():
+    """Import the modules that register installers (other engineers' packages, if present)."""
+    import importlib
+
+    for name in ("designer.training", "designer.interchange"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the package exists but something it imports is missing: a real bug
+                raise

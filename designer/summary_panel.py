@@ -1,0 +1,95 @@
+"""A live, torchinfo-like layer table: one row per layer in dependency order, totals underneath."""
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
+
+from engine.summary import human_bytes, human_count, summary_rows
+
+HEADERS = ("Layer", "Kind", "Output shape", "Parameters", "MACs", "Receptive field")
+NUMERIC = {3, 4}
+
+
+class SummaryModel(QAbstractTableModel):
+    def __init__(self, document):
+        super().__init__()
+        self.document = document
+        self.rows: list = []
+        self.error_ids: set = set()
+
+    def refresh(self, analysis) -> None:
+        rows = summary_rows(self.document.graph, analysis)
+        self.error_ids = {i.node_id for i in analysis.errors if i.node_id}
+        if [r[0] for r in rows] == [r[0] for r in self.rows]:
+            self.rows = rows  # same layers in the same order: repaint values only
+            if rows:
+                self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(HEADERS) - 1))
+            return
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=QModelIndex()):
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return HEADERS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        row = self.rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            value = row[col]
+            return f"{value:,}" if col in NUMERIC else str(value)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ForegroundRole and row[0] in self.error_ids:
+            from PySide6.QtGui import QColor
+            return QColor("#d43b3b")
+        if role == Qt.ItemDataRole.ToolTipRole and row[0] in self.error_ids:
+            return "This layer has an error; see the Messages panel"
+        return None
+
+    def node_id(self, row: int) -> str:
+        return self.rows[row][0] if 0 <= row < len(self.rows) else ""
+
+
+class SummaryPanel(QWidget):
+    node_clicked = Signal(str)
+
+    def __init__(self, document, parent=None):
+        super().__init__(parent)
+        self.model = SummaryModel(document)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for col, width in enumerate((130, 150, 110, 100, 100)):
+            self.table.setColumnWidth(col, width)
+        self.totals = QLabel()
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.table)
+        layout.addWidget(self.totals)
+        self.table.clicked.connect(lambda index: self.node_clicked.emit(self.model.node_id(index.row())))
+        document.analysis_changed.connect(self.refresh)
+        self.refresh(document.analysis)
+
+    def refresh(self, analysis) -> None:
+        self.model.refresh(analysis)
+        self.totals.setText(f"<b>Total:</b> {len(self.model.rows)} layers · {analysis.total_params:,} parameters "
+                            f"({human_count(analysis.total_params)}) · {human_count(analysis.total_macs)} MACs · "
+                            f"{human_bytes(analysis.total_memory)} activations per image")
