@@ -1,0 +1,125 @@
+"""`cnn-designer train DESIGN.json --data NAME ...`: train a design headless, with a live progress bar.
+
+Under `torchrun --nproc_per_node=N` the same command trains with DistributedDataParallel; only rank 0
+prints and writes files. Also runnable as `python -m engine.cli.train ...` (what torchrun -m needs).
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from engine.cli import CommandError
+from engine.training.cli_options import (add_data_options, add_train_options, config_from_args, load_data,
+                                         load_design)
+
+RUN_ROOT = Path("runs")
+
+
+def add_command(subs):
+    p = subs.add_parser(
+        "train", help="train a design on a data set (CPU, GPU or torchrun cluster job)",
+        description="Train a design headless. Prints a live progress bar; writes metrics (CSV and JSON), the "
+                    "final weights (weights.safetensors), the confusion matrix and checkpoints to the run folder. "
+                    "Ctrl-C stops cleanly and keeps a checkpoint that --resume continues from. Under "
+                    "`torchrun --nproc_per_node=N` it trains with DistributedDataParallel.")
+    p.add_argument("design", help="design file (.json)")
+    add_data_options(p)
+    add_train_options(p)
+    p.add_argument("--out", metavar="RUN_DIR", help="run folder to write (default: runs/DESIGN-DATE-TIME)")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint file or a run folder")
+    p.add_argument("--quiet", action="store_true", help="print only the final result")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from engine.training.devices import init_from_torchrun
+
+    graph = load_design(args.design)
+    config = config_from_args(args)
+    world = init_from_torchrun(config.device)
+    try:
+        return _train(args, graph, config, world)
+    finally:
+        if world.distributed:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+
+def _train(args, graph, config, world) -> int:
+    from engine.training import Failed, Finished, TrainControl, fit
+    from engine.training.progress import ProgressBar
+    from engine.training.run_record import RunRecord
+
+    main = world.is_main
+    bar = ProgressBar(quiet=args.quiet or not main)
+    data = load_data(args, graph, config, bar.message if main else None)
+    out = Path(args.out) if args.out else RUN_ROOT / f"{Path(args.design).stem}-{datetime.now():%Y%m%d-%H%M%S}"
+    if main:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"cannot create the run folder {out}: {exc.strerror}") from None
+    record = RunRecord(graph=graph, config=config, dataset_key=data.key, seed=config.seed,
+                       name=f"{graph.name or Path(args.design).stem} on {data.info.title}")
+    control = TrainControl()
+    previous = signal.signal(signal.SIGINT, _stop_on_first_interrupt(control, bar))
+    result = 1
+    try:
+        for event in fit(graph, data, config, control, run_dir=out if main else None, resume=args.resume):
+            bar.show(event)
+            record.add_event(event)
+            if isinstance(event, Finished):
+                record.test = event.test.summary() if event.test is not None else None
+                record.weights = event.weights
+                result = 0
+                if main:
+                    _report(event, out, bar)
+            elif isinstance(event, Failed):
+                if main:
+                    print(f"cnn-designer train: {event.reason}", file=sys.stderr)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if main:
+            record.save(out)
+    return result
+
+
+def _stop_on_first_interrupt(control, bar):
+    def handler(signum, frame):
+        if control.stopped:
+            raise KeyboardInterrupt
+        bar.message("\nstopping after this step (Ctrl-C again to abort without saving)")
+        control.stop()
+    return handler
+
+
+def _report(event, out: Path, bar) -> None:
+    how = ("stopped early (validation loss stopped improving)" if event.early_stopped
+           else "stopped" if event.stopped else "finished")
+    lines = [f"{how} after {event.epochs_completed} epoch(s) in {event.elapsed:.1f} s"]
+    if event.test is not None:
+        t = event.test
+        lines.append(f"test accuracy {t.accuracy:.2%}  test loss {t.loss:.4f}  ({t.count} images, "
+                     f"{len(t.misclassified)} misclassified)")
+        worst = sorted((a, n) for a, n in zip(t.per_class_accuracy, t.class_names) if a == a)[:3]
+        lines.append("weakest classes: " + ", ".join(f"{n} {a:.1%}" for a, n in worst))
+    lines.append(f"run folder: {out}  (weights.safetensors, metrics_*.csv, metrics.json, results.json, "
+                 f"confusion.csv, checkpoints/)")
+    print("\n".join(lines))
+    sys.stdout.flush()
+    (out / "summary.json").write_text(json.dumps({"status": how, "epochs_completed": event.epochs_completed,
+                                                  "test_accuracy": event.test.accuracy if event.test else None,
+                                                  "elapsed": event.elapsed}, indent=1) + "\n")
+
+
+def main(argv=None) -> int:
+    """`python -m engine.cli.train DESIGN.json ...` (for `torchrun -m engine.cli.train`)."""
+    from engine.cli import run_command_line
+    return run_command_line(["train", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
