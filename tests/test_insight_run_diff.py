@@ -65,3 +65,29 @@ def test_exponential_moving_average():
     assert s[3] == pytest.approx((1.75 * 0.5 + 2.5) / (1 - 0.125))
     with pytest.raises(ValueError):
         exponential_moving_average(v, 1.0)
+
+
+def test_warm_start_checkpoint_takes_matching_weights(tmp_path):
+    import torch
+
+    from engine.compiler import compile_graph
+    from engine.insight.warm_start import write_warm_start
+    from engine.training.checkpoint import load_checkpoint
+    from engine.training.config import TrainConfig
+
+    old = load_template("lenet5")
+    torch.manual_seed(5)
+    trained = {k: v.numpy() + 1.0 for k, v in compile_graph(old).state_dict().items()}
+    linear = old.nodes_of_kind("Linear")[-1].id
+    new = old.with_params(old.nodes_of_kind("Linear")[0].id, {"out_features": 100})  # changes two layers
+    config = TrainConfig(seed=3)
+    ws = write_warm_start(new, config, trained, tmp_path / "warm.pt")
+    state = load_checkpoint(ws.path)
+    torch.manual_seed(3)
+    fresh = compile_graph(new).state_dict()
+    conv = old.nodes_of_kind("Conv2d")[0].id
+    np.testing.assert_array_equal(state["model"][f"{conv}.weight"].numpy(), trained[f"{conv}.weight"])
+    first_linear = old.nodes_of_kind("Linear")[0].id
+    torch.testing.assert_close(state["model"][f"{first_linear}.weight"], fresh[f"{first_linear}.weight"])
+    assert f"{first_linear}.weight" in ws.skipped and f"{linear}.bias" in ws.loaded
+    assert state["epoch"] == 0

@@ -1,0 +1,84 @@
+"""Run one slow function (loading or generating a data set) in a QThread and report back on the GUI thread."""
+from __future__ import annotations
+
+import logging
+import traceback
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+class _Call(QObject):
+    done = Signal(object)
+    failed = Signal(object)   # the exception
+
+    def __init__(self, fn):
+        super().__init__()
+        self._fn = fn
+
+    @Slot()
+    def run(self):
+        try:
+            result = self._fn()
+        except Exception as exc:  # reported to the GUI, which shows the message
+            log.debug("background call failed\n%s", traceback.format_exc())
+            self.failed.emit(exc)
+        else:
+            self.done.emit(result)
+        finally:
+            self._fn = None
+
+
+class BackgroundCall(QObject):
+    """One function at a time in its own thread; `finished(result)` or `failed(exception)` afterwards."""
+
+    finished = Signal(object)
+    failed = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._thread = None
+        self._call = None
+
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None
+
+    def start(self, fn) -> None:
+        if self.busy:
+            raise RuntimeError("still working on the previous request")
+        thread, call = QThread(), _Call(fn)
+        call.moveToThread(thread)
+        thread.started.connect(call.run)
+        call.done.connect(self._done)
+        call.failed.connect(self._failed)
+        call.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)   # works while the GUI thread waits
+        call.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(self._release)
+        self._thread, self._call = thread, call
+        thread.start()
+
+    def wait(self, timeout_ms: int = -1) -> bool:
+        """Block until the call ends (window closing). The function cannot be interrupted, so no limit by default."""
+        if self._thread is None:
+            return True
+        ok = self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
+        if ok:
+            self._release()
+        return ok
+
+    @Slot(object)
+    def _done(self, result):
+        self.finished.emit(result)
+
+    @Slot(object)
+    def _failed(self, exc):
+        self.failed.emit(exc)
+
+    @Slot()
+    def _release(self):
+        if self._thread is not None and self._thread.isFinished():
+            self._call.deleteLater()
+            self._thread.deleteLater()
+            self._thread = self._call = None

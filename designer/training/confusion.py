@@ -1,0 +1,125 @@
+"""A confusion-matrix heat map with counts, per-class accuracy beside each row; cells are clickable."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from designer.training.images import VIRIDIS
+
+
+class ConfusionMatrixView(QWidget):
+    cell_clicked = Signal(int, int)   # true class, predicted class
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.confusion = np.zeros((0, 0), np.int64)
+        self.class_names: tuple = ()
+        self.selected = None
+        self.setMouseTracking(True)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(240, 220)
+
+    def set_matrix(self, confusion, class_names) -> None:
+        self.confusion = np.asarray(confusion, dtype=np.int64)
+        self.class_names = tuple(class_names)
+        self.selected = None
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(460, 420)
+
+    # ---- geometry --------------------------------------------------------------------------------
+    def _layout(self):
+        fm = QFontMetrics(self.font())
+        n = max(1, len(self.class_names))
+        label_w = min(120, max((fm.horizontalAdvance(c) for c in self.class_names), default=20) + 10)
+        acc_w = fm.horizontalAdvance("100.0%") + 14
+        top = fm.height() * 2 + 6
+        left = label_w + fm.height() + 4
+        cell = max(8, min((self.width() - left - acc_w - 4) / n, (self.height() - top - fm.height() * 2 - 8) / n))
+        return left, top, cell, acc_w
+
+    def cell_rect(self, true: int, pred: int) -> QRectF:
+        left, top, cell, _ = self._layout()
+        return QRectF(left + pred * cell, top + true * cell, cell, cell)
+
+    def cell_at(self, x: float, y: float):
+        left, top, cell, _ = self._layout()
+        n = len(self.class_names)
+        col, row = int((x - left) // cell), int((y - top) // cell)
+        if x >= left and y >= top and 0 <= row < n and 0 <= col < n:
+            return row, col
+        return None
+
+    # ---- painting --------------------------------------------------------------------------------
+    def paintEvent(self, _event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().base())
+        n = len(self.class_names)
+        if n == 0 or self.confusion.size == 0:
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       "The confusion matrix appears when a run finishes,\nor press “Evaluate current weights”.")
+            return
+        left, top, cell, acc_w = self._layout()
+        fm = QFontMetrics(self.font())
+        totals = self.confusion.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(totals > 0, self.confusion / np.maximum(totals, 1), 0.0)  # row-normalised colour
+        text_colour = self.palette().text().color()
+        for t in range(n):
+            for q in range(n):
+                r = self.cell_rect(t, q)
+                colour = QColor(*VIRIDIS[int(round(share[t, q] * 255))])
+                p.fillRect(r, colour)
+                if cell >= 16:
+                    p.setPen(QColor("black") if share[t, q] > 0.55 else QColor("white"))
+                    p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(int(self.confusion[t, q])))
+        p.setPen(QPen(QColor("#444"), 1))
+        p.drawRect(QRectF(left, top, cell * n, cell * n))
+        if self.selected is not None:
+            p.setPen(QPen(QColor("#ff2a2a"), 3))
+            p.drawRect(self.cell_rect(*self.selected))
+        p.setPen(text_colour)
+        for i, name in enumerate(self.class_names):
+            p.drawText(QRectF(0, top + i * cell, left - 4, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       fm.elidedText(name, Qt.TextElideMode.ElideRight, int(left - fm.height() - 8)))
+            p.save()
+            p.translate(left + (i + 0.5) * cell, top - 4)
+            p.rotate(-45 if cell < fm.horizontalAdvance(name) + 4 else 0)
+            w = fm.horizontalAdvance(name)
+            p.drawText(QRectF(-w / 2 if cell >= w + 4 else 0, -fm.height(), w + 2, fm.height()),
+                       Qt.AlignmentFlag.AlignLeft, name)
+            p.restore()
+            correct = self.confusion[i, i] / totals[i, 0] if totals[i, 0] else float("nan")
+            p.drawText(QRectF(left + n * cell + 6, top + i * cell, acc_w, cell), Qt.AlignmentFlag.AlignVCenter,
+                       "—" if np.isnan(correct) else f"{correct:.1%}")
+        p.drawText(QRectF(left, top + n * cell + 4, n * cell, fm.height()), Qt.AlignmentFlag.AlignCenter,
+                   "predicted class")
+        p.drawText(QRectF(left + n * cell + 6, 0, acc_w, top - 4), Qt.AlignmentFlag.AlignBottom, "correct")
+        p.save()
+        p.translate(fm.height() - 2, top + n * cell / 2)
+        p.rotate(-90)
+        p.drawText(QRectF(-n * cell / 2, -fm.height(), n * cell, fm.height()), Qt.AlignmentFlag.AlignCenter,
+                   "true class")
+        p.restore()
+        p.end()
+
+    def mousePressEvent(self, event):
+        pos = event.position()
+        found = self.cell_at(pos.x(), pos.y())
+        if found is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.selected = found
+            self.update()
+            self.cell_clicked.emit(*found)
+
+    def mouseMoveEvent(self, event):
+        pos = event.position()
+        found = self.cell_at(pos.x(), pos.y())
+        if found is None:
+            self.setToolTip("")
+            return
+        t, q = found
+        self.setToolTip(f"{self.confusion[t, q]} test images of class {self.class_names[t]} predicted as "
+                        f"{self.class_names[q]}; click to see them")

@@ -1,0 +1,266 @@
+"""Live training curves: loss, accuracy and learning rate, redrawn by a timer at a bounded rate.
+
+Events only append to column buffers (cheap, once per report); a 4 Hz timer redraws when something
+changed, so a fast run never floods the GUI thread with redraws. Other runs can be overlaid dashed.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import fields
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
+                               QWidget)
+from PySide6.QtCore import Qt
+
+from engine.insight.smoothing import exponential_moving_average
+from engine.training.events import EpochMetrics, StepMetrics
+
+STEP_COLUMNS = tuple(f.name for f in fields(StepMetrics))
+EPOCH_COLUMNS = tuple(f.name for f in fields(EpochMetrics))
+REDRAW_MS = 250
+TRAIN_COLOUR, VAL_COLOUR, LR_COLOUR = "#1f77b4", "#d62728", "#2ca02c"
+OVERLAY_COLOURS = ("#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+class MetricsBuffer:
+    """Step and epoch metrics as column lists (the same layout RunRecord stores)."""
+
+    def __init__(self):
+        self.steps = {c: [] for c in STEP_COLUMNS}
+        self.epochs = {c: [] for c in EPOCH_COLUMNS}
+
+    def add(self, event) -> None:
+        table = self.steps if isinstance(event, StepMetrics) else self.epochs if isinstance(event, EpochMetrics) else None
+        if table is not None:
+            for name in table:
+                table[name].append(getattr(event, name))
+
+    def clear(self) -> None:
+        for table in (self.steps, self.epochs):
+            for values in table.values():
+                values.clear()
+
+    def epoch_steps(self, steps_per_epoch: int | None = None) -> np.ndarray:
+        """The global step at which each epoch ended, for drawing per-epoch values on the step axis."""
+        epochs = np.asarray(self.epochs["epoch"], dtype=np.float64)
+        if steps_per_epoch is None:
+            spe = self.steps["steps_per_epoch"]
+            steps_per_epoch = spe[-1] if spe else 1
+        return (epochs + 1) * steps_per_epoch
+
+
+class CurvesView(QWidget):
+    """Three linked plots (loss, accuracy, learning rate) against the training step."""
+
+    redrawn = Signal()  # after each throttled redraw (tests and the benchmark count these)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.metrics = MetricsBuffer()
+        self.redraw_count = 0
+        self._dirty = False
+        self._overlays: list = []
+        self._overlay_items: list = []
+        pg.setConfigOptions(antialias=True)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.loss_plot = self._plot(0, "Loss", "loss")
+        self.acc_plot = self._plot(1, "Accuracy", "accuracy")
+        self.lr_plot = self._plot(2, "Learning rate", "lr")
+        self.acc_plot.setXLink(self.loss_plot)
+        self.lr_plot.setXLink(self.loss_plot)
+        self.lr_plot.setLabel("bottom", "step")
+        self.acc_plot.setYRange(0, 1, padding=0.02)
+        pen = lambda c, w=2, style=None: pg.mkPen(c, width=w, style=style or Qt.PenStyle.SolidLine)  # noqa: E731
+        self.train_loss_raw = self.loss_plot.plot(pen=pg.mkPen(TRAIN_COLOUR + "40", width=1))
+        self.train_loss = self.loss_plot.plot(pen=pen(TRAIN_COLOUR), name="train (per step)")
+        self.val_loss = self.loss_plot.plot(pen=pen(VAL_COLOUR), symbol="o", symbolSize=7,
+                                            symbolBrush=VAL_COLOUR, name="validation (per epoch)")
+        self.train_acc_raw = self.acc_plot.plot(pen=pg.mkPen(TRAIN_COLOUR + "40", width=1))
+        self.train_acc = self.acc_plot.plot(pen=pen(TRAIN_COLOUR), name="train (per step)")
+        self.val_acc = self.acc_plot.plot(pen=pen(VAL_COLOUR), symbol="o", symbolSize=7, symbolBrush=VAL_COLOUR,
+                                          name="validation (per epoch)")
+        self.lr_curve = self.lr_plot.plot(pen=pen(LR_COLOUR), name="learning rate")
+        self._hover_labels = {}
+        self._hover_lines = {}
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#888", style=Qt.PenStyle.DotLine))
+            line.setVisible(False)
+            plot.addItem(line, ignoreBounds=True)
+            self._hover_lines[plot] = line
+        self.hover_text = QLabel("Hover over a plot to read its values.")
+        self.hover_text.setObjectName("curveHover")
+        self.plots.scene().sigMouseMoved.connect(self._hover)
+
+        self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setRange(0, 99)
+        self.smoothing.setValue(60)
+        self.smoothing.setToolTip("Exponential smoothing of the per-step training curves (0 = raw values)")
+        self.smoothing.valueChanged.connect(self.mark_dirty)
+        self.show_raw = QCheckBox("Raw")
+        self.show_raw.setChecked(True)
+        self.show_raw.setToolTip("Also draw the unsmoothed per-step values, faintly")
+        self.show_raw.toggled.connect(self.mark_dirty)
+        export_png = QPushButton("Export PNG…")
+        export_png.clicked.connect(self._ask_export_png)
+        export_csv = QPushButton("Export CSV…")
+        export_csv.clicked.connect(self._ask_export_csv)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Smoothing"))
+        bar.addWidget(self.smoothing, 1)
+        bar.addWidget(self.show_raw)
+        bar.addStretch(1)
+        bar.addWidget(export_png)
+        bar.addWidget(export_csv)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.plots, 1)
+        layout.addWidget(self.hover_text)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._redraw_if_dirty)
+        self._timer.start()
+
+    def _plot(self, row, title, key):
+        plot = self.plots.addPlot(row=row, col=0, title=title)
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.addLegend(offset=(-10, 10)) if key != "lr" else None
+        plot.setMenuEnabled(False)
+        return plot
+
+    # ---- data in ---------------------------------------------------------------------------------
+    def add_event(self, event) -> None:
+        """Append a StepMetrics or EpochMetrics; the next timer tick redraws."""
+        self.metrics.add(event)
+        self._dirty = True
+
+    def clear(self) -> None:
+        self.metrics.clear()
+        self._dirty = True
+
+    def mark_dirty(self, *_):
+        self._dirty = True
+
+    def set_overlays(self, runs) -> None:
+        """Other runs to draw dashed: [(name, steps dict, epochs dict)], e.g. from RunRecords."""
+        self._overlays = list(runs)
+        self._dirty = True
+
+    # ---- drawing ---------------------------------------------------------------------------------
+    def _redraw_if_dirty(self) -> None:
+        if self._dirty and self.isVisible():
+            self.redraw()
+
+    def redraw(self) -> None:
+        self._dirty = False
+        weight = self.smoothing.value() / 100.0
+        raw = self.show_raw.isChecked()
+        s, e = self.metrics.steps, self.metrics.epochs
+        step = np.asarray(s["step"], dtype=np.float64)
+        loss = np.asarray(s["loss"], dtype=np.float64)
+        acc = np.asarray(s["accuracy"], dtype=np.float64)
+        self.train_loss.setData(step, exponential_moving_average(loss, weight) if len(loss) else loss)
+        self.train_acc.setData(step, exponential_moving_average(acc, weight) if len(acc) else acc)
+        self.train_loss_raw.setData(step if raw else [], loss if raw else [])
+        self.train_acc_raw.setData(step if raw else [], acc if raw else [])
+        self.lr_curve.setData(step, np.asarray(s["lr"], dtype=np.float64))
+        at = self.metrics.epoch_steps()
+        self.val_loss.setData(at, _finite(e["val_loss"]), connect="finite")
+        self.val_acc.setData(at, _finite(e["val_accuracy"]), connect="finite")
+        self._draw_overlays(weight)
+        self.redraw_count += 1
+        self.redrawn.emit()
+
+    def _draw_overlays(self, weight) -> None:
+        for plot, item in self._overlay_items:
+            plot.removeItem(item)
+        self._overlay_items = []
+        for i, (name, steps, epochs) in enumerate(self._overlays):
+            colour = OVERLAY_COLOURS[i % len(OVERLAY_COLOURS)]
+            dash = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)
+            x = np.asarray(steps.get("step", []), dtype=np.float64)
+            spe = steps.get("steps_per_epoch") or [1]
+            ex = (np.asarray(epochs.get("epoch", []), dtype=np.float64) + 1) * spe[-1]
+            for plot, column, table, xs, smooth in (
+                    (self.loss_plot, "loss", steps, x, True), (self.acc_plot, "accuracy", steps, x, True),
+                    (self.lr_plot, "lr", steps, x, False), (self.loss_plot, "val_loss", epochs, ex, False),
+                    (self.acc_plot, "val_accuracy", epochs, ex, False)):
+                y = _finite(table.get(column, []))
+                if len(y) != len(xs) or not len(y):
+                    continue
+                if smooth:
+                    y = exponential_moving_average(y, weight)
+                label = f"{name}" if column in ("loss", "accuracy") else None
+                item = plot.plot(xs, y, pen=dash, name=label, connect="finite",
+                                 symbol="t" if table is epochs else None, symbolSize=6, symbolBrush=colour)
+                self._overlay_items.append((plot, item))
+
+    def _hover(self, pos) -> None:
+        for plot, line in self._hover_lines.items():
+            if plot.sceneBoundingRect().contains(pos):
+                x = plot.vb.mapSceneToView(pos).x()
+                text = self.values_at(x)
+                for other in self._hover_lines.values():
+                    other.setPos(x)
+                    other.setVisible(bool(text))
+                self.hover_text.setText(text or "No values here yet.")
+                return
+
+    def values_at(self, x: float) -> str:
+        """The values nearest to step x, as shown under the plots when hovering."""
+        s, e = self.metrics.steps, self.metrics.epochs
+        if not s["step"]:
+            return ""
+        i = int(np.clip(np.searchsorted(s["step"], x), 0, len(s["step"]) - 1))
+        if i > 0 and abs(s["step"][i - 1] - x) < abs(s["step"][i] - x):
+            i -= 1
+        parts = [f"step {s['step'][i]} (epoch {s['epoch'][i] + 1})", f"loss {s['loss'][i]:.4f}",
+                 f"accuracy {s['accuracy'][i]:.1%}", f"lr {s['lr'][i]:.3g}"]
+        if e["epoch"]:
+            at = self.metrics.epoch_steps()
+            j = int(np.argmin(np.abs(at - x)))
+            if abs(at[j] - x) <= max(1.0, s["steps_per_epoch"][-1] * 0.25):
+                parts.append(f"│ epoch {e['epoch'][j] + 1}: val loss {e['val_loss'][j]:.4f}, "
+                             f"val accuracy {e['val_accuracy'][j]:.1%}")
+        return "   ".join(parts)
+
+    # ---- export ----------------------------------------------------------------------------------
+    def export_png(self, path: str) -> None:
+        self.redraw()
+        if not self.plots.grab().save(path, "PNG"):
+            raise OSError(f"could not write {path}; choose a folder you can write to")
+
+    def export_csv(self, path: str) -> None:
+        """Step metrics, then a blank line and the epoch metrics, in one CSV file."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            for table in (self.metrics.steps, self.metrics.epochs):
+                writer.writerow(table.keys())
+                writer.writerows(zip(*table.values()))
+                writer.writerow([])
+
+    def _ask_export_png(self):
+        self._ask_export("PNG image (*.png)", ".png", self.export_png)
+
+    def _ask_export_csv(self):
+        self._ask_export("CSV table (*.csv)", ".csv", self.export_csv)
+
+    def _ask_export(self, file_filter, suffix, write):
+        from PySide6.QtWidgets import QMessageBox
+        path, _ = QFileDialog.getSaveFileName(self, "Export training curves", "training-curves" + suffix, file_filter)
+        if not path:
+            return
+        if not path.lower().endswith(suffix):
+            path += suffix
+        try:
+            write(path)
+        except OSError as exc:
+            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
+
+
+def _finite(values) -> np.ndarray:
+    return np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)

@@ -1,0 +1,250 @@
+"""The training dashboard: runs the design in a worker thread and shows it learning.
+
+It owns the widgets (settings, curves, feature maps, filters, results, runs) and the run state. It
+talks to the rest of the app only through a small `source` object: `graph`, `analysis`, `revision` and
+the `graph_changed` signal (the GraphDocument provides all four), so it can be tested on its own.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QGroupBox, QScrollArea, QTabWidget, QVBoxLayout, QWidget
+
+from engine.compiler import input_shape
+from engine.insight.memory import estimate_training_memory
+from engine.training.config import TrainConfig
+from engine.training.devices import device_name, resolve_device
+from engine.training.run_record import RunRecord
+from designer.training.background import BackgroundCall
+from designer.training.config_form import ConfigForm
+from designer.training.control_panel import ControlPanel
+from designer.training.curves import CurvesView
+from designer.training.dashboard_insight import InsightMixin
+from designer.training.data_panel import AugmentationPanel, DatasetPanel
+from designer.training.feature_maps import FeatureMapsView
+from designer.training.filters import FilterView
+from designer.training.results import ResultsView
+from designer.training.run_store import RunStore
+from designer.training.runs import RunsView
+from designer.training.worker import TrainingController
+
+log = logging.getLogger(__name__)
+SNAPSHOT_REDRAW_MS = 300
+
+
+class TrainingDashboard(InsightMixin, QObject):
+    status = Signal(str)            # one-line messages for the window's status bar
+    run_finished = Signal(object)   # Finished, after results and the run record are stored
+
+    def __init__(self, source, runs_dir=None, parent=None):
+        super().__init__(parent)
+        self.source = source
+        self.controller = TrainingController(self)
+        self.store = RunStore(runs_dir)
+        self.record = None                  # RunRecord of the current (or last) run
+        self.run_graph = self.run_analysis = None
+        self.run_revision = -1
+        self.stale = False
+        self.weights = None                 # latest weights as numpy, and the graph they belong to
+        self.weights_graph = None
+        self.warm_start = None              # (run id, weights) to start the next run from
+        self.result = None                  # EvaluationResult shown in Results
+        self.selected = ""
+        self.probe_index = 0
+        self.probe_image = None             # an image from a file, C×H×W, or None
+        self._latest_snapshot = None
+        self._snapshot_dirty = False
+        self._pending_start = False
+        self._evaluator = BackgroundCall(self)
+        self._evaluator.finished.connect(self._evaluated)
+        self._evaluator.failed.connect(lambda exc: self._say(f"Evaluation failed: {exc}", error=True))
+        self._build_widgets()
+        self._connect()
+        self._snapshot_timer = QTimer(self)
+        self._snapshot_timer.setInterval(SNAPSHOT_REDRAW_MS)
+        self._snapshot_timer.timeout.connect(self._render_snapshot)
+        self._snapshot_timer.start()
+        self.runs.set_records(self.store.refresh())
+        self._update_device()
+
+    # ---- widgets ---------------------------------------------------------------------------------
+    def _build_widgets(self):
+        self.data = DatasetPanel()
+        self.augment = AugmentationPanel()
+        self.form = ConfigForm()
+        self.controls = ControlPanel()
+        settings = QWidget()
+        box = QVBoxLayout(settings)
+        box.addWidget(self.controls)
+        for title, w in (("Data set", self.data), ("Hyper-parameters", self.form)):
+            group = QGroupBox(title)
+            QVBoxLayout(group).addWidget(w)
+            box.addWidget(group)
+        box.addWidget(self.augment)
+        box.addStretch(1)
+        self.settings_panel = QScrollArea()
+        self.settings_panel.setWidgetResizable(True)
+        self.settings_panel.setWidget(settings)
+        self.curves = CurvesView()
+        self.feature_maps = FeatureMapsView()
+        self.filters = FilterView()
+        self.results = ResultsView()
+        self.runs = RunsView()
+        self.gallery = None
+        self.insight = QTabWidget()
+        self.insight.addTab(self.feature_maps, "Feature maps")
+        self.insight.addTab(self.filters, "Filters")
+        self.insight.addTab(self.results, "Results")
+        self.insight.addTab(self.runs, "Runs")
+
+    def _connect(self):
+        c = self.controller
+        c.started.connect(self._on_started)
+        c.step.connect(self._on_step)
+        c.epoch.connect(self._on_epoch)
+        c.snapshot.connect(self._on_snapshot)
+        c.finished.connect(self._on_finished)
+        c.failed.connect(self._on_failed)
+        c.running_changed.connect(lambda running: self.controls.set_running(running, c.paused))
+        c.paused_changed.connect(lambda paused: self.controls.set_running(c.running, paused))
+        self.controls.start_clicked.connect(self.start)
+        self.controls.pause_clicked.connect(self.toggle_pause)
+        self.controls.stop_clicked.connect(self.stop)
+        self.data.dataset_loaded.connect(self._dataset_loaded)
+        self.data.status.connect(lambda text: self._say(text))
+        self.form.batch_size.valueChanged.connect(self._update_device)
+        self.form.device.currentTextChanged.connect(self._update_device)
+        self.form.optimizer.currentTextChanged.connect(self._update_device)
+        self.feature_maps.probe_index_changed.connect(self._probe_index_chosen)
+        self.feature_maps.probe_file_requested.connect(self._probe_from_file)
+        self.results.evaluate_requested.connect(self.evaluate_current)
+        self.results.cell_clicked.connect(self.open_gallery)
+        self.runs.overlay_changed.connect(self._overlay_runs)
+        self.runs.load_weights_requested.connect(self.load_run_weights)
+        self.runs.delete_requested.connect(self._delete_run)
+        self.source.graph_changed.connect(self._graph_changed)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.controls.show_message(text, error)
+        self.status.emit(text)
+
+    # ---- starting and controlling a run ----------------------------------------------------------
+    def config(self) -> TrainConfig:
+        size = self.data.size.value() if self.data.size.isVisible() else None
+        return replace(self.form.config(), augmentation=self.augment.augmentation(), data_size=size)
+
+    def start(self) -> bool:
+        """Start training the current design; False (with the reason shown) when it cannot start."""
+        if self.controller.running:
+            return False
+        analysis = self.source.analysis
+        if not analysis.ok:
+            first = analysis.errors[0]
+            self._say(f"Cannot train yet: {first}. Fix the {len(analysis.errors)} error(s) marked on the canvas, "
+                      f"then press Start.", error=True)
+            return False
+        try:
+            config = self.config()
+        except ValueError as exc:
+            self._say(f"Cannot train: {exc}.", error=True)
+            return False
+        want = tuple(input_shape(self.source.graph))
+        d = self.data.dataset
+        if d is None or d.key != self.data.key or tuple(d.input_shape) != want or \
+                (config.data_size and d.info.default_size and len(d.train) + len(d.val) + len(d.test) != config.data_size):
+            self._pending_start = True
+            self.data.input_shape = want
+            self.data.load()
+            return True
+        self._begin(config)
+        return True
+
+    def _begin(self, config: TrainConfig) -> None:
+        graph, dataset = self.source.graph, self.data.dataset
+        self.run_graph, self.run_analysis = graph, self.source.analysis
+        self.run_revision = self.source.revision
+        self.stale = False
+        self.record = RunRecord(graph=graph, config=config, dataset_key=dataset.key, seed=config.seed,
+                                name=self.store.next_name(graph.name))
+        run_dir = self.store.folder(self.record.id)
+        resume = None
+        if self.warm_start is not None:
+            from engine.insight.warm_start import write_warm_start
+            run_id, weights = self.warm_start
+            try:
+                ws = write_warm_start(graph, config, weights, run_dir / "warm_start.pt")
+            except ValueError as exc:
+                self._say(f"Cannot start from the loaded weights: {exc}.", error=True)
+                return
+            resume = ws.path
+            self._say(f"Starting from the weights of {self.store.get(run_id).name}: {ws.text()}.")
+        probe = self.probe_image if self.probe_image is not None else self.probe_index
+        self.curves.clear()
+        self.feature_maps.clear_timelapse()
+        self.feature_maps.set_graph(graph, self.run_analysis)
+        self.controller.start(graph, dataset, config, run_dir=run_dir, probe=probe, resume=resume)
+        if resume is None:
+            self._say("Training…")
+
+    def toggle_pause(self) -> None:
+        if self.controller.paused:
+            self.controller.resume()
+            self._say("Training resumed.")
+        else:
+            self.controller.pause()
+            self._say("Paused; press Resume to continue or Stop to end the run.")
+
+    def stop(self) -> None:
+        self._pending_start = False
+        if self.controller.running:
+            self.controller.stop()
+            self._say("Stopping after the current step…")
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Window closing: stop the run and wait for every worker thread (at most ~timeout for training)."""
+        ended = self.controller.shutdown(timeout_ms)
+        self.data.wait()
+        self._evaluator.wait()
+        self._snapshot_timer.stop()
+        return ended
+
+    def _dataset_loaded(self, dataset) -> None:
+        self.feature_maps.set_probe_count(len(dataset.test))
+        self.augment.set_source_images(dataset.test.images[:8].numpy())
+        self._update_device()
+        if self._pending_start:
+            self._pending_start = False
+            try:
+                self._begin(self.config())
+            except ValueError as exc:
+                self._say(f"Cannot train: {exc}.", error=True)
+        else:
+            self._refresh_static_activations()
+
+    def _graph_changed(self) -> None:
+        if self.controller.running and self.source.revision != self.run_revision and not self.stale:
+            self.stale = True
+            if self.record is not None:
+                self.record.name += " (stale: design edited during the run)"
+            self._say("You edited the design during the run: this run is now stale. It keeps training the "
+                      "design as it was at Start.")
+        self._update_device()
+        if not self.controller.running:
+            self._refresh_static_activations()
+
+    def _update_device(self, *_):
+        try:
+            device = resolve_device(self.form.device.currentText())
+            text = device_name(device)
+        except (ValueError, RuntimeError) as exc:
+            text = f"unavailable ({exc})"
+        analysis = self.source.analysis
+        memory = None
+        if analysis.ok:
+            d = self.data.dataset
+            values = 0 if d is None else sum(int(s.images.numel()) for s in (d.train, d.val, d.test))
+            memory = estimate_training_memory(analysis, self.form.batch_size.value(),
+                                              self.form.optimizer.currentText(), values)
+        self.controls.show_device(text, memory)

@@ -1,0 +1,208 @@
+"""Data-set picker with sample images and class names, and the augmentation settings with a live preview."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from engine.data import DatasetError, list_datasets, load_dataset
+from engine.training.augment import augment_batch
+from engine.training.config import Augmentation
+from designer.training.background import BackgroundCall
+from designer.training.images import image_to_qimage
+from designer.training.tiles import TileGrid
+
+PREVIEW_COUNT = 8
+
+
+class DatasetPanel(QWidget):
+    """Choose and load a data set; `dataset` holds the loaded one (read-only from then on)."""
+
+    dataset_loaded = Signal(object)   # engine.data.Dataset
+    status = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.dataset = None
+        self.folder = ""
+        self.input_shape = None        # the design's Input (C,H,W), for adapting the images
+        self._loader = BackgroundCall(self)
+        self._loader.finished.connect(self._loaded)
+        self._loader.failed.connect(self._load_failed)
+        self._pending_key = None
+        self.choice = QComboBox()
+        for info in list_datasets():
+            suffix = "" if info.offline else " (needs download)"
+            self.choice.addItem(info.title + suffix, info.key)
+        self.choice.setToolTip("The images to train on")
+        self.choice.currentIndexChanged.connect(self._choice_changed)
+        self.size = QSpinBox()
+        self.size.setRange(100, 1_000_000)
+        self.size.setSingleStep(1000)
+        self.size.setValue(10_000)
+        self.size.setToolTip("How many images to generate (generated data sets only)")
+        self.adapt = QCheckBox("Fit images to the network's Input")
+        self.adapt.setChecked(True)
+        self.adapt.setToolTip("Resize the images and convert grey/colour when they do not match the Input layer")
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.clicked.connect(self._choose_folder)
+        self.load_button = QPushButton("Load")
+        self.load_button.clicked.connect(self.load)
+        self.description = QLabel()
+        self.description.setWordWrap(True)
+        self.samples = TileGrid(tile_size=48)
+        row = QHBoxLayout()
+        row.addWidget(self.choice, 1)
+        row.addWidget(self.size)
+        row.addWidget(self.folder_button)
+        row.addWidget(self.load_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.adapt)
+        layout.addWidget(self.description)
+        layout.addWidget(self.samples)
+        self._choice_changed()
+
+    @property
+    def key(self) -> str:
+        return self.choice.currentData()
+
+    @property
+    def loading(self) -> bool:
+        return self._loader.busy
+
+    def select(self, key: str) -> None:
+        i = self.choice.findData(key)
+        if i >= 0:
+            self.choice.setCurrentIndex(i)
+
+    def _choice_changed(self, *_):
+        info = {i.key: i for i in list_datasets()}.get(self.key)
+        generated = info is not None and info.default_size is not None
+        self.size.setVisible(generated)
+        if generated:
+            self.size.setValue(info.default_size)
+        self.folder_button.setVisible(self.key == "folder")
+        if info is not None:
+            classes = ", ".join(info.classes) if info.classes else "one per sub-folder"
+            self.description.setText(f"{info.description}<br><b>Classes:</b> {classes}")
+
+    def _choose_folder(self):
+        path = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder of images per class")
+        if path:
+            self.folder = path
+
+    def load(self) -> None:
+        """Load the chosen data set in a background thread; dataset_loaded follows."""
+        if self._loader.busy:
+            return
+        key, size = self.key, self.size.value() if self.size.isVisible() else None
+        root = self.folder or None
+        shape, fix = self.input_shape, ("auto" if self.adapt.isChecked() else None)
+        self._pending_key = key
+        self.load_button.setEnabled(False)
+        self.status.emit(f"Loading {self.choice.currentText()}…")
+        self._loader.start(lambda: load_dataset(key, size=size, root=root, input_shape=shape, fix=fix))
+
+    def wait(self) -> None:
+        self._loader.wait()
+
+    def _loaded(self, dataset):
+        self.load_button.setEnabled(True)
+        self.dataset = dataset
+        samples = dataset.sample_images(2 * len(dataset.class_names) if len(dataset.class_names) <= 10 else 24)
+        labels = [_label_of(dataset, s) for s in range(len(samples))]
+        self.samples.set_tiles([image_to_qimage(s) for s in samples], labels)
+        self.status.emit(f"{dataset.info.title}: {len(dataset.train)} training, {len(dataset.val)} validation, "
+                         f"{len(dataset.test)} test images of {'×'.join(map(str, dataset.input_shape))}")
+        self.dataset_loaded.emit(dataset)
+
+    def _load_failed(self, exc):
+        self.load_button.setEnabled(True)
+        message = exc.message if isinstance(exc, DatasetError) else f"Could not load the data set: {exc}"
+        self.status.emit(message)
+
+
+def _label_of(dataset, i):
+    # sample_images cycles through the classes in order, so image i shows class i mod classes
+    names = dataset.class_names
+    return names[i % len(names)] if names else ""
+
+
+class AugmentationPanel(QGroupBox):
+    """Augmentation settings and a preview of the same samples augmented with them, redrawn on change."""
+
+    changed = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__("Augmentation (training images only)", parent)
+        self._source = None        # float N×C×H×W tensor of preview images
+        self._seed = 0
+        self.crop_padding = _spin(QSpinBox(), 0, 16, 1, "Pad and randomly crop back (pixels)")
+        self.hflip = QCheckBox("Mirror left–right")
+        self.rotation = _spin(QDoubleSpinBox(), 0, 180, 5, "Random rotation, ± degrees")
+        self.translate = _spin(QDoubleSpinBox(), 0, 0.5, 0.05, "Random shift, ± fraction of the size")
+        self.scale = _spin(QDoubleSpinBox(), 0, 0.9, 0.05, "Random zoom, ± fraction")
+        self.jitter = _spin(QDoubleSpinBox(), 0, 1, 0.05, "Random brightness/contrast/saturation, ± fraction")
+        self.erasing = _spin(QDoubleSpinBox(), 0, 1, 0.1, "Probability of erasing a random rectangle")
+        form = QFormLayout()
+        form.addRow("Crop padding", self.crop_padding)
+        form.addRow("", self.hflip)
+        form.addRow("Rotation (°)", self.rotation)
+        form.addRow("Shift", self.translate)
+        form.addRow("Zoom", self.scale)
+        form.addRow("Colour jitter", self.jitter)
+        form.addRow("Erasing", self.erasing)
+        self.preview = TileGrid(tile_size=48)
+        again = QPushButton("New random draw")
+        again.clicked.connect(self._reseed)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Preview:"))
+        layout.addWidget(self.preview)
+        layout.addWidget(again)
+        for w in (self.crop_padding, self.rotation, self.translate, self.scale, self.jitter, self.erasing):
+            w.valueChanged.connect(self._changed)
+        self.hflip.toggled.connect(self._changed)
+
+    def augmentation(self) -> Augmentation:
+        return Augmentation(self.crop_padding.value(), self.hflip.isChecked(), self.rotation.value(),
+                            self.translate.value(), self.scale.value(), self.jitter.value(), self.erasing.value())
+
+    def set_augmentation(self, aug: Augmentation) -> None:
+        for w, v in ((self.crop_padding, aug.crop_padding), (self.rotation, aug.rotation),
+                     (self.translate, aug.affine_translate), (self.scale, aug.affine_scale),
+                     (self.jitter, aug.color_jitter), (self.erasing, aug.erasing)):
+            w.setValue(v)
+        self.hflip.setChecked(aug.hflip)
+
+    def set_source_images(self, images) -> None:
+        """Preview images: float N×C×H×W in 0..1 (a few test images)."""
+        self._source = torch.as_tensor(np.asarray(images[:PREVIEW_COUNT], dtype=np.float32))
+        self.refresh()
+
+    def _reseed(self):
+        self._seed += 1
+        self.refresh()
+
+    def _changed(self, *_):
+        self.refresh()
+        self.changed.emit()
+
+    def refresh(self) -> None:
+        if self._source is None or not len(self._source):
+            return
+        gen = torch.Generator().manual_seed(self._seed)
+        with torch.no_grad():
+            out = augment_batch(self._source.clone(), self.augmentation(), gen).numpy()
+        self.preview.set_tiles([image_to_qimage(x) for x in out])
+
+
+def _spin(w, lo, hi, step, tip):
+    w.setRange(lo, hi)
+    w.setSingleStep(step)
+    w.setToolTip(tip)
+    return w

@@ -1,0 +1,230 @@
+"""Feature maps of the selected layer for a probe image, live during training, with a time-lapse over
+epochs; clicking a map pixel outlines its receptive field on the probe image."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QSlider, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from engine.insight.receptive import receptive_box
+from designer.training.images import image_to_qimage, map_to_qimage
+from designer.training.tiles import TileGrid
+
+
+class ProbeView(QWidget):
+    """The probe image, scaled up with crisp pixels, and an optional receptive-field box."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._image = None
+        self.box = None  # engine.insight.receptive.Box
+        self.setMinimumSize(120, 120)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+
+    def set_image(self, image: np.ndarray | None) -> None:
+        self._image = None if image is None else image_to_qimage(image)
+        self.update()
+
+    def set_box(self, box) -> None:
+        self.box = box
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(180, 180)
+
+    def paintEvent(self, _event):
+        p = QPainter(self)
+        p.fillRect(self.rect(), self.palette().window())
+        if self._image is None:
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "No probe image")
+            return
+        w, h = self._image.width(), self._image.height()
+        scale = min(self.width() / w, self.height() / h)
+        target = QRect(int((self.width() - w * scale) / 2), int((self.height() - h * scale) / 2),
+                       int(w * scale), int(h * scale))
+        p.drawImage(target, self._image)
+        if self.box is not None:
+            b = self.box
+            p.setPen(QPen(QColor("#ff2a2a"), 2))
+            p.fillRect(QRect(target.x() + int(b.left * scale), target.y() + int(b.top * scale),
+                             int(b.width * scale), int(b.height * scale)), QColor(255, 42, 42, 50))
+            p.drawRect(QRect(target.x() + int(b.left * scale), target.y() + int(b.top * scale),
+                             int(b.width * scale), int(b.height * scale)))
+        p.end()
+
+
+class FeatureMapsView(QWidget):
+    """Shows one layer's activations as a grid of tiles, one per channel."""
+
+    probe_index_changed = Signal(int)     # a test-set image was chosen as probe
+    probe_file_requested = Signal()       # "From file…" clicked
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.graph = None
+        self.analysis = None
+        self.node_id = ""
+        self._current = {}                 # node id -> array, what is on screen
+        self._probe_image = None
+        self._live = {}                    # latest live activations
+        self._live_label = ""
+        self._epochs: list = []            # end-of-epoch snapshots for the time-lapse
+        self.title = QLabel("Select a layer on the canvas to see its feature maps.")
+        self.title.setWordWrap(True)
+        self.probe = ProbeView()
+        self.rf_text = QLabel("Click a pixel of a feature map to outline what it sees on the input.")
+        self.rf_text.setWordWrap(True)
+        self.probe_index = QSpinBox()
+        self.probe_index.setPrefix("test image #")
+        self.probe_index.setRange(0, 0)
+        self.probe_index.setToolTip("The test image fed through the network for these feature maps")
+        self.probe_index.editingFinished.connect(lambda: self.probe_index_changed.emit(self.probe_index.value()))
+        from_file = QPushButton("From file…")
+        from_file.clicked.connect(self.probe_file_requested)
+        self.timelapse = QSlider(Qt.Orientation.Horizontal)
+        self.timelapse.setRange(0, 0)
+        self.timelapse.setToolTip("Time-lapse: the feature maps at the end of each epoch; far right is live")
+        self.timelapse.valueChanged.connect(self._timelapse_moved)
+        self.timelapse_label = QLabel("live")
+        self.zoom = QSlider(Qt.Orientation.Horizontal)
+        self.zoom.setRange(32, 200)
+        self.zoom.setValue(80)
+        self.zoom.setToolTip("Tile size")
+        self.grid = TileGrid(tile_size=80)
+        self.grid.tile_clicked.connect(self._pixel_clicked)
+        self.zoom.valueChanged.connect(self.grid.set_tile_size)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.grid)
+
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Probe image"))
+        left.addWidget(self.probe, 1)
+        left.addWidget(self.probe_index)
+        left.addWidget(from_file)
+        left.addWidget(self.rf_text)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Epoch"))
+        top.addWidget(self.timelapse, 1)
+        top.addWidget(self.timelapse_label)
+        top.addSpacing(12)
+        top.addWidget(QLabel("Size"))
+        top.addWidget(self.zoom)
+        right = QVBoxLayout()
+        right.addWidget(self.title)
+        right.addLayout(top)
+        right.addWidget(scroll, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 3)
+
+    # ---- inputs ----------------------------------------------------------------------------------
+    def set_graph(self, graph, analysis) -> None:
+        """The graph the activations come from (a run's snapshot), for receptive-field mapping."""
+        self.graph, self.analysis = graph, analysis
+        self.probe.set_box(None)
+
+    def set_probe_count(self, count: int) -> None:
+        self.probe_index.setRange(0, max(0, count - 1))
+
+    def set_node(self, node_id: str) -> None:
+        self.node_id = node_id or ""
+        self.probe.set_box(None)
+        self.grid.marker = None
+        self._render()
+
+    def show_live(self, activations: dict, probe_image, label: str) -> None:
+        """New activations from training or from the current weights; shown unless scrubbing back in time."""
+        self._live, self._live_label = activations, label
+        if probe_image is not None:
+            self._probe_image = probe_image
+            self.probe.set_image(probe_image)
+        if self.timelapse.value() == self.timelapse.maximum():
+            self._current = activations
+            self.timelapse_label.setText("live")
+            self._render()
+
+    def add_epoch_snapshot(self, snapshot) -> None:
+        """An end-of-epoch ActivationSnapshot for the time-lapse."""
+        at_end = self.timelapse.value() == self.timelapse.maximum()
+        self._epochs.append(snapshot)
+        self.timelapse.blockSignals(True)
+        self.timelapse.setRange(0, len(self._epochs))   # the last position is "live"
+        if at_end:
+            self.timelapse.setValue(len(self._epochs))
+        self.timelapse.blockSignals(False)
+
+    def clear_timelapse(self) -> None:
+        self._epochs = []
+        self.timelapse.blockSignals(True)
+        self.timelapse.setRange(0, 0)
+        self.timelapse.blockSignals(False)
+        self.timelapse_label.setText("live")
+
+    @property
+    def epoch_snapshots(self) -> list:
+        return list(self._epochs)
+
+    # ---- rendering -------------------------------------------------------------------------------
+    def _timelapse_moved(self, value: int) -> None:
+        if value >= len(self._epochs):
+            self._current = self._live
+            self.timelapse_label.setText("live")
+        else:
+            snap = self._epochs[value]
+            self._current = snap.activations
+            self.timelapse_label.setText(f"end of epoch {snap.epoch + 1}")
+            if snap.probe_image is not None:
+                self.probe.set_image(snap.probe_image)
+        self._render()
+
+    def _render(self) -> None:
+        node = self.node_id
+        data = self._current.get(node) if node else None
+        if not node:
+            self.title.setText("Select a layer on the canvas to see its feature maps.")
+            self.grid.set_tiles([])
+            return
+        if data is None:
+            self.title.setText(f"{node}: no feature maps yet. They appear once training starts, or press "
+                               f"“Use current weights” in Results.")
+            self.grid.set_tiles([])
+            return
+        a = np.asarray(data, dtype=np.float32)
+        if a.ndim == 3:
+            images = [map_to_qimage(ch) for ch in a]
+            captions = [f"#{i}  {ch.min():.2g}…{ch.max():.2g}" for i, ch in enumerate(a)]
+            tips = [f"channel {i}: min {ch.min():.4g}, max {ch.max():.4g}, mean {ch.mean():.4g}"
+                    for i, ch in enumerate(a)]
+            shape = f"{a.shape[0]} channels of {a.shape[1]}×{a.shape[2]}"
+        else:
+            flat = a.reshape(-1)
+            side = int(np.ceil(np.sqrt(flat.size)))
+            padded = np.full(side * side, np.nan, np.float32)
+            padded[:flat.size] = flat
+            images = [map_to_qimage(np.nan_to_num(padded.reshape(side, side), nan=float(flat.min())),
+                                    float(flat.min()), float(flat.max()))]
+            captions = [f"{flat.size} values  {flat.min():.2g}…{flat.max():.2g}"]
+            tips = ["a flat vector, drawn row by row"]
+            shape = f"{flat.size} values (flat)"
+        self.grid.set_tiles(images, captions, tips)
+        self.title.setText(f"<b>{node}</b>: {shape} — {self._live_label if self._current is self._live else ''}"
+                           f"<br>Each tile is one channel, coloured from its own minimum (dark) to maximum (yellow).")
+
+    def _pixel_clicked(self, tile: int, row: int, col: int) -> None:
+        a = self._current.get(self.node_id)
+        if a is None or np.asarray(a).ndim != 3 or self.graph is None:
+            return
+        try:
+            box = receptive_box(self.graph, self.node_id, row, col, self.analysis)
+        except (ValueError, KeyError) as exc:
+            self.rf_text.setText(str(exc))
+            return
+        self.probe.set_box(box)
+        value = float(np.asarray(a)[tile, row, col])
+        self.rf_text.setText(f"Channel {tile} at row {row}, column {col} (value {value:.3g}) sees input rows "
+                             f"{box.top}–{box.bottom}, columns {box.left}–{box.right} "
+                             f"({box.height}×{box.width} pixels).")

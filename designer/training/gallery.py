@@ -1,0 +1,148 @@
+"""The test images of one confusion-matrix cell, with true and predicted class, the top-3 probabilities
+and a saliency overlay (Grad-CAM for a chosen layer, or input-gradient saliency) showing where the
+network looked. Saliency runs on the GUI thread, so the gallery shows at most MAX_IMAGES images."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListView, QListWidget,
+                               QListWidgetItem, QSlider, QVBoxLayout, QWidget)
+
+from engine.insight.saliency import grad_cam, input_gradient_saliency, top_k
+from designer.training.images import image_to_qimage, overlay_to_qimage, pixmap
+
+MAX_IMAGES = 60
+ICON_SIZE = 112
+METHODS = ("Grad-CAM", "Input gradient", "No overlay")
+
+
+class ErrorGallery(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._module = None
+        self._images = np.zeros((0, 1, 1, 1), np.float32)
+        self.indices = np.zeros(0, np.int64)
+        self._true = self._pred = np.zeros(0, np.int64)
+        self._probs = np.zeros((0, 0), np.float32)
+        self._names: tuple = ()
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        self.method = QComboBox()
+        self.method.addItems(METHODS)
+        self.method.setToolTip("Grad-CAM: which regions of the chosen layer's feature maps raised the predicted "
+                               "score. Input gradient: which pixels change the score most.")
+        self.layer = QComboBox()
+        self.layer.setToolTip("The layer Grad-CAM explains (usually the last convolution)")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.opacity.setToolTip("Overlay strength")
+        self.list = QListWidget()
+        self.list.setViewMode(QListView.ViewMode.IconMode)
+        self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.list.setGridSize(QSize(ICON_SIZE + 46, ICON_SIZE + 64))
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setMovement(QListView.Movement.Static)
+        self.list.setWordWrap(True)
+        self.list.setUniformItemSizes(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        for w in (self.method, self.layer):
+            w.currentIndexChanged.connect(self.refresh)
+        self.opacity.sliderReleased.connect(self.refresh)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Where it looked:"))
+        bar.addWidget(self.method)
+        bar.addWidget(self.layer)
+        bar.addWidget(QLabel("Overlay"))
+        bar.addWidget(self.opacity)
+        bar.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(bar)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.status)
+
+    def show_cell(self, true_class: int, pred_class: int, result, images, module, layers) -> None:
+        """Fill the gallery with every test image whose true class is `true_class` and prediction `pred_class`.
+
+        result: EvaluationResult on the test split; images: the test split's images (N×C×H×W);
+        module: the trained network (eval mode); layers: node ids Grad-CAM may explain, last preferred.
+        """
+        targets, preds = np.asarray(result.targets), np.asarray(result.predictions)
+        members = np.flatnonzero((targets == true_class) & (preds == pred_class))
+        self.indices = members
+        shown = members[:MAX_IMAGES]
+        imgs = images[shown] if len(shown) else images[:0]
+        self._images = imgs.numpy() if hasattr(imgs, "numpy") else np.asarray(imgs)
+        self._true, self._pred = targets[shown], preds[shown]
+        self._probs = np.asarray(result.probabilities)[shown]
+        self._names = tuple(result.class_names)
+        self._module = module
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItems(list(layers))
+        if layers:
+            self.layer.setCurrentIndex(len(layers) - 1)
+        self.layer.blockSignals(False)
+        names = self._names
+        verdict = "correctly classified" if true_class == pred_class else f"predicted as {names[pred_class]}"
+        more = f" (showing the first {MAX_IMAGES})" if len(members) > MAX_IMAGES else ""
+        self.title.setText(f"<b>{len(members)} test images of class {names[true_class]} {verdict}</b>{more}")
+        self.refresh()
+
+    @property
+    def shown_indices(self) -> list:
+        return [int(i) for i in self.indices[:MAX_IMAGES]]
+
+    def refresh(self, *_):
+        self.layer.setEnabled(self.method.currentText() == "Grad-CAM")
+        heat = self._saliency()
+        idx, probs = top_k(self._probs, 3) if len(self._probs) else (np.zeros((0, 3), int), None)
+        self.list.clear()
+        alpha = self.opacity.value() / 100.0
+        for i, test_index in enumerate(self.indices[:MAX_IMAGES]):
+            img = overlay_to_qimage(self._images[i], heat[i], alpha) if heat is not None else image_to_qimage(self._images[i])
+            top3 = "  ".join(f"{self._names[c]} {p:.0%}" for c, p in zip(idx[i], probs[i]))
+            text = f"#{test_index}: {self._names[self._true[i]]} → {self._names[self._pred[i]]}\n{top3}"
+            item = QListWidgetItem(QIcon(pixmap(img, ICON_SIZE, ICON_SIZE)), text)
+            item.setToolTip(f"test image {test_index}\ntrue class: {self._names[self._true[i]]}\n"
+                            f"predicted: {self._names[self._pred[i]]}\ntop 3: {top3}")
+            item.setData(Qt.ItemDataRole.UserRole, int(test_index))
+            self.list.addItem(item)
+
+    def _saliency(self):
+        method = self.method.currentText()
+        if method == "No overlay" or self._module is None or not len(self._images):
+            self.status.setText("")
+            return None
+        try:
+            if method == "Grad-CAM":
+                layer = self.layer.currentText()
+                if not layer:
+                    self.status.setText("Grad-CAM needs a layer with feature maps; this network has none.")
+                    return None
+                heat = grad_cam(self._module, self._images, layer, self._pred)
+                self.status.setText(f"Grad-CAM of {layer} for the predicted class: red regions raised its score.")
+            else:
+                heat = input_gradient_saliency(self._module, self._images, self._pred)
+                self.status.setText("Input-gradient saliency for the predicted class: bright pixels change its "
+                                    "score the most.")
+        except (ValueError, RuntimeError) as exc:
+            self.status.setText(f"Cannot compute {method}: {exc}")
+            return None
+        return heat
+
+
+class GalleryDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Test images")
+        self.gallery = ErrorGallery()
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.close)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.gallery)
+        layout.addWidget(buttons)
+        self.resize(760, 560)

@@ -1,0 +1,50 @@
+"""Test results: accuracy, loss, per-class accuracy and the confusion matrix of a finished run."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from designer.training.confusion import ConfusionMatrixView
+
+
+class ResultsView(QWidget):
+    evaluate_requested = Signal()          # "Evaluate current weights"
+    cell_clicked = Signal(int, int)        # true class, predicted class
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.result = None
+        self.summary = QLabel("No results yet: they appear when a run finishes.")
+        self.summary.setWordWrap(True)
+        self.evaluate_button = QPushButton("Evaluate current weights")
+        self.evaluate_button.setToolTip("Run the test set through the network with the weights it has now")
+        self.evaluate_button.clicked.connect(self.evaluate_requested)
+        self.matrix = ConfusionMatrixView()
+        self.matrix.cell_clicked.connect(self.cell_clicked)
+        hint = QLabel("Rows: the true class; columns: the predicted class. Click a cell to see those images.")
+        hint.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.evaluate_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.matrix, 1)
+        layout.addWidget(hint)
+
+    def show_result(self, result, source: str) -> None:
+        """result: an EvaluationResult on the test split; source says which weights produced it."""
+        self.result = result
+        self.matrix.set_matrix(result.confusion, result.class_names)
+        per_class = np.asarray(result.per_class_accuracy, dtype=np.float64)
+        worst = int(np.nanargmin(per_class)) if np.isfinite(per_class).any() else None
+        worst_text = (f"; hardest class: {result.class_names[worst]} ({per_class[worst]:.1%})"
+                      if worst is not None else "")
+        self.summary.setText(f"<b>Test accuracy {result.accuracy:.2%}</b> on {result.count} images, loss "
+                             f"{result.loss:.4f}{worst_text}<br><i>{source}</i>")
+
+    def clear(self) -> None:
+        self.result = None
+        self.matrix.set_matrix(np.zeros((0, 0), np.int64), ())
+        self.summary.setText("No results yet: they appear when a run finishes.")

@@ -1,0 +1,75 @@
+"""Where finished runs are kept: one RunRecord folder per run under the app's data folder."""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from engine.training.run_record import RunRecord, RunRecordError
+
+log = logging.getLogger(__name__)
+
+
+def default_runs_dir() -> Path:
+    """$CNN_DESIGNER_SETTINGS_DIR/runs under tests, else the per-user data folder."""
+    from PySide6.QtCore import QStandardPaths
+
+    from designer.settings import APPLICATION, override_dir
+
+    folder = override_dir()
+    if folder is None:
+        base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+        folder = Path(base or Path.home()) / APPLICATION
+    return folder / "runs"
+
+
+class RunStore:
+    """Runs on disk, newest last. Records are listed without weights; weights load on demand."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root is not None else default_runs_dir()
+        self._records: dict = {}
+        self.problems: list = []   # folders that could not be read, with the reason
+
+    def refresh(self) -> list:
+        self._records, self.problems = {}, []
+        if self.root.is_dir():
+            for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
+                try:
+                    rec = RunRecord.load(folder, load_weights=False)
+                except RunRecordError as exc:
+                    self.problems.append(str(exc))
+                    continue
+                self._records[rec.id] = rec
+        return self.records()
+
+    def records(self) -> list:
+        return sorted(self._records.values(), key=lambda r: r.created)
+
+    def get(self, run_id: str) -> RunRecord:
+        return self._records[run_id]
+
+    def folder(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def save(self, record: RunRecord) -> Path:
+        """Write the run (with its weights) and keep it listed without them."""
+        path = record.save(self.folder(record.id))
+        weights, record.weights = record.weights, None
+        self._records[record.id] = record
+        del weights
+        return path
+
+    def load_weights(self, run_id: str) -> dict:
+        rec = RunRecord.load(self.folder(run_id), load_weights=True)
+        if rec.weights is None:
+            raise RunRecordError(f"run {self._records[run_id].name or run_id} has no saved weights "
+                                 f"(it was stopped before training any step)")
+        return rec.weights
+
+    def delete(self, run_id: str) -> None:
+        shutil.rmtree(self.folder(run_id), ignore_errors=True)
+        self._records.pop(run_id, None)
+
+    def next_name(self, design_name: str) -> str:
+        return f"Run {len(self._records) + 1}" + (f" · {design_name}" if design_name else "")

@@ -1,0 +1,35 @@
+"""A rough training-memory estimate, shown before a run so a too-large batch is caught early."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+BYTES = 4  # float32
+OPTIMIZER_STATES = {"sgd": 1, "adam": 2, "adamw": 2}  # momentum buffer; Adam's two moments
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    weights: int        # parameters + gradients + optimizer state
+    activations: int    # stored for the backward pass, one batch
+    data: int           # the data set held in memory
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.activations + self.data
+
+
+def estimate_training_memory(analysis, batch_size: int, optimizer: str = "adam", data_values: int = 0) -> MemoryEstimate:
+    """Bytes needed to train: parameters, their gradients and optimizer state; every layer's output for a
+    batch, kept once for the backward pass and once more for its gradient; and the data set itself."""
+    params = analysis.total_params
+    weights = params * BYTES * (2 + OPTIMIZER_STATES.get(optimizer, 2))
+    activations = 2 * analysis.total_memory * batch_size
+    return MemoryEstimate(weights, activations, data_values * BYTES)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
