@@ -1,0 +1,67 @@
+"""`cnn-designer train` / `eval` in-process: files written to the run folder, clear errors, exit codes."""
+import csv
+import json
+
+from engine.cli import build_parser, run_command_line
+from engine.templates import TEMPLATE_DIR
+from engine.training.run_record import RunRecord
+
+LENET = str(TEMPLATE_DIR / "lenet5.json")
+
+
+def test_train_writes_the_run_folder_and_eval_reads_it(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = run_command_line(["train", LENET, "--data", "generated_digits", "--size", "400", "--epochs", "2",
+                             "--batch-size", "32", "--lr", "0.002", "--device", "cpu", "--out", str(out),
+                             "--rotation", "5"])
+    assert code == 0
+    printed = capsys.readouterr()
+    assert "test accuracy" in printed.out and "epoch 2/2" in printed.err
+    for name in ("run.json", "graph.json", "config.json", "metrics_steps.csv", "metrics_epochs.csv", "metrics.json",
+                 "results.json", "confusion.csv", "weights.safetensors", "checkpoints/last.pt", "checkpoints/best.pt"):
+        assert (out / name).is_file(), name
+    with open(out / "metrics_epochs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and float(rows[1]["val_accuracy"]) >= 0
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["confusion"]) == 10 and sum(map(sum, results["confusion"])) == results["count"]
+    record = RunRecord.load(out)
+    assert record.config.epochs == 2 and record.config.augmentation.rotation == 5.0
+    assert set(record.weights) >= {"conv2d_1.weight", "linear_3.bias"}
+
+    assert run_command_line(["eval", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"accuracy {results['accuracy']:.2%}" in text and "confusion matrix" in text
+    assert run_command_line(["eval", LENET, "--weights", str(out / "checkpoints" / "best.pt"), "--size", "400",
+                             "--out", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["count"] == results["count"]
+
+    # resume continues from the checkpoint up to the new epoch count
+    assert run_command_line(["train", LENET, "--size", "400", "--epochs", "3", "--out", str(tmp_path / "more"),
+                             "--resume", str(out), "--quiet"]) == 0
+    assert len(RunRecord.load(tmp_path / "more").epoch_metrics["epoch"]) == 1
+
+
+def test_bad_input_exits_non_zero_with_a_clear_message(tmp_path, capsys):
+    cases = [
+        (["train", str(tmp_path / "missing.json")], "missing.json"),
+        (["train", LENET, "--lr", "-1"], "lr"),
+        (["train", LENET, "--data", "uci_digits"], "--fix resize"),
+        (["train", LENET, "--data", "mnist", "--data-root", str(tmp_path), "--no-download"], "train-images-idx3-ubyte"),
+        (["train", LENET, "--data", "folder"], "--data-root"),
+        (["eval", LENET], "--weights"),
+    ]
+    for argv, expected in cases:
+        assert run_command_line(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err, (argv, err)
+
+
+def test_help_documents_train_and_eval(capsys):
+    parser = build_parser()
+    help_text = parser.format_help()
+    assert "train" in help_text and "eval" in help_text
+    train_help = [a for a in parser._subparsers._group_actions[0].choices["train"]._actions]
+    options = {o for a in train_help for o in a.option_strings}
+    assert {"--data", "--data-root", "--size", "--epochs", "--batch-size", "--lr", "--device", "--out",
+            "--resume", "--optimizer", "--schedule", "--fix"} <= options
