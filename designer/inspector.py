@@ -30,7 +30,7 @@ class Inspector(QScrollArea):
         self.setMinimumWidth(260)
         document.params_changed.connect(self._on_params_changed)
         document.analysis_changed.connect(self._on_analysis_changed)
-        document.node_removed.connect(lambda nid: nid == self.node_id and self.show_node(""))
+        document.node_removed.connect(self._on_node_removed)
         self.show_node("")
 
     # ---- building the form ----------------------------------------------------------------------
@@ -131,6 +131,10 @@ class Inspector(QScrollArea):
             self.document.apply_fix(self._fix)
 
     # ---- updates from the document --------------------------------------------------------------------
+    def _on_node_removed(self, node_id):
+        if node_id == self.node_id:
+            self.show_node("")
+
     def _on_params_changed(self, node_id):
         if node_id != self.node_id or not self.document.graph.has_node(node_id):
             return

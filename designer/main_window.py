@@ -53,13 +53,13 @@ class MainWindow(QMainWindow):
         self.clipboard = ClipboardController(self)
         self._build_docks()
         self.actions_ = build_actions(self)
-        self.totals = StatusTotals(self.statusBar(), self.document)
+        self.totals = StatusTotals(self.statusBar(), self.document, self)
         self.scene.status_message.connect(self.show_status)
         self.scene.files_dropped.connect(self.files.open_dropped)
         self.scene.selectionChanged.connect(self._on_scene_selection)
         self.document.selection_requested.connect(self._select_later)
-        self.document.file_path_changed.connect(lambda _: self._update_title())
-        self.document.undo_stack.cleanChanged.connect(lambda _: self._update_title())
+        self.document.file_path_changed.connect(self._update_title)
+        self.document.undo_stack.cleanChanged.connect(self._update_title)
         self._update_title()
         self._install_panels()
         self._restore_layout()
@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
     def _select_later(self, node_ids):
         self.scene.select_nodes(node_ids)
 
-    def _update_title(self):
+    def _update_title(self, *_):
         self.setWindowTitle(f"{self.document.display_name()}[*] — CNN Designer")
         self.setWindowModified(self.document.modified)
 

@@ -42,7 +42,7 @@ class KindTree(QTreeWidget):
         if not kind:
             return
         drag = QDrag(self)
-        drag.setMimeData(layer_kind_mime(kind))
+        drag.setMimeData(Palette.mime_for(kind))
         drag.setPixmap(item.icon(0).pixmap(22, 22))
         drag.exec(Qt.DropAction.CopyAction)
 
@@ -100,6 +100,11 @@ class Palette(QWidget):
                 visible += show
             group.setHidden(visible == 0)
             group.setExpanded(True)
+
+    @staticmethod
+    def mime_for(kind_name: str):
+        """The drag data for a kind (the canvas accepts exactly this)."""
+        return layer_kind_mime(kind_name)
 
     def visible_kinds(self) -> list:
         return [name for name, item in self.items.items() if not item.isHidden() and not item.parent().isHidden()]

@@ -1,13 +1,15 @@
 """Permanent status-bar fields: parameters, MACs, activation memory and the number of errors."""
 from __future__ import annotations
 
+from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel
 
 from engine.summary import human_bytes, human_count
 
 
-class StatusTotals:
-    def __init__(self, status_bar, document):
+class StatusTotals(QObject):
+    def __init__(self, status_bar, document, parent=None):
+        super().__init__(parent)
         self.params = QLabel()
         self.macs = QLabel()
         self.memory = QLabel()
@@ -18,10 +20,10 @@ class StatusTotals:
                            (self.errors, "Problems in the design; see the Messages panel")):
             label.setToolTip(tip)
             status_bar.addPermanentWidget(label)
-        document.analysis_changed.connect(self.update)
-        self.update(document.analysis)
+        document.analysis_changed.connect(self.refresh)
+        self.refresh(document.analysis)
 
-    def update(self, analysis) -> None:
+    def refresh(self, analysis) -> None:
         self.params.setText(f"Parameters: {human_count(analysis.total_params)}")
         self.macs.setText(f"MACs: {human_count(analysis.total_macs)}")
         self.memory.setText(f"Activations: {human_bytes(analysis.total_memory)}")

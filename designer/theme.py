@@ -75,8 +75,9 @@ def apply_theme(name: str) -> str:
     name = name if name in THEMES else "light"
     _current["name"] = name
     app = QApplication.instance()
-    if app is None:
-        return name
+    if app is None or app.property("cnn_designer_theme") == name:
+        return name  # re-applying a style sheet re-polishes every widget: slow, and nothing would change
+    app.setProperty("cnn_designer_theme", name)
     app.setStyle("Fusion")  # the same look on every platform, and it honours the palette fully
     app.setPalette(_palette(name))
     qss = RESOURCES / "styles" / f"{name}.qss"

@@ -1,0 +1,77 @@
+"""Fixtures for the designer's GUI tests: isolated settings, modal dialogs that never block, windows."""
+from __future__ import annotations
+
+import pytest
+
+from designer import dialogs
+
+
+class DialogRecorder:
+    """Stands in for designer.dialogs: records what would have been shown and answers as told."""
+
+    def __init__(self):
+        self.errors: list = []
+        self.unsaved_answer = "discard"
+        self.restore_answer = False
+        self.restore_offers: list = []
+        self.open_path = ""
+        self.save_path = ""
+        self.template = None
+
+    def install(self, monkeypatch):
+        monkeypatch.setattr(dialogs, "show_error", lambda parent, title, text: self.errors.append((title, text)))
+        monkeypatch.setattr(dialogs, "ask_unsaved_changes", lambda parent, name: self.unsaved_answer)
+        monkeypatch.setattr(dialogs, "ask_restore_recovery", self._restore)
+        monkeypatch.setattr(dialogs, "get_open_path", lambda parent, folder: self.open_path)
+        monkeypatch.setattr(dialogs, "get_save_path", lambda parent, suggested: self.save_path)
+        monkeypatch.setattr(dialogs, "choose_template", lambda parent: self.template)
+
+    def _restore(self, parent, description):
+        self.restore_offers.append(description)
+        return self.restore_answer
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path, monkeypatch):
+    """Settings and recovery files go to a fresh folder, never the real user's."""
+    folder = tmp_path / "settings"
+    monkeypatch.setenv("CNN_DESIGNER_SETTINGS_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def dialog_answers(monkeypatch):
+    recorder = DialogRecorder()
+    recorder.install(monkeypatch)
+    return recorder
+
+
+@pytest.fixture
+def make_window(qtbot):
+    """Build MainWindows (optionally with a graph); they are closed at the end of the test."""
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from designer.main_window import MainWindow
+
+    made = []
+
+    def make(graph=None):
+        window = MainWindow(graph)
+        made.append(window)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    yield make
+    # Close and really delete every window, so later tests do not pay for thousands of stale widgets.
+    for window in made:
+        if shiboken6.isValid(window):
+            window.close()
+            window.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()

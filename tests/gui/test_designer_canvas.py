@@ -1,0 +1,177 @@
+"""Canvas behaviour driven through real widgets: drops, connections, fix-its, clipboard, moves."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QApplication
+
+from engine.analysis import analyze
+from engine.graph import EdgeSpec
+from helpers import chain_graph, drag_between, drop_mime, loose_graph, port_pos
+
+
+def test_palette_drop_creates_node_and_undo_redo(window):
+    before = len(window.document.graph.nodes)
+    drop_mime(window, window.palette.mime_for("Conv2d"), QPointF(300, 400))
+    graph = window.document.graph
+    assert len(graph.nodes) == before + 1
+    new = [n for n in graph.nodes if n.kind == "Conv2d"][-1]
+    assert new.id in window.scene.node_items
+    item = window.scene.node_items[new.id]
+    assert item.sceneBoundingRect().contains(QPointF(300, 400))   # it landed where it was dropped
+    assert window.isWindowModified()
+    window.document.undo_stack.undo()
+    assert len(window.document.graph.nodes) == before and new.id not in window.scene.node_items
+    window.document.undo_stack.redo()
+    assert window.document.graph.node(new.id).params == new.params
+    assert new.id in window.scene.node_items
+
+
+def test_drop_on_edge_inserts_layer(make_window):
+    window = make_window(chain_graph(("Flatten", {}), ("Linear", {"out_features": 10})))
+    edge = EdgeSpec("flatten_1", "linear_1", 0)
+    middle = window.scene.edge_items[edge].shape().boundingRect().center()
+    mid_point = window.scene.edge_items[edge]._path.pointAtPercent(0.5)
+    drop_mime(window, window.palette.mime_for("Dropout"), mid_point)
+    graph = window.document.graph
+    assert graph.nodes_of_kind("Dropout"), middle
+    assert EdgeSpec("flatten_1", "dropout_1", 0) in graph.edges
+    assert EdgeSpec("dropout_1", "linear_1", 0) in graph.edges
+    assert edge not in graph.edges
+    window.document.undo_stack.undo()   # one step
+    assert edge in window.document.graph.edges and not window.document.graph.nodes_of_kind("Dropout")
+
+
+def test_connecting_by_dragging_ports_updates_shape_labels(qtbot, make_window):
+    window = make_window(loose_graph("Input", "Conv2d"))
+    item = window.scene.node_items["conv2d_1"]
+    assert not item._texts[3].startswith("→")     # no input yet, so no shape
+    drag_between(qtbot, window, port_pos(window, "input_1", True), port_pos(window, "conv2d_1", False))
+    assert EdgeSpec("input_1", "conv2d_1", 0) in window.document.graph.edges
+    edge_item = window.scene.edge_items[EdgeSpec("input_1", "conv2d_1", 0)]
+    assert edge_item.label == "1×28×28"
+    assert item._texts[3] == "→ 16×26×26"   # default Conv2d: 16 filters, 3×3, no padding
+
+
+def test_invalid_connections_are_refused_with_a_message(qtbot, make_window):
+    window = make_window(chain_graph(("ReLU", {})))
+    messages = []
+    window.scene.status_message.connect(messages.append)
+    # A cycle: Output's input is taken and ReLU → Input is refused; try relu output → relu input (self).
+    before = window.document.graph
+    drag_between(qtbot, window, port_pos(window, "relu_1", True), port_pos(window, "relu_1", False))
+    assert window.document.graph == before
+    window.document.connect(EdgeSpec("input_1", "output_1", 0))
+    problem = window.document.connect(EdgeSpec("input_1", "relu_1", 0))
+    assert "already connected" in problem
+    g = loose_graph("Input", "ReLU", "Sigmoid")
+    window.document.set_graph(g, "")
+    assert window.document.connect(EdgeSpec("input_1", "relu_1", 0)) == ""
+    assert window.document.connect(EdgeSpec("relu_1", "sigmoid_1", 0)) == ""
+    drag_between(qtbot, window, port_pos(window, "sigmoid_1", True), port_pos(window, "relu_1", False))
+    assert messages and ("cycle" in messages[-1] or "already connected" in messages[-1])
+    assert EdgeSpec("sigmoid_1", "relu_1", 0) not in window.document.graph.edges
+    # A second input into a one-input port is refused too.
+    assert "already connected" in window.document.connect(EdgeSpec("input_1", "relu_1", 0))
+
+
+def test_reattaching_an_edge_by_dragging_its_input_end(qtbot, make_window):
+    window = make_window(chain_graph(("ReLU", {}), ("Flatten", {})))
+    window.document.remove_edges([EdgeSpec("flatten_1", "output_1", 0)])
+    extra = window.document.add_node("Linear", (700, 200), {"out_features": 10})
+    drag_between(qtbot, window, port_pos(window, "flatten_1", False), port_pos(window, "linear_1", False))
+    edges = window.document.graph.edges
+    assert EdgeSpec("relu_1", "linear_1", 0) in edges and EdgeSpec("relu_1", "flatten_1", 0) not in edges
+    assert extra == "linear_1"
+    window.document.undo_stack.undo()
+    assert EdgeSpec("relu_1", "flatten_1", 0) in window.document.graph.edges
+
+
+def test_fix_it_from_inspector_repairs_the_error_in_one_step(qtbot, make_window):
+    window = make_window(chain_graph(("Conv2d", {"out_channels": 4}), ("Linear", {"out_features": 10})))
+    assert not window.document.analysis.ok
+    item = window.scene.node_items["linear_1"]
+    assert item.issue is not None and "Flatten" in item.issue.fix.label
+    assert "insert Flatten" in item.toolTip()
+    window.select_node("linear_1")
+    button = window.inspector.fix_button
+    assert button.isVisible() and "Flatten" in button.text()
+    qtbot.mouseClick(button, __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.MouseButton.LeftButton)
+    assert window.document.analysis.ok, window.document.analysis.error_text()
+    assert window.document.graph.nodes_of_kind("Flatten")
+    assert window.scene.node_items["linear_1"].issue is None
+    window.document.undo_stack.undo()
+    assert not window.document.graph.nodes_of_kind("Flatten") and not window.document.analysis.ok
+
+
+def test_copy_paste_keeps_parameters_and_works_between_windows(make_window):
+    first = make_window()
+    first.select_node("conv2d_2")
+    first.actions_["copy"].trigger()
+    first.actions_["paste"].trigger()
+    graph = first.document.graph
+    pasted = [n for n in graph.nodes if n.kind == "Conv2d" and n.id not in ("conv2d_1", "conv2d_2")]
+    assert len(pasted) == 1
+    assert pasted[0].params == graph.node("conv2d_2").params
+    assert first.scene.selected_node_ids() == [pasted[0].id]
+    second = make_window(loose_graph("Input"))
+    second.actions_["paste"].trigger()
+    assert second.document.graph.nodes_of_kind("Conv2d")[0].params == graph.node("conv2d_2").params
+    # Duplicate keeps the edges between the copied layers.
+    first.scene.select_nodes(["conv2d_1", "relu_1"])
+    first.actions_["duplicate"].trigger()
+    new_ids = first.scene.selected_node_ids()
+    assert len(new_ids) == 2
+    assert any(e.source in new_ids and e.target in new_ids for e in first.document.graph.edges)
+
+
+def test_garbage_on_the_clipboard_is_refused(window):
+    QApplication.clipboard().setText('{"format": "something else"}')
+    before = window.document.graph
+    window.actions_["paste"].trigger()
+    assert window.document.graph == before
+
+
+def test_delete_removes_edges_and_undo_restores(window):
+    window.select_node("conv2d_2")
+    edges_before = set(window.document.graph.edges)
+    window.actions_["delete"].trigger()
+    graph = window.document.graph
+    assert not graph.has_node("conv2d_2")
+    assert all("conv2d_2" not in (e.source, e.target) for e in graph.edges)
+    assert "conv2d_2" not in window.scene.node_items
+    window.document.undo_stack.undo()
+    assert set(window.document.graph.edges) == edges_before
+    assert len(window.scene.edge_items) == len(edges_before)
+
+
+def test_dragging_nodes_is_one_undo_step(qtbot, window):
+    window.scene.select_nodes(["conv2d_1", "relu_1"])
+    start = window.scene.node_items["conv2d_1"].sceneBoundingRect().center()
+    old = {n: window.document.graph.node(n).pos for n in ("conv2d_1", "relu_1")}
+    count = window.document.undo_stack.count()
+    drag_between(qtbot, window, start, start + QPointF(0, 120), steps=8)
+    assert window.document.undo_stack.count() == count + 1
+    for nid in old:
+        new = window.document.graph.node(nid).pos
+        assert abs(new[1] - old[nid][1] - 120) < 5  # the view maps whole pixels at its zoom
+    window.document.undo_stack.undo()
+    assert {n: window.document.graph.node(n).pos for n in old} == old
+    assert window.scene.node_items["relu_1"].pos().y() == old["relu_1"][1]
+
+
+def test_auto_layout_and_select_all(window):
+    window.actions_["select_all"].trigger()
+    assert len(window.scene.selected_node_ids()) == len(window.document.graph.nodes)
+    window.document.move_nodes({"relu_1": (900.0, 900.0)})
+    window.actions_["auto_layout"].trigger()
+    assert window.document.graph.node("relu_1").pos != (900.0, 900.0)
+    window.document.undo_stack.undo()
+    assert window.document.graph.node("relu_1").pos == (900.0, 900.0)
+
+
+def test_analysis_matches_the_engine_after_edits(window):
+    window.document.set_params("conv2d_1", {"out_channels": 3})
+    fresh = analyze(window.document.graph)
+    assert window.document.analysis.total_params == fresh.total_params
+    label = window.scene.edge_items[EdgeSpec("conv2d_1", "relu_1", 0)].label
+    assert label == "3×28×28"

@@ -1,0 +1,121 @@
+"""The inspector form, the summary table, the palette and the status bar, driven as a user would."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from engine.graph import EdgeSpec
+from helpers import chain_graph
+
+
+def test_inspector_edit_changes_shapes_downstream_in_one_undo_step(qtbot, window):
+    window.select_node("conv2d_1")
+    assert window.selected_node_id() == "conv2d_1"
+    editor = window.inspector.editors["out_channels"]
+    count = window.document.undo_stack.count()
+    editor.box.setFocus()
+    editor.box.selectAll()
+    qtbot.keyClicks(editor.box, "12")
+    assert window.document.graph.node("conv2d_1").params["out_channels"] == 12
+    assert window.scene.edge_items[EdgeSpec("conv2d_1", "relu_1", 0)].label == "12×28×28"
+    assert window.scene.edge_items[EdgeSpec("relu_1", "maxpool2d_1", 0)].label == "12×28×28"
+    assert window.scene.node_items["maxpool2d_1"]._texts[3] == "→ 12×14×14"
+    assert window.inspector.analysis_labels["shape"].text() == "12×28×28"
+    # Params of the next convolution follow: 16 filters × (12·5·5) weights + 16 biases.
+    row = [r for r in window.summary.model.rows if r[0] == "conv2d_2"][0]
+    assert row[3] == 16 * 12 * 25 + 16
+    assert window.document.undo_stack.count() == count + 1   # typing "1", "12" merged
+    window.document.undo_stack.undo()
+    assert window.document.graph.node("conv2d_1").params["out_channels"] == 6
+    assert editor.box.value() == 6   # the form follows undo
+
+
+def test_out_of_range_values_are_refused_in_place(qtbot, make_window):
+    window = make_window(chain_graph(("Flatten", {}), ("Dropout", {}), ("Linear", {"out_features": 10})))
+    window.select_node("dropout_1")
+    editor = window.inspector.editors["p"]
+    editor.edit.setFocus()
+    editor.edit.selectAll()
+    qtbot.keyClicks(editor.edit, "1.5")
+    assert window.document.graph.node("dropout_1").params["p"] != 1.5
+    error = window.inspector.error_labels["p"]
+    assert error.isVisible() and "at most" in error.text()
+    assert editor.edit.property("invalid") is True
+    editor.edit.selectAll()
+    qtbot.keyClicks(editor.edit, "0.25")
+    assert window.document.graph.node("dropout_1").params["p"] == 0.25
+    assert not error.isVisible()
+    # Spin boxes cannot even hold out-of-range numbers.
+    window.select_node("linear_1")
+    box = window.inspector.editors["out_features"].box
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "0")
+    assert window.document.graph.node("linear_1").params["out_features"] >= 1
+
+
+def test_pair_and_padding_editors(qtbot, window):
+    window.select_node("conv2d_2")
+    padding = window.inspector.editors["padding"]
+    padding.mode.setCurrentIndex(1)   # "same"
+    assert window.document.graph.node("conv2d_2").params["padding"] == "same"
+    assert window.scene.node_items["conv2d_2"]._texts[3] == "→ 16×14×14"
+    kernel = window.inspector.editors["kernel_size"]
+    kernel.w.setValue(3)
+    assert window.document.graph.node("conv2d_2").params["kernel_size"] == (5, 3)
+
+
+def test_label_edit_shows_on_canvas(qtbot, window):
+    window.select_node("conv2d_1")
+    qtbot.keyClicks(window.inspector.label_edit, "edges")
+    assert window.document.graph.node("conv2d_1").label == "edges"
+    assert window.scene.node_items["conv2d_1"]._texts[1] == "edges"
+
+
+def test_summary_row_click_selects_node(qtbot, window):
+    model = window.summary.model
+    row = [r[0] for r in model.rows].index("maxpool2d_2")
+    assert [r[0] for r in model.rows][0] == "input_1"   # dependency order
+    seen = []
+    window.selection_changed.connect(seen.append)
+    rect = window.summary.table.visualRect(model.index(row, 1))
+    window.summary.table.scrollTo(model.index(row, 1))
+    rect = window.summary.table.visualRect(model.index(row, 1))
+    qtbot.mouseClick(window.summary.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.selected_node_id() == "maxpool2d_2"
+    assert seen[-1] == "maxpool2d_2"
+    assert "61,706 parameters" in window.summary.totals.text()
+
+
+def test_palette_lists_every_kind_and_searches(window):
+    from engine.registry import all_kinds
+    assert set(window.palette.items) == {k.name for k in all_kinds()}
+    window.palette.search.setText("pool")
+    visible = window.palette.visible_kinds()
+    assert "MaxPool2d" in visible and "Conv2d" not in visible
+    window.palette.search.setText("")
+    assert "Conv2d" in window.palette.visible_kinds()
+
+
+def test_palette_double_click_adds_at_centre(qtbot, window):
+    item = window.palette.items["BatchNorm2d"]
+    before = len(window.document.graph.nodes)
+    window.palette.tree.itemDoubleClicked.emit(item, 0)
+    assert len(window.document.graph.nodes) == before + 1
+    assert window.document.graph.nodes_of_kind("BatchNorm2d")
+
+
+def test_status_bar_totals_follow_errors(window):
+    assert window.totals.errors.text() == "No errors"
+    window.document.remove_edges([EdgeSpec("flatten_1", "linear_1", 0)])
+    assert "error" in window.totals.errors.text()
+    assert window.messages.list.count() >= 1
+
+
+def test_dark_theme_switch(window):
+    window.actions_["theme_dark"].trigger()
+    from designer import theme
+    assert theme.current_theme() == "dark"
+    assert window.settings().value("appearance/theme") == "dark"
+    window.actions_["theme_light"].trigger()
+    assert theme.current_theme() == "light"
+
