@@ -110,6 +110,13 @@ class DatasetPanel(QWidget):
     def wait(self) -> None:
         self._loader.wait()
 
+    def set_dataset(self, dataset) -> None:
+        """Use an already loaded data set (tests, the benchmark, or a caller that loaded it itself)."""
+        self.select(dataset.key)
+        if dataset.info.default_size is not None:
+            self.size.setValue(len(dataset.train) + len(dataset.val) + len(dataset.test))
+        self._loaded(dataset)
+
     def _loaded(self, dataset):
         self.load_button.setEnabled(True)
         self.dataset = dataset

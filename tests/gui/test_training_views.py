@@ -1,0 +1,121 @@
+"""Feature maps, filters, receptive fields, confusion matrix, error gallery, runs comparison, exports."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from engine.data import load_dataset
+from engine.insight.receptive import receptive_box
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("generated_digits", size=400, seed=2)
+
+
+@pytest.fixture
+def trained(qtbot, window, digits):
+    d = window.training
+    d.data.set_dataset(digits)
+    d.form.batch_size.setValue(32)
+    d.form.epochs.setValue(1)
+    with qtbot.waitSignal(d.run_finished, timeout=60000):
+        d.start()
+    qtbot.waitUntil(lambda: not d.controller.running)
+    return d
+
+
+def test_feature_maps_have_one_tile_per_channel_and_map_clicks_to_receptive_fields(qtbot, window, trained):
+    d = trained
+    d.insight.setCurrentWidget(d.feature_maps)
+    graph = window.document.graph
+    for node in graph.nodes_of_kind("Conv2d") + graph.nodes_of_kind("MaxPool2d"):
+        window.select_node(node.id)
+        channels = window.document.analysis.nodes[node.id].shape[0]
+        assert d.feature_maps.grid.tile_count == channels
+    conv2 = graph.nodes_of_kind("Conv2d")[1].id
+    window.select_node(conv2)
+    grid = d.feature_maps.grid
+    qtbot.waitUntil(lambda: grid.width() > 100)
+    rect = grid._image_rect(3)
+    h, w = window.document.analysis.nodes[conv2].shape[1:]
+    row, col = 2, 7
+    point = QPoint(rect.x() + int((col + 0.5) * rect.width() / w), rect.y() + int((row + 0.5) * rect.height() / h))
+    qtbot.mouseClick(grid, Qt.MouseButton.LeftButton, pos=point)
+    assert d.feature_maps.probe.box == receptive_box(graph, conv2, row, col)
+    assert "Channel 3 at row 2, column 7" in d.feature_maps.rf_text.text()
+    # the time-lapse keeps the end-of-epoch snapshot
+    assert len(d.feature_maps.epoch_snapshots) == 1
+
+
+def test_filter_viewer_shows_first_layer_kernels_and_deeper_ones_per_input_channel(window, trained):
+    d = trained
+    graph = window.document.graph
+    first, second = graph.nodes_of_kind("Conv2d")[:2]
+    window.select_node(first.id)
+    assert d.filters.first_layer_mode and d.filters.grid.tile_count == 6
+    window.select_node(second.id)
+    assert not d.filters.first_layer_mode and d.filters.grid.tile_count == 6  # one per input channel
+    window.select_node(graph.nodes_of_kind("ReLU")[0].id)
+    assert d.filters.grid.tile_count == 0
+
+
+def test_confusion_matrix_sums_to_the_test_set_and_a_cell_click_shows_exactly_its_images(qtbot, trained, digits):
+    d = trained
+    result = d.result
+    assert result.confusion.sum() == len(digits.test)
+    assert d.results.matrix.confusion.sum() == len(digits.test)
+    d.insight.setCurrentWidget(d.results)
+    matrix = d.results.matrix
+    qtbot.waitUntil(lambda: matrix.isVisible())
+    counts = result.confusion.copy()
+    np.fill_diagonal(counts, -1)
+    t, p = np.unravel_index(int(np.argmax(counts)), counts.shape)   # the most common mistake
+    if counts[t, p] <= 0:
+        t, p = 0, 0
+    centre = matrix.cell_rect(int(t), int(p)).center().toPoint()
+    qtbot.mouseClick(matrix, Qt.MouseButton.LeftButton, pos=centre)
+    gallery = d.gallery.gallery
+    expected = np.flatnonzero((result.targets == t) & (result.predictions == p)).tolist()
+    shown = [gallery.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(gallery.list.count())]
+    assert shown == expected[:60] and len(expected) == result.confusion[t, p]
+    for method in ("Input gradient", "Grad-CAM"):
+        gallery.method.setCurrentText(method)
+        assert "Cannot" not in gallery.status.text()
+    d.gallery.close()
+
+
+def test_runs_overlay_and_compare_hyper_parameters_and_layers(qtbot, window, trained, tmp_path):
+    d = trained
+    d.form.lr.setValue(0.01)
+    doc = window.document
+    conv = doc.graph.nodes_of_kind("Conv2d")[0].id
+    doc.push("wider", doc.graph.with_params(conv, {"out_channels": 8}))
+    with qtbot.waitSignal(d.run_finished, timeout=60000):
+        d.start()
+    qtbot.waitUntil(lambda: not d.controller.running)
+    a, b = d.store.records()
+    d.runs.set_checked([a.id, b.id])
+    table = d.runs.config_table
+    names = [table.item(r, 0).text() for r in range(table.rowCount())]
+    assert names[0] == "lr" and table.item(0, 0).font().bold()
+    assert table.item(0, 1).text() == "0.001" and table.item(0, 2).text() == "0.01"
+    assert f"{conv}" in d.runs.layer_diff.text() and "out_channels 6 → 8" in d.runs.layer_diff.text()
+    assert len(d.curves._overlays) == 2
+    # loading the first run's weights: the next run warm-starts from the layers that still fit
+    d.runs.list.setCurrentRow(0)
+    d.runs.load_button.click()
+    assert d.warm_start is not None and d.warm_start[0] == a.id
+    d.curves.export_csv(str(tmp_path / "curves.csv"))
+    d.curves.export_png(str(tmp_path / "curves.png"))
+    text = (tmp_path / "curves.csv").read_text()
+    assert text.startswith("epoch,step,") and "val_loss" in text
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_feature_maps_without_a_run_use_the_current_weights(qtbot, window, digits):
+    d = window.training
+    d.data.set_dataset(digits)
+    conv = window.document.graph.nodes_of_kind("Conv2d")[0].id
+    window.select_node(conv)
+    assert d.feature_maps.grid.tile_count == 6
+    assert "untrained" in d.feature_maps.title.text()
