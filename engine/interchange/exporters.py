@@ -136,16 +136,23 @@ def _compare_onnxruntime(data: bytes, module, graph, atol):
 
 
 def export_torchscript(graph: GraphSpec, path, weights: Optional[dict] = None, atol: float = 1e-5) -> ExportReport:
-    """TorchScript via torch.jit.script (keeps any batch size); reloaded and compared before writing."""
+    """TorchScript: torch.jit.script when the module scripts, else torch.jit.trace (the compiled network has
+    no data-dependent control flow, so a trace is exact). Reloaded and compared at another batch size."""
     module = compiled_with_weights(graph, weights)
+    how = "scripted"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit is deprecated upstream but still what C++ and mobile load
         try:
-            scripted = torch.jit.script(module)
-        except Exception as exc:
-            raise ExportError(f"PyTorch could not script this network: {str(exc).splitlines()[0]}") from None
+            converted = torch.jit.script(module)
+        except Exception:  # e.g. Add/Concat take *inputs, which scripting cannot compile
+            how = "traced"
+            try:
+                converted = torch.jit.trace(module, example_input(graph, 2))
+            except Exception as exc:
+                raise ExportError(f"PyTorch could not convert this network to TorchScript: "
+                                  f"{str(exc).splitlines()[0]}") from None
         buffer = io.BytesIO()
-        torch.jit.save(scripted, buffer)
+        torch.jit.save(converted, buffer)
         buffer.seek(0)
         reloaded = torch.jit.load(buffer)
     x = example_input(graph, 3)
@@ -155,7 +162,7 @@ def export_torchscript(graph: GraphSpec, path, weights: Optional[dict] = None, a
         raise ExportError(f"the TorchScript module's outputs differ from the original by {diff:.3g}; not written")
     path = Path(path)
     _write_bytes(path, buffer.getvalue())
-    return ExportReport(path, "TorchScript", checked=True, max_abs_difference=diff)
+    return ExportReport(path, "TorchScript", checked=True, max_abs_difference=diff, note=how)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:

@@ -19,7 +19,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from engine.analysis import analyze
 from engine.graph import EdgeSpec, GraphSpec, make_node
-from engine.interchange.fx_mapping import Alias, NotMappable, map_call, op_name
+from engine.interchange.fx_mapping import Alias, ImportTracer, NotMappable, map_call, op_name
 from engine.layout import auto_layout
 from engine.registry import get_kind
 
@@ -73,7 +73,8 @@ class ImportResult:
 
 def trace(module: nn.Module) -> fx.GraphModule:
     try:
-        return fx.symbolic_trace(module)
+        graph = ImportTracer().trace(module)
+        return fx.GraphModule(module, graph, type(module).__name__)
     except Exception as exc:  # fx raises many types; all mean the same to the person
         raise ImportFailedError(
             f"torch.fx cannot trace {type(module).__name__}: {_first_line(exc)}. Models whose forward depends on "

@@ -148,8 +148,55 @@ MODULE_MAPPERS: dict = {
 }
 
 
+# ---- containers that are one registered kind (built as nn.Sequential by the compiler) ---------------
+
+def _global_pool(m):
+    if (len(m) == 2 and type(m[0]) is nn.AdaptiveAvgPool2d and _pair(m[0].output_size) == (1, 1)
+            and type(m[1]) is nn.Flatten and (m[1].start_dim, m[1].end_dim) == (1, -1)):
+        return "Global average pool", {}
+    return None
+
+
+def _nin(m):
+    """Conv k×k, ReLU, Conv 1×1, ReLU, Conv 1×1, ReLU: the Network-in-Network block, exactly."""
+    types = [type(x) for x in m]
+    if types != [nn.Conv2d, nn.ReLU] * 3:
+        return None
+    c1, c2, c3 = m[0], m[2], m[4]
+    plain = all(c.bias is not None and c.groups == 1 and c.dilation == (1, 1) and c.padding_mode == "zeros"
+                and not isinstance(c.padding, str) for c in (c1, c2, c3))
+    if not plain or any(c.kernel_size != (1, 1) or c.stride != (1, 1) or c.padding != (0, 0) for c in (c2, c3)):
+        return None
+    return "NiN block", {"channels": c1.out_channels, "kernel_size": c1.kernel_size, "stride": c1.stride,
+                         "padding": c1.padding, "mlp_channels": c2.out_channels, "out_channels": c3.out_channels}
+
+
+CONTAINER_PATTERNS = (_global_pool, _nin)
+
+
+def container_kind(module: nn.Module):
+    """(kind, params) when an nn.Sequential is exactly one registered kind, else None."""
+    if type(module) is not nn.Sequential:
+        return None
+    for pattern in CONTAINER_PATTERNS:
+        found = pattern(module)
+        if found:
+            return found
+    return None
+
+
+class ImportTracer(fx.Tracer):
+    """Keeps containers that match a registered kind whole, so they import as one layer."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return container_kind(m) is not None or super().is_leaf_module(m, qualname)
+
+
 def map_module_call(node: fx.Node, root: nn.Module, shapes: dict):
     module = root.get_submodule(node.target)
+    found = container_kind(module)
+    if found:
+        return Mapped(found[0], found[1], [_tensor_input(node)], module_target=node.target)
     if isinstance(module, nn.Identity):
         return Alias(_tensor_input(node))
     if isinstance(module, nn.Softmax):

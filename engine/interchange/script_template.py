@@ -376,7 +376,8 @@ def main(argv=None):
     try:
         train(args, rank, world, device)
     finally:
-        if world > 1:
+        if world > 1 and dist.is_initialized():
+            dist.barrier()  # let every process finish its last collective before the group goes away
             dist.destroy_process_group()
 
 

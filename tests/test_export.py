@@ -1,0 +1,104 @@
+"""Exports: ONNX (checked, compared with onnxruntime, dynamic batch), TorchScript, weights, and source
+that no label can inject code into."""
+import ast
+from dataclasses import replace
+
+import pytest
+import torch
+
+from engine.cli import run_command_line
+from engine.compiler import compile_graph, example_input
+from engine.interchange.exporters import export_onnx, export_torchscript, export_weights
+from engine.interchange.train_script import export_training_script
+from engine.interchange.weights import load_weights
+from engine.templates import load_template
+
+
+@pytest.fixture
+def trained():
+    torch.manual_seed(0)
+    graph = load_template("small_resnet")
+    module = compile_graph(graph)
+    for m in module.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1)
+    return graph, {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def reference(graph, weights, x):
+    module = compile_graph(graph).eval()
+    module.load_state_dict(weights)
+    with torch.no_grad():
+        return module(x)
+
+
+def test_onnx_matches_pytorch_with_dynamic_batch(trained, tmp_path):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    graph, weights = trained
+    report = export_onnx(graph, tmp_path / "m.onnx", weights)
+    assert report.checked and report.opset >= 13 and report.max_abs_difference < 1e-4
+    model = onnx.load(str(tmp_path / "m.onnx"))
+    onnx.checker.check_model(model)
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = example_input(graph, 5)
+    got = session.run(None, {"images": x.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), reference(graph, weights, x), rtol=1e-4, atol=1e-4)
+
+
+def test_torchscript_reloads_with_same_outputs(trained, tmp_path):
+    graph, weights = trained
+    export_torchscript(graph, tmp_path / "m.pt", weights)
+    loaded = torch.jit.load(str(tmp_path / "m.pt"))
+    x = example_input(graph, 4)
+    torch.testing.assert_close(loaded(x), reference(graph, weights, x))
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_weights_export_is_byte_equal(trained, tmp_path, suffix):
+    graph, weights = trained
+    export_weights(graph, weights, tmp_path / f"w{suffix}")
+    loaded = load_weights(tmp_path / f"w{suffix}")
+    assert set(loaded) == set(weights)
+    for k in weights:
+        assert loaded[k].dtype == weights[k].dtype and torch.equal(loaded[k], weights[k])
+
+
+def test_weights_that_do_not_fit_are_refused(trained, tmp_path):
+    graph, weights = trained
+    bad = dict(weights)
+    bad.pop(next(iter(bad)))
+    with pytest.raises(ValueError, match="do not fit this network: missing 1"):
+        export_weights(graph, bad, tmp_path / "w.safetensors")
+
+
+INJECTION = 'x"""\nimport os; os.system("touch /tmp/cnnd_injected")  # \\N{\x00\u2028'
+
+
+def test_labels_and_names_cannot_inject_code():
+    graph = load_template("lenet5")
+    graph = replace(graph, name=INJECTION, description=INJECTION,
+                    nodes=tuple(replace(n, label=INJECTION) for n in graph.nodes))
+    source = export_training_script(graph, {"optimizer": "sgd'; import os #", "lr": "1; import os",
+                                            "device": "cpu\nimport os"}, dataset_key="x'); import os #")
+    tree = ast.parse(source)  # still valid Python
+    for node in ast.walk(tree):  # and the only calls to os are the harness's own (environment, paths)
+        if isinstance(node, ast.Attribute) and node.attr == "system":
+            pytest.fail("injected os.system call survived")
+    assert "DEFAULTS = {" in source and "'optimizer': 'adam'" in source and "'device': 'auto'" in source
+
+
+def test_cli_export_formats(tmp_path, capsys):
+    design = load_template("lenet5")
+    from engine.graph_io import save_graph
+    save_graph(design, tmp_path / "net.json")
+    for fmt, name in (("py", "net.py"), ("onnx", "net.onnx"), ("torchscript", "net.ts.pt"), ("cnnd", "net.cnnd")):
+        assert run_command_line(["export", str(tmp_path / "net.json"), "--format", fmt, "-o",
+                                 str(tmp_path / name)]) == 0, capsys.readouterr().err
+        assert (tmp_path / name).stat().st_size > 0
+    assert run_command_line(["export", str(tmp_path / "net.json"), "--format", "safetensors"]) == 2
+    assert "no weights" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("{")
+    assert run_command_line(["export", str(tmp_path / "bad.json")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
