@@ -67,12 +67,16 @@ class CurvesView(QWidget):
         pg.setConfigOptions(antialias=True)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
+        # side by side: the dock sits under the canvas, so it is wide and short
         self.loss_plot = self._plot(0, "Loss", "loss")
         self.acc_plot = self._plot(1, "Accuracy", "accuracy")
-        self.lr_plot = self._plot(2, "Learning rate", "lr")
+        self.lr_plot = self._plot(2, "Learning rate (log scale)", "lr")
         self.acc_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
-        self.lr_plot.setLabel("bottom", "step")
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            plot.setLabel("bottom", "step")
+        self.lr_plot.setLogMode(y=True)
+        self.plots.ci.layout.setColumnStretchFactor(2, 0)
         self.acc_plot.setYRange(0, 1, padding=0.02)
         pen = lambda c, w=2, style=None: pg.mkPen(c, width=w, style=style or Qt.PenStyle.SolidLine)  # noqa: E731
         self.train_loss_raw = self.loss_plot.plot(pen=pg.mkPen(TRAIN_COLOUR + "40", width=1))
@@ -96,6 +100,7 @@ class CurvesView(QWidget):
         self.plots.scene().sigMouseMoved.connect(self._hover)
 
         self.smoothing = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing.setMinimumWidth(90)
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(60)
         self.smoothing.setToolTip("Exponential smoothing of the per-step training curves (0 = raw values)")
@@ -104,15 +109,18 @@ class CurvesView(QWidget):
         self.show_raw.setChecked(True)
         self.show_raw.setToolTip("Also draw the unsmoothed per-step values, faintly")
         self.show_raw.toggled.connect(self.mark_dirty)
-        export_png = QPushButton("Export PNG…")
+        export_png = QPushButton("PNG…")
+        export_png.setToolTip("Save the plots as a PNG image")
         export_png.clicked.connect(self._ask_export_png)
-        export_csv = QPushButton("Export CSV…")
+        export_csv = QPushButton("CSV…")
+        export_csv.setToolTip("Save the step and epoch metrics as CSV")
         export_csv.clicked.connect(self._ask_export_csv)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Smoothing"))
-        bar.addWidget(self.smoothing, 1)
+        bar.addWidget(self.smoothing, 2)
         bar.addWidget(self.show_raw)
         bar.addStretch(1)
+        bar.addWidget(QLabel("Export:"))
         bar.addWidget(export_png)
         bar.addWidget(export_csv)
         layout = QVBoxLayout(self)
@@ -126,9 +134,10 @@ class CurvesView(QWidget):
         self._timer.start()
 
     def _plot(self, row, title, key):
-        plot = self.plots.addPlot(row=row, col=0, title=title)
+        plot = self.plots.addPlot(row=0, col=row, title=title)
         plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.addLegend(offset=(-10, 10)) if key != "lr" else None
+        if key != "lr":  # loss falls and accuracy rises: keep each legend out of its curve's way
+            plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10))
         plot.setMenuEnabled(False)
         return plot
 

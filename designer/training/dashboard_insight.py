@@ -203,6 +203,10 @@ class InsightMixin:
         layers = [nid for nid in getattr(module, "node_order", [])
                   if analysis.nodes.get(nid) is not None and analysis.nodes[nid].shape is not None
                   and len(analysis.nodes[nid].shape) == 3]
+        # Grad-CAM is usually read on the last convolution: put it last, where the gallery's default is
+        convs = [nid for nid in layers if graph.has_node(nid) and graph.node(nid).kind in ("Conv2d", "NiN block")]
+        if convs:
+            layers = [nid for nid in layers if nid != convs[-1]] + [convs[-1]]
         if self.gallery is None:
             self.gallery = GalleryDialog(self.insight.window())
         self.gallery.gallery.show_cell(true_class, pred_class, self.result, d.test.images, module, layers)

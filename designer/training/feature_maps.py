@@ -133,6 +133,7 @@ class FeatureMapsView(QWidget):
     def set_node(self, node_id: str) -> None:
         self.node_id = node_id or ""
         self.probe.set_box(None)
+        self.rf_text.setText("Click a pixel of a feature map to outline what it sees on the input.")
         self.grid.marker = None
         self._render()
 

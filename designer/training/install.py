@@ -20,6 +20,20 @@ def install(window) -> TrainingDashboard:
         window.tabifyDockWidget(inspector, settings_dock)
         inspector.raise_()
     window.splitDockWidget(curves_dock, insight_dock, Qt.Orientation.Horizontal)
+    # Share the bottom area with the summary and messages as tabs, so curves and feature maps get the
+    # full width; a run brings them to the front.
+    for existing, mine in (("summary_dock", curves_dock), ("messages_dock", insight_dock)):
+        other = getattr(window, existing, None)
+        if other is not None:
+            window.tabifyDockWidget(other, mine)
+    window.resizeDocks([curves_dock, insight_dock], [330, 330], Qt.Orientation.Vertical)
+
+    def bring_forward(running):
+        if running:
+            curves_dock.raise_()
+            insight_dock.raise_()
+
+    dash.controller.running_changed.connect(bring_forward)
 
     menu = window.menu("Train")
     start = QAction("Start training", window)
