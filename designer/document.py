@@ -28,6 +28,7 @@ class GraphDocument(QObject):
     graph_changed = Signal()
     file_path_changed = Signal(str)
     selection_requested = Signal(list)  # node ids an edit wants selected (paste, insert, fix)
+    graph_replaced = Signal()           # set_graph: a different design (New, Open, restore)
 
     def __init__(self, graph: GraphSpec | None = None, parent=None):
         super().__init__(parent)
@@ -65,6 +66,7 @@ class GraphDocument(QObject):
         self._apply(graph)
         self.set_file_path(path)
         self.undo_stack.setClean()
+        self.graph_replaced.emit()
 
     def set_file_path(self, path: str) -> None:
         self.file_path = path or ""

@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._install_panels()
         self._restore_layout()
-        QTimer.singleShot(0, self.canvas.fit_all)
+        QTimer.singleShot(0, self.canvas.show_design)
 
     # ---- public API for panels and installers --------------------------------------------------
     def settings(self):
@@ -142,6 +142,8 @@ class MainWindow(QMainWindow):
                                           "dock_summary")
         self.messages_dock = self.add_dock(self.messages, "Messages", Qt.DockWidgetArea.BottomDockWidgetArea,
                                            "dock_messages")
+        self.messages.setMinimumWidth(220)  # other bottom panels must not squeeze the messages unreadable
+        self.summary.setMinimumWidth(360)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.summary_dock], [210], Qt.Orientation.Vertical)
         self.selection_changed.connect(self.inspector.show_node)

@@ -60,9 +60,9 @@ class EdgeItem(QGraphicsItem):
         self._shape = None
         if self.label:
             metrics = QFontMetricsF(LABEL_FONT)
-            w, h = metrics.horizontalAdvance(self.label) + 10, metrics.height() + 3
+            w, h = metrics.horizontalAdvance(self.label) + 8, metrics.height() + 2
             mid = self._path.pointAtPercent(0.5)
-            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 4, w, h)
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)  # a tag on the wire
         else:
             self._label_rect = QRectF()
         self.setToolTip(f"{self.edge.source} → {self.edge.target}" + (f": {self.label}" if self.label else "")

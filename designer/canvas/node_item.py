@@ -10,7 +10,7 @@ from designer.canvas.ports import PortItem
 from engine.registry import get_kind
 from engine.summary import shape_text
 
-NODE_WIDTH = 148.0
+NODE_WIDTH = 128.0  # leaves room between layout columns (200 apart) for edge labels
 NODE_HEIGHT = 84.0
 HEADER_HEIGHT = 22.0
 CORNER = 6.0
@@ -23,7 +23,7 @@ def _font(point_size: float, bold: bool = False) -> QFont:
     return f
 
 
-HEADER_FONT = _font(9.0, True)
+HEADER_FONT = _font(8.5, True)
 BODY_FONT = _font(8.5)
 SHAPE_FONT = _font(9.0, True)
 
@@ -81,9 +81,7 @@ class NodeItem(QGraphicsItem):
         return self.input_ports[slot] if 0 <= slot < len(self.input_ports) else None
 
     def _refresh(self):
-        self.update()
-        for edge in self.edges:
-            edge.refresh()
+        self.update()  # text and colours only: the node's geometry, and so its edges, stay put
 
     def _make_texts(self):
         kind = get_kind(self.spec.kind)
@@ -119,10 +117,11 @@ class NodeItem(QGraphicsItem):
         header = QPainterPath()
         header.addRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_HEIGHT), CORNER - 1, CORNER - 1)
         header.addRect(QRectF(1, HEADER_HEIGHT / 2, NODE_WIDTH - 2, HEADER_HEIGHT / 2 + 1))
+        header.setFillRule(Qt.FillRule.WindingFill)  # the overlap belongs to the header, not a hole in it
         head_color = c.error_border if error else theme.category_color(get_kind(self.spec.kind).category)
         painter.fillPath(header.simplified(), QBrush(head_color))
         kind_text, title, detail, shape = self._texts
-        pad = 9.0
+        pad = 8.0
         width = NODE_WIDTH - 2 * pad
         painter.setPen(c.header_text)
         painter.setFont(HEADER_FONT)

@@ -31,7 +31,6 @@ class GraphScene(QGraphicsScene):
         self.background_menu_actions: list = []  # Paste, Select All, Auto-layout, Fit
         self._drag = None
         self._drop_edge = None
-        self.setSceneRect(QRectF(-5000, -5000, 10000, 10000))
         document.node_added.connect(self._on_node_added)
         document.node_removed.connect(self._on_node_removed)
         document.edge_added.connect(self._on_edge_added)
@@ -39,6 +38,7 @@ class GraphScene(QGraphicsScene):
         document.params_changed.connect(self._on_params_changed)
         document.node_moved.connect(self._on_node_moved)
         document.analysis_changed.connect(self._on_analysis_changed)
+        document.graph_replaced.connect(self._on_graph_replaced)
         self.rebuild()
 
     # ---- mirroring the document ---------------------------------------------------------------
@@ -54,6 +54,23 @@ class GraphScene(QGraphicsScene):
         for edge in self.document.graph.edges:
             self._on_edge_added(edge)
         self._on_analysis_changed(self.document.analysis)
+        self.setSceneRect(self._design_rect())
+
+    def _on_graph_replaced(self):
+        self.setSceneRect(self._design_rect())
+
+    def _design_rect(self) -> QRectF:
+        """The design's extent plus a wide margin, so there is always room to scroll and drop around it."""
+        xs = [n.pos[0] for n in self.document.graph.nodes] or [0.0]
+        ys = [n.pos[1] for n in self.document.graph.nodes] or [0.0]
+        margin = 3000.0
+        return QRectF(min(xs) - margin, min(ys) - margin,
+                      max(xs) - min(xs) + 2 * margin + NODE_WIDTH, max(ys) - min(ys) + 2 * margin + NODE_HEIGHT)
+
+    def _grow_scene_rect(self):
+        rect = self._design_rect()
+        if not self.sceneRect().contains(rect):
+            self.setSceneRect(self.sceneRect().united(rect))  # grow only: shrinking would make the view jump
 
     def _on_node_added(self, nid):
         graph = self.document.graph
@@ -107,6 +124,7 @@ class GraphScene(QGraphicsScene):
                 item.setPos(pos)
 
     def _on_analysis_changed(self, analysis):
+        self._grow_scene_rect()
         issues: dict = {}
         for issue in analysis.issues:
             if issue.node_id and (issue.node_id not in issues or issue.severity == "error"

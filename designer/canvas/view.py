@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QGraphicsView
 from designer.canvas.node_item import NodeItem
 
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+READABLE_ZOOM = 0.8  # node text stays legible down to about this zoom
 
 
 class GraphView(QGraphicsView):
@@ -59,22 +60,33 @@ class GraphView(QGraphicsView):
         event.accept()
 
     def fit_all(self) -> None:
+        """Show the whole design (Fit to Window)."""
+        self._fit(readable=False)
+
+    def show_design(self) -> None:
+        """Show a freshly opened design: all of it if that stays readable, else its start at a readable zoom."""
+        self._fit(readable=True)
+
+    def _fit(self, readable: bool) -> None:
         items = [i for i in self.scene().items() if isinstance(i, NodeItem)]
         if not items:
-            self.reset_zoom()
+            self.setTransform(QTransform())
             self.centerOn(0, 0)
             return
         rect = QRectF()
         for item in items:
             rect = rect.united(item.sceneBoundingRect())
-        rect.adjust(-60, -60, 60, 60)
+        rect.adjust(-50, -60, 50, 60)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.25:  # a small design should stay at a readable size, not be blown up
-            self.setTransform(QTransform.fromScale(1.25, 1.25))
-            self.centerOn(rect.center())
-        elif self.zoom() < MIN_ZOOM:
-            self.setTransform(QTransform.fromScale(MIN_ZOOM, MIN_ZOOM))
-            self.centerOn(rect.center())
+        zoom = self.zoom()
+        target = min(max(zoom, READABLE_ZOOM if readable else MIN_ZOOM), 1.25)
+        if abs(target - zoom) > 1e-6:
+            self.setTransform(QTransform.fromScale(target, target))
+            if target > zoom and readable:  # too big to fit readably: show where the data comes in
+                visible = self.viewport().width() / target
+                self.centerOn(rect.left() + visible / 2, rect.center().y())
+            else:
+                self.centerOn(rect.center())
 
     def center_on_node(self, item) -> None:
         self.ensureVisible(item.sceneBoundingRect(), 80, 80)

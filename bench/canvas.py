@@ -1,0 +1,140 @@
+"""Canvas speed with a 500-layer design (a benchmark, not a test): prints each measurement and its ratio to
+the budget (ratio < 1 means within budget).
+
+    QT_QPA_PLATFORM=offscreen python bench/canvas.py
+"""
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("CNN_DESIGNER_SETTINGS_DIR", tempfile.mkdtemp(prefix="cnnd-bench-"))
+
+from PySide6.QtCore import QPointF  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from engine.graph import GraphSpec, make_node, EdgeSpec  # noqa: E402
+from engine.graph_io import save_graph  # noqa: E402
+from engine.layout import auto_layout  # noqa: E402
+
+BUDGETS = {"open": 1.0, "edit": 0.030, "frame": 0.016, "memory": 500.0}
+
+
+def big_design(layers: int = 500) -> GraphSpec:
+    """Input, then Conv2d/ReLU pairs (padding 1 keeps 8×8), Flatten, Linear, Output: `layers` nodes."""
+    chain = [("Input", {"channels": 3, "height": 8, "width": 8})]
+    pairs = (layers - 4) // 2
+    for _ in range(pairs):
+        chain += [("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1}), ("ReLU", {})]
+    chain += [("Flatten", {}), ("Linear", {"out_features": 10}), ("Output", {})]
+    g = GraphSpec(name=f"Bench {len(chain)} layers")
+    prev = None
+    for kind, params in chain:
+        node = make_node(g, kind, params)
+        g = g.with_node(node)
+        if prev:
+            g = g.with_edge(EdgeSpec(prev, node.id, 0))
+        prev = node.id
+    # Wrap the chain into rows of 25 so the design is a compact block, as a person would arrange it.
+    laid = auto_layout(g)
+    from dataclasses import replace
+    nodes = tuple(replace(n, pos=((i % 25) * 200.0, (i // 25) * 140.0)) for i, n in enumerate(laid.nodes))
+    return replace(laid, nodes=nodes)
+
+
+def pump(app):
+    app.processEvents()
+
+
+def main() -> int:
+    app = QApplication.instance() or QApplication(sys.argv)
+    from designer import panels
+    from designer.main_window import MainWindow
+
+    if "--designer-only" in sys.argv:  # leave out other engineers' panels (training dashboard, ...)
+        panels._install_builtin_panels = lambda: None
+        panels.PANEL_INSTALLERS.clear()
+    else:
+        print("(all panels installed; add --designer-only to measure the designer without them)")
+
+    graph = big_design()
+    path = Path(tempfile.mkdtemp(prefix="cnnd-bench-")) / "big.json"
+    save_graph(graph, path)
+    window = MainWindow()
+    window.resize(1400, 900)
+    window.show()
+    pump(app)
+    baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Qt, PyTorch, empty window
+
+    t = time.perf_counter()
+    ok = window.files.open_path(str(path), ask_to_save=False)
+    window.canvas.viewport().repaint()
+    pump(app)
+    open_s = time.perf_counter() - t
+    assert ok and len(window.document.graph.nodes) == len(graph.nodes)
+
+    edits, engine_times, canvas_times = [], [], []
+    from engine.analysis import Analyzer
+    analyzer = Analyzer()
+    analyzer.analyze(window.document.graph)
+    scene = window.scene
+    for height in (9, 10, 11, 12, 8):
+        # The engine's share: re-analysing after the edit (incremental Analyzer, as the document uses).
+        t = time.perf_counter()
+        analyzer.analyze(window.document.graph.with_params("input_1", {"height": height}))
+        engine_times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        window.document.set_params("input_1", {"height": height})   # changes every shape downstream
+        window.canvas.viewport().repaint()
+        pump(app)
+        edits.append(time.perf_counter() - t)
+        # The canvas's share: relabel every node and edge from an analysis whose every entry is new.
+        fresh = Analyzer().analyze(window.document.graph)
+        t = time.perf_counter()
+        scene._on_analysis_changed(fresh)
+        window.canvas.viewport().repaint()
+        canvas_times.append(time.perf_counter() - t)
+    labels = {i.label for i in window.scene.edge_items.values()}
+    assert "8×8×8" in labels, labels
+
+    item = window.scene.node_items["conv2d_100"]
+    window.select_node("conv2d_100")
+    pump(app)
+    start = item.pos()
+    frames = []
+    for step in range(60):
+        t = time.perf_counter()
+        item.setPos(start + QPointF(step * 3.0, step * 2.0))
+        window.canvas.viewport().repaint()
+        frames.append(time.perf_counter() - t)
+    window.scene.commit_moves()
+
+    memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    design_mb = memory_mb - baseline_mb
+    rows = [("open 500-layer design", open_s, BUDGETS["open"], "s"),
+            ("parameter edit, median", statistics.median(edits), BUDGETS["edit"], "s"),
+            ("parameter edit, worst", max(edits), BUDGETS["edit"], "s"),
+            ("  of which engine re-analysis", statistics.median(engine_times), BUDGETS["edit"], "s"),
+            ("  of which canvas label updates", statistics.median(canvas_times), BUDGETS["edit"], "s"),
+            ("drag frame, median", statistics.median(frames), BUDGETS["frame"], "s"),
+            ("drag frame, worst", max(frames), BUDGETS["frame"], "s"),
+            ("peak memory (whole process)", memory_mb, BUDGETS["memory"], "MB"),
+            ("  added by the 500-layer design", design_mb, BUDGETS["memory"], "MB")]
+    print(f"{'measurement':32} {'value':>12} {'budget':>10} {'ratio':>7}")
+    for name, value, budget, unit in rows:
+        shown = f"{value * 1000:.1f} ms" if unit == "s" else f"{value:.0f} MB"
+        limit = f"{budget * 1000:.0f} ms" if unit == "s" else f"{budget:.0f} MB"
+        print(f"{name:32} {shown:>12} {limit:>10} {value / budget:7.2f}")
+    window.document.undo_stack.setClean()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
