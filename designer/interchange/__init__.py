@@ -1,0 +1,6 @@
+"""File > Import / Export actions for PyTorch models, ONNX, TorchScript, weights and .cnnd bundles."""
+from designer import panels
+from designer.interchange.actions import install, read_bundle_design
+
+panels.PANEL_INSTALLERS.append(install)
+panels.FILE_LOADERS[".cnnd"] = read_bundle_design

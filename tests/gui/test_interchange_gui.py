@@ -1,0 +1,140 @@
+"""File > Import / Export in the real window: exports write checked files, imports land on the canvas
+with their weights, a .cnnd project reopens with its weights, and a malicious bundle is refused."""
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox
+
+from designer.interchange import import_dialogs
+from engine.compiler import compile_graph
+from engine.graph_io import graph_to_json
+from engine.templates import load_template
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown
+
+
+def test_export_menu_has_every_format(window):
+    texts = [a.text() for a in window.file_export_menu().actions()]
+    for fragment in ("PyTorch code", "Training script", "ONNX", "TorchScript", "Weights", "Project bundle"):
+        assert any(fragment in t for t in texts), texts
+    imports = [a.text() for a in window.file_import_menu().actions()]
+    assert any("torchvision" in t for t in imports) and any("Python file" in t for t in imports)
+
+
+def test_exports_write_files_and_explain_missing_weights(window, tmp_path, warnings_shown):
+    actions = window.interchange
+    for name, file in (("export_python", "n.py"), ("export_script", "t.py"), ("export_onnx", "n.onnx"),
+                       ("export_torchscript", "n.pt")):
+        assert actions.export_to(name, str(tmp_path / file)), warnings_shown
+        assert (tmp_path / file).stat().st_size > 0
+    assert "random weights" in window.statusBar().currentMessage()
+    assert not actions.export_to("export_weights", str(tmp_path / "w.safetensors"))
+    assert "no weights" in warnings_shown[-1][1] and not (tmp_path / "w.safetensors").exists()
+
+
+def accept_with(setup):
+    def exec_(dialog):
+        setup(dialog)
+        return QDialog.DialogCode.Accepted
+    return exec_
+
+
+def test_torchvision_import_lands_on_canvas_with_weights(window, monkeypatch, tmp_path):
+    torch.manual_seed(0)
+    import torchvision
+    original = torchvision.models.squeezenet1_1(weights=None, num_classes=4).eval()
+    torch.save(original.state_dict(), tmp_path / "sq.pt")
+
+    def setup(d):
+        d.model.setCurrentIndex(d.model.findData("squeezenet1_1"))
+        d.classes.setValue(4)
+        d.weights.setText(str(tmp_path / "sq.pt"))
+    monkeypatch.setattr(import_dialogs.TorchvisionImportDialog, "exec", accept_with(setup))
+    window.interchange.import_torchvision()
+    graph = window.document.graph
+    assert graph.nodes_of_kind("Output")[0].params["classes"] == 4 and len(graph.nodes) == 68
+    assert len(window.scene.items()) > 68
+    dash = window.training
+    assert dash.weights_graph == graph
+    module = compile_graph(graph).eval()
+    module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in dash.weights.items()})
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), original(x), rtol=1e-4, atol=1e-5)
+    # and the weights now export
+    assert window.interchange.export_to("export_weights", str(tmp_path / "w.safetensors"))
+
+
+MODEL = """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.up = nn.Upsample(scale_factor=2)
+
+    def forward(self, x):
+        return torch.flatten(self.up(self.conv(x)).mean(dim=(2, 3)), 1)
+"""
+
+
+def test_python_import_needs_trust_and_offers_partial_import(window, monkeypatch, tmp_path):
+    (tmp_path / "m.py").write_text(MODEL)
+    dialog = import_dialogs.PythonImportDialog(window)
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert not ok.isEnabled()
+    dialog.trust.setChecked(True)
+    assert ok.isEnabled()
+    asked = []
+    monkeypatch.setattr(import_dialogs, "ask_keep_partial", lambda parent, unmapped: asked.append(unmapped) or True)
+
+    def setup(d):
+        d.path.setText(str(tmp_path / "m.py"))
+        d.class_name.setText("Net")
+        d.channels.setValue(1), d.height_.setValue(8), d.width_.setValue(8)
+        d.trust.setChecked(True)
+    monkeypatch.setattr(import_dialogs.PythonImportDialog, "exec", accept_with(setup))
+    window.interchange.import_python()
+    assert {u.op for u in asked[0]} >= {"nn.Upsample", "Tensor.mean"}
+    assert window.document.graph.nodes_of_kind("Conv2d")
+    assert "left for you to finish" in window.statusBar().currentMessage()
+
+
+def test_project_bundle_reopens_with_weights(make_window, tmp_path, dialog_answers):
+    graph = load_template("lenet5")
+    first = make_window(graph)
+    torch.manual_seed(2)
+    weights = {k: v.numpy().copy() for k, v in compile_graph(graph).state_dict().items()}
+    first.training.weights, first.training.weights_graph = weights, first.document.graph
+    path = tmp_path / "project.cnnd"
+    assert first.interchange.export_to("export_bundle", str(path))
+    second = make_window()
+    assert second.files.open_path(str(path), ask_to_save=False), dialog_answers.errors
+    assert second.document.graph == graph
+    got = second.training.weights
+    assert second.training.weights_graph == graph
+    assert all(np.array_equal(got[k], weights[k]) for k in weights)
+
+
+def test_malicious_bundle_is_refused_in_the_app(window, tmp_path, dialog_answers):
+    before = window.document.graph
+    path = tmp_path / "evil.cnnd"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", json.dumps({"format": "cnn-designer-bundle", "version": 1}))
+        zf.writestr("graph.json", graph_to_json(load_template("lenet5")))
+        zf.writestr("../../escape.json", "{}")
+        zf.writestr("runs/x/evil.pt", pickle.dumps({"a": 1}))
+    assert not window.files.open_path(str(path), ask_to_save=False)
+    assert "path traversal" in dialog_answers.errors[-1][1]
+    assert window.document.graph == before
