@@ -32,6 +32,7 @@ class EdgeItem(QGraphicsItem):
         self.setAcceptHoverEvents(True)
         self._path = QPainterPath()
         self._label_rect = QRectF()
+        self._bounds = QRectF()
         self._shape = None
         source_item.edges.append(self)
         target_item.edges.append(self)
@@ -44,8 +45,10 @@ class EdgeItem(QGraphicsItem):
 
     def set_label(self, text: str) -> None:
         if text != self.label:
+            self.prepareGeometryChange()
             self.label = text
-            self.refresh()
+            self._place_label()  # the curve itself did not move
+            self.update()
 
     def endpoints(self):
         start = self.source_item.output_port.scenePos() if self.source_item.output_port else self.source_item.center()
@@ -57,6 +60,10 @@ class EdgeItem(QGraphicsItem):
         self.prepareGeometryChange()
         start, end = self.endpoints()
         self._path = curve(start, end)
+        self._place_label()
+        self.update()
+
+    def _place_label(self) -> None:
         self._shape = None
         if self.label:
             metrics = QFontMetricsF(LABEL_FONT)
@@ -65,12 +72,12 @@ class EdgeItem(QGraphicsItem):
             self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)  # a tag on the wire
         else:
             self._label_rect = QRectF()
+        self._bounds = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)  # asked often
         self.setToolTip(f"{self.edge.source} → {self.edge.target}" + (f": {self.label}" if self.label else "")
                         + "\nDrag the input end to re-attach it; Delete removes it.")
-        self.update()
 
     def boundingRect(self) -> QRectF:
-        return self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         if self._shape is None:

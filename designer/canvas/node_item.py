@@ -26,6 +26,8 @@ def _font(point_size: float, bold: bool = False) -> QFont:
 HEADER_FONT = _font(8.5, True)
 BODY_FONT = _font(8.5)
 SHAPE_FONT = _font(9.0, True)
+HEADER_METRICS, BODY_METRICS, SHAPE_METRICS = QFontMetrics(HEADER_FONT), QFontMetrics(BODY_FONT), QFontMetrics(SHAPE_FONT)
+TEXT_PAD = 8.0
 
 
 class NodeItem(QGraphicsItem):
@@ -48,17 +50,17 @@ class NodeItem(QGraphicsItem):
             self.output_port.setPos(NODE_WIDTH, NODE_HEIGHT / 2)
         self.input_ports: list = []
         self.set_input_port_count(input_ports)
-        self._texts = self._make_texts()
+        self._texts = None  # made on the next paint, so items off screen cost nothing
 
     # ---- updates from the document -----------------------------------------------------------
     def set_spec(self, spec) -> None:
         self.spec = spec
-        self._texts = self._make_texts()
+        self._texts = None  # made on the next paint, so items off screen cost nothing
         self._refresh()
 
     def set_info(self, info, issue) -> None:
         self.info, self.issue = info, issue
-        self._texts = self._make_texts()
+        self._texts = None  # made on the next paint, so items off screen cost nothing
         tip = [f"{self.spec.kind}: {get_kind(self.spec.kind).help}"]
         if issue is not None:
             tip.insert(0, f"{'Error' if issue.severity == 'error' else 'Warning'}: {issue.message}"
@@ -83,13 +85,24 @@ class NodeItem(QGraphicsItem):
     def _refresh(self):
         self.update()  # text and colours only: the node's geometry, and so its edges, stay put
 
+    def texts(self) -> tuple:
+        """(kind, title, key parameters, output shape) as drawn."""
+        if self._texts is None:
+            self._texts = self._make_texts()
+        return self._texts
+
     def _make_texts(self):
+        """The four lines of text, elided to the node's width once here rather than on every paint."""
         kind = get_kind(self.spec.kind)
         shape = "" if self.info is None else shape_text(self.info.shape)
         if self.info is not None and self.info.shape is None:
             shape = "shape unknown" if self.issue is None or self.issue.severity != "error" else "⚠ error"
-        return (f"{kind.glyph}  {kind.name}", self.spec.label or self.spec.id, kind.describe(self.spec.params),
-                shape and ("→ " + shape if not shape.startswith(("⚠", "shape")) else shape))
+        elif shape:
+            shape = "→ " + shape
+        width = int(NODE_WIDTH - 2 * TEXT_PAD)
+        fits = lambda text, metrics: metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)  # noqa: E731
+        return (fits(f"{kind.glyph}  {kind.name}", HEADER_METRICS), fits(self.spec.label or self.spec.id, BODY_METRICS),
+                fits(kind.describe(self.spec.params), BODY_METRICS), fits(shape, SHAPE_METRICS))
 
     # ---- geometry and painting ---------------------------------------------------------------
     def boundingRect(self) -> QRectF:
@@ -120,25 +133,22 @@ class NodeItem(QGraphicsItem):
         header.setFillRule(Qt.FillRule.WindingFill)  # the overlap belongs to the header, not a hole in it
         head_color = c.error_border if error else theme.category_color(get_kind(self.spec.kind).category)
         painter.fillPath(header.simplified(), QBrush(head_color))
+        if self._texts is None:
+            self._texts = self._make_texts()
         kind_text, title, detail, shape = self._texts
-        pad = 8.0
-        width = NODE_WIDTH - 2 * pad
+        width = NODE_WIDTH - 2 * TEXT_PAD
+        left = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
         painter.setPen(c.header_text)
         painter.setFont(HEADER_FONT)
-        painter.drawText(QRectF(pad, 1, width, HEADER_HEIGHT), Qt.AlignmentFlag.AlignVCenter,
-                         QFontMetrics(HEADER_FONT).elidedText(kind_text, Qt.TextElideMode.ElideRight, int(width)))
+        painter.drawText(QRectF(TEXT_PAD, 1, width, HEADER_HEIGHT), left, kind_text)
         painter.setFont(BODY_FONT)
-        metrics = QFontMetrics(BODY_FONT)
         painter.setPen(c.text)
-        painter.drawText(QRectF(pad, HEADER_HEIGHT + 3, width, 17), Qt.AlignmentFlag.AlignVCenter,
-                         metrics.elidedText(title, Qt.TextElideMode.ElideRight, int(width)))
+        painter.drawText(QRectF(TEXT_PAD, HEADER_HEIGHT + 3, width, 17), left, title)
         painter.setPen(c.muted_text)
-        painter.drawText(QRectF(pad, HEADER_HEIGHT + 20, width, 17), Qt.AlignmentFlag.AlignVCenter,
-                         metrics.elidedText(detail, Qt.TextElideMode.ElideRight, int(width)))
+        painter.drawText(QRectF(TEXT_PAD, HEADER_HEIGHT + 20, width, 17), left, detail)
         painter.setFont(SHAPE_FONT)
         painter.setPen(c.error_border if error else c.text)
-        painter.drawText(QRectF(pad, HEADER_HEIGHT + 38, width, 20), Qt.AlignmentFlag.AlignVCenter,
-                         QFontMetrics(SHAPE_FONT).elidedText(shape, Qt.TextElideMode.ElideRight, int(width)))
+        painter.drawText(QRectF(TEXT_PAD, HEADER_HEIGHT + 38, width, 20), left, shape)
 
     def itemChange(self, change, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:

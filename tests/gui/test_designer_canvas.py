@@ -44,12 +44,12 @@ def test_drop_on_edge_inserts_layer(make_window):
 def test_connecting_by_dragging_ports_updates_shape_labels(qtbot, make_window):
     window = make_window(loose_graph("Input", "Conv2d"))
     item = window.scene.node_items["conv2d_1"]
-    assert not item._texts[3].startswith("→")     # no input yet, so no shape
+    assert not item.texts()[3].startswith("→")     # no input yet, so no shape
     drag_between(qtbot, window, port_pos(window, "input_1", True), port_pos(window, "conv2d_1", False))
     assert EdgeSpec("input_1", "conv2d_1", 0) in window.document.graph.edges
     edge_item = window.scene.edge_items[EdgeSpec("input_1", "conv2d_1", 0)]
     assert edge_item.label == "1×28×28"
-    assert item._texts[3] == "→ 16×26×26"   # default Conv2d: 16 filters, 3×3, no padding
+    assert item.texts()[3] == "→ 16×26×26"   # default Conv2d: 16 filters, 3×3, no padding
 
 
 def test_invalid_connections_are_refused_with_a_message(qtbot, make_window):

@@ -18,7 +18,7 @@ def test_inspector_edit_changes_shapes_downstream_in_one_undo_step(qtbot, window
     assert window.document.graph.node("conv2d_1").params["out_channels"] == 12
     assert window.scene.edge_items[EdgeSpec("conv2d_1", "relu_1", 0)].label == "12×28×28"
     assert window.scene.edge_items[EdgeSpec("relu_1", "maxpool2d_1", 0)].label == "12×28×28"
-    assert window.scene.node_items["maxpool2d_1"]._texts[3] == "→ 12×14×14"
+    assert window.scene.node_items["maxpool2d_1"].texts()[3] == "→ 12×14×14"
     assert window.inspector.analysis_labels["shape"].text() == "12×28×28"
     # Params of the next convolution follow: 16 filters × (12·5·5) weights + 16 biases.
     row = [r for r in window.summary.model.rows if r[0] == "conv2d_2"][0]
@@ -58,7 +58,7 @@ def test_pair_and_padding_editors(qtbot, window):
     padding = window.inspector.editors["padding"]
     padding.mode.setCurrentIndex(1)   # "same"
     assert window.document.graph.node("conv2d_2").params["padding"] == "same"
-    assert window.scene.node_items["conv2d_2"]._texts[3] == "→ 16×14×14"
+    assert window.scene.node_items["conv2d_2"].texts()[3] == "→ 16×14×14"
     kernel = window.inspector.editors["kernel_size"]
     kernel.w.setValue(3)
     assert window.document.graph.node("conv2d_2").params["kernel_size"] == (5, 3)
@@ -68,7 +68,7 @@ def test_label_edit_shows_on_canvas(qtbot, window):
     window.select_node("conv2d_1")
     qtbot.keyClicks(window.inspector.label_edit, "edges")
     assert window.document.graph.node("conv2d_1").label == "edges"
-    assert window.scene.node_items["conv2d_1"]._texts[1] == "edges"
+    assert window.scene.node_items["conv2d_1"].texts()[1] == "edges"
 
 
 def test_summary_row_click_selects_node(qtbot, window):
