@@ -56,8 +56,19 @@ class GraphView(QGraphicsView):
             return
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self.zoom_by(1.15 ** steps)
+            self.zoom_at(1.15 ** steps, event.position().toPoint())
         event.accept()
+
+    def zoom_at(self, factor: float, view_pos) -> None:
+        """Zoom keeping the scene point under `view_pos` (the cursor) where it is."""
+        scene_point = self.mapToScene(view_pos)
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.zoom_by(factor)
+        self.setTransformationAnchor(anchor)
+        drift = self.mapFromScene(scene_point) - view_pos
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + drift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + drift.y())
 
     def fit_all(self) -> None:
         """Show the whole design (Fit to Window)."""
