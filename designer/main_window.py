@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 300], Qt.Orientation.Horizontal)
         self.resizeDocks([self.summary_dock], [210], Qt.Orientation.Vertical)
         self.selection_changed.connect(self.inspector.show_node)
+        self.selection_changed.connect(self.summary.select_node)
         self.summary.node_clicked.connect(self.select_node)
         self.messages.node_clicked.connect(self.select_node)
         self.palette.add_requested.connect(self.add_kind_at_center)

@@ -88,6 +88,18 @@ class SummaryPanel(QWidget):
         document.analysis_changed.connect(self.refresh)
         self.refresh(document.analysis)
 
+    def select_node(self, node_id: str) -> None:
+        """Highlight the row of the layer selected on the canvas (without echoing a click back)."""
+        rows = [r[0] for r in self.model.rows]
+        self.table.blockSignals(True)
+        if node_id in rows:
+            index = self.model.index(rows.index(node_id), 0)
+            self.table.selectRow(index.row())
+            self.table.scrollTo(index)
+        else:
+            self.table.clearSelection()
+        self.table.blockSignals(False)
+
     def refresh(self, analysis) -> None:
         self.model.refresh(analysis)
         self.totals.setText(f"<b>Total:</b> {len(self.model.rows)} layers · {analysis.total_params:,} parameters "
