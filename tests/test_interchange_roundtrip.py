@@ -11,6 +11,15 @@ from engine.compiler import input_shape
 from engine.templates import load_template
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small models run fastest on one thread; on a busy 2-core machine, two OpenMP threads spin-wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def architecture(graph):
     """A multiset of node signatures that ignores ids and positions: each node is its kind, its params and
     the signatures of its inputs in slot order (a Merkle hash of the graph)."""
