@@ -1,15 +1,21 @@
-"""Automatic layout: place nodes in columns by their depth from the Input, flowing left to right."""
+"""Automatic layout: place nodes in columns by their depth from the Input, flowing left to right.
+
+Deep networks wrap: every `wrap` columns a new band starts below the previous one, like lines of text,
+so a 20-layer chain stays readable on a screen instead of becoming one very long row."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 from engine.graph import GraphSpec
 
-COLUMN_SPACING = 200.0
+COLUMN_SPACING = 175.0
 ROW_SPACING = 130.0
+BAND_GAP = 50.0
+WRAP_COLUMNS = 6
 
 
-def layered_positions(graph: GraphSpec, column_spacing=COLUMN_SPACING, row_spacing=ROW_SPACING) -> dict:
+def layered_positions(graph: GraphSpec, column_spacing=COLUMN_SPACING, row_spacing=ROW_SPACING,
+                      wrap: int | None = WRAP_COLUMNS) -> dict:
     """node id -> (x, y). Depth is the longest path from a source; nodes on cycles go in a last column."""
     incoming = {n.id: [] for n in graph.nodes}
     outgoing = {n.id: [] for n in graph.nodes}
@@ -36,14 +42,21 @@ def layered_positions(graph: GraphSpec, column_spacing=COLUMN_SPACING, row_spaci
     for n in graph.nodes:  # keep the graph's order within a column, sorted by the parents' rows
         columns.setdefault(depth[n.id], []).append(n.id)
     rows: dict = {}
-    positions = {}
     for col in sorted(columns):
         ids = columns[col]
         ids.sort(key=lambda i: sum(rows.get(s, 0) for s in incoming[i]) / max(1, len(incoming[i])))
         for r, nid in enumerate(ids):
             rows[nid] = r - (len(ids) - 1) / 2
-            positions[nid] = (col * column_spacing, rows[nid] * row_spacing)
-    return positions
+    wrap = wrap if wrap and wrap > 0 else max(columns, default=0) + 1
+    bands = {}
+    for col, ids in columns.items():  # each band is as tall as its tallest column
+        bands[col // wrap] = max(bands.get(col // wrap, 1), len(ids))
+    band_top, top = {}, 0.0
+    for band in sorted(bands):
+        band_top[band] = top + (bands[band] - 1) / 2 * row_spacing
+        top += bands[band] * row_spacing + BAND_GAP
+    return {nid: ((depth[nid] % wrap) * column_spacing, band_top[depth[nid] // wrap] + rows[nid] * row_spacing)
+            for nid in rows}
 
 
 def auto_layout(graph: GraphSpec) -> GraphSpec:
