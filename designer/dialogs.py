@@ -36,6 +36,10 @@ def show_error(parent, title: str, text: str) -> None:
     QMessageBox.warning(parent, title, text)
 
 
+def show_info(parent, title: str, text: str) -> None:
+    QMessageBox.information(parent, title, text)
+
+
 def get_open_path(parent, folder: str) -> str:
     path, _ = QFileDialog.getOpenFileName(parent, "Open design", folder, DESIGN_FILTER)
     return path
@@ -46,6 +50,11 @@ def get_save_path(parent, suggested: str) -> str:
     if path and "." not in path.rsplit("/", 1)[-1]:
         path += ".json"
     return path
+
+
+def exec_menu(menu, screen_pos) -> None:
+    """Show a context menu and run the chosen action (blocks until the menu closes)."""
+    menu.exec(screen_pos)
 
 
 def choose_template(parent):

@@ -164,5 +164,5 @@ to connect them. Drag a connected input port to move that connection.</li>
 
 
 def _show_help(window):
-    from PySide6.QtWidgets import QMessageBox
-    QMessageBox.information(window, "Keyboard and mouse", HELP_TEXT)
+    from designer import dialogs
+    dialogs.show_info(window, "Keyboard and mouse", HELP_TEXT)

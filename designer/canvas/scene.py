@@ -7,7 +7,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsScene, QMenu
 
-from designer import theme
+from designer import dialogs, theme
 from designer.canvas.connect_drag import ConnectDrag
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.node_item import NODE_HEIGHT, NODE_WIDTH, NodeItem
@@ -288,7 +288,7 @@ class GraphScene(QGraphicsScene):
             for action in self.background_menu_actions:
                 menu.addAction(action) if action is not None else menu.addSeparator()
         if not menu.isEmpty():
-            menu.exec(event.screenPos())
+            dialogs.exec_menu(menu, event.screenPos())
         event.accept()
 
     # ---- background ------------------------------------------------------------------------------

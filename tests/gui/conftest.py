@@ -25,6 +25,8 @@ class DialogRecorder:
         monkeypatch.setattr(dialogs, "get_open_path", lambda parent, folder: self.open_path)
         monkeypatch.setattr(dialogs, "get_save_path", lambda parent, suggested: self.save_path)
         monkeypatch.setattr(dialogs, "choose_template", lambda parent: self.template)
+        monkeypatch.setattr(dialogs, "exec_menu", lambda menu, pos: None)
+        monkeypatch.setattr(dialogs, "show_info", lambda parent, title, text: None)
 
     def _restore(self, parent, description):
         self.restore_offers.append(description)

@@ -175,3 +175,36 @@ def test_analysis_matches_the_engine_after_edits(window):
     assert window.document.analysis.total_params == fresh.total_params
     label = window.scene.edge_items[EdgeSpec("conv2d_1", "relu_1", 0)].label
     assert label == "3×28×28"
+
+
+def test_context_menu_offers_the_fix(monkeypatch, make_window):
+    from PySide6.QtGui import QContextMenuEvent
+
+    from designer import dialogs
+
+    window = make_window(chain_graph(("Conv2d", {"out_channels": 4}), ("Linear", {"out_features": 10})))
+    shown = []
+
+    def fake_exec(menu, screen_pos):
+        shown.append([a.text() for a in menu.actions()])
+        next(a for a in menu.actions() if a.text().startswith("Fix:")).trigger()
+
+    monkeypatch.setattr(dialogs, "exec_menu", fake_exec)
+    centre = window.scene.node_items["linear_1"].sceneBoundingRect().center()
+    window.canvas.centerOn(centre)
+    pos = window.canvas.mapFromScene(centre)
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, window.canvas.viewport().mapToGlobal(pos))
+    QApplication.sendEvent(window.canvas.viewport(), event)
+    assert shown and shown[0][0] == "Fix: Insert Flatten"
+    assert "Delete" in [t.replace("&", "") for t in shown[0]]
+    assert window.document.analysis.ok
+    assert window.document.undo_stack.count() == 1
+
+
+def test_messages_list_applies_a_fix_on_double_click(make_window):
+    window = make_window(chain_graph(("Conv2d", {"out_channels": 4}), ("Linear", {"out_features": 10})))
+    items = [window.messages.list.item(i) for i in range(window.messages.list.count())]
+    fixable = [i for i in items if "Insert Flatten" in i.text()]
+    assert fixable
+    window.messages.list.itemActivated.emit(fixable[0])
+    assert window.document.analysis.ok
