@@ -1,8 +1,10 @@
 """New design: a gallery of the templates (name, description, size) plus a blank design."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QFont, QFontMetrics, QPalette
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QStyle,
+                               QStyledItemDelegate, QVBoxLayout)
 
 from designer.graph_edits import blank_graph
 from engine.analysis import analyze
@@ -28,6 +30,40 @@ def template_entries() -> list:
     return entries
 
 
+class EntryDelegate(QStyledItemDelegate):
+    """Draws an entry as a bold title, the description, and its size in a quieter colour."""
+
+    def paint(self, painter, option, index):
+        title, description, size = index.data(Qt.ItemDataRole.DisplayRole).split("\n", 2)
+        self.initStyleOption(option, index)
+        option.text = ""
+        option.widget.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        rect = option.rect.adjusted(8, 4, -8, -4)
+        bold = QFont(option.font)
+        bold.setBold(True)
+        painter.save()
+        painter.setPen(option.palette.color(role))
+        painter.setFont(bold)
+        line = QFontMetrics(bold).height()
+        painter.drawText(QRect(rect.left(), rect.top(), rect.width(), line), Qt.AlignmentFlag.AlignLeft, title)
+        painter.setFont(option.font)
+        body = QRect(rect.left(), rect.top() + line + 2, rect.width(), rect.height() - 2 * line - 4)
+        painter.drawText(body, Qt.TextFlag.TextWordWrap, description)
+        if not selected:
+            painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+        painter.drawText(QRect(rect.left(), rect.bottom() - line, rect.width(), line), Qt.AlignmentFlag.AlignLeft, size)
+        painter.restore()
+
+    def sizeHint(self, option, index):
+        width = max(200, option.rect.width() or 560) - 16
+        title, description, size = index.data(Qt.ItemDataRole.DisplayRole).split("\n", 2)
+        metrics = QFontMetrics(option.font)
+        wrapped = metrics.boundingRect(QRect(0, 0, width, 1000), Qt.TextFlag.TextWordWrap, description).height()
+        return QSize(width, wrapped + 2 * metrics.height() + 16)
+
+
 class TemplateGallery(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -35,7 +71,8 @@ class TemplateGallery(QDialog):
         self.resize(620, 460)
         self.list = QListWidget()
         self.list.setWordWrap(True)
-        self.list.setSpacing(3)
+        self.list.setSpacing(2)
+        self.list.setItemDelegate(EntryDelegate(self.list))
         for key, title, description, size in template_entries():
             item = QListWidgetItem(f"{title}\n{description}\n{size}")
             item.setData(KEY_ROLE, key)

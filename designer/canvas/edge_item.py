@@ -27,6 +27,7 @@ class EdgeItem(QGraphicsItem):
         self.target_item = target_item
         self.label = ""
         self.hidden_for_drag = False
+        self.drop_highlight = False   # a palette drag hovers here: the layer would be inserted
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
         self.setAcceptHoverEvents(True)
@@ -92,8 +93,9 @@ class EdgeItem(QGraphicsItem):
         if self.hidden_for_drag:
             return
         c = theme.colors()
-        color = c.edge_selected if self.isSelected() else c.edge
-        painter.setPen(QPen(color, 3.0 if self.isSelected() else 1.8, Qt.PenStyle.SolidLine,
+        strong = self.isSelected() or self.drop_highlight
+        color = c.port_hover if self.drop_highlight else (c.edge_selected if strong else c.edge)
+        painter.setPen(QPen(color, 3.0 if strong else 1.8, Qt.PenStyle.SolidLine,
                             Qt.PenCapStyle.RoundCap))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)

@@ -238,11 +238,15 @@ class GraphScene(QGraphicsScene):
             event.ignore()
 
     def _set_drop_edge(self, edge_item):
+        if edge_item is self._drop_edge:
+            return
         if self._drop_edge is not None and self._drop_edge.scene() is self:
-            self._drop_edge.setSelected(False)
+            self._drop_edge.drop_highlight = False
+            self._drop_edge.update()
         self._drop_edge = edge_item
         if edge_item is not None:
-            edge_item.setSelected(True)  # highlight: "the layer goes in here"
+            edge_item.drop_highlight = True  # "the layer goes in here"
+            edge_item.update()
 
     def dropEvent(self, event):
         mime = event.mimeData()
