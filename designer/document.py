@@ -30,6 +30,8 @@ class GraphDocument(QObject):
     selection_requested = Signal(list)  # node ids an edit wants selected (paste, insert, fix)
     graph_replaced = Signal()           # set_graph: a different design (New, Open, restore)
 
+    node_size = (116.0, 84.0)  # the canvas's node size, so inserted layers land in free space
+
     def __init__(self, graph: GraphSpec | None = None, parent=None):
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
@@ -118,7 +120,7 @@ class GraphDocument(QObject):
         src, dst = self._graph.node(edge.source), self._graph.node(edge.target)
         if pos is None:
             pos = ((src.pos[0] + dst.pos[0]) / 2, (src.pos[1] + dst.pos[1]) / 2)
-        node = make_node(self._graph, kind, {}, pos)
+        node = make_node(self._graph, kind, {}, edits.free_position(self._graph, pos, self.node_size))
         self.push(f"Insert {kind}", self._graph.insert_on_edge(edge, node), select=[node.id])
         return node.id
 
@@ -144,6 +146,9 @@ class GraphDocument(QObject):
 
     def apply_fix(self, fix) -> None:
         after, inserted = apply_fix(self._graph, fix)
+        if inserted:  # the engine puts it halfway along the edge, usually on top of its neighbours
+            spot = edits.free_position(after, after.node(inserted).pos, self.node_size, ignore=(inserted,))
+            after = edits.moved(after, {inserted: spot})
         self.push(fix.label, after, select=[inserted or fix.node_id])
 
     def auto_layout(self) -> None:

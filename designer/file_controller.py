@@ -46,7 +46,7 @@ class FileController:
         if graph is None:
             return False
         self.document.set_graph(graph, "")
-        self.window.canvas.fit_all()
+        self.window.canvas.show_design()
         self.window.show_status(f"New design from “{graph.name or 'blank'}”.")
         return True
 
@@ -77,7 +77,7 @@ class FileController:
             return False
         self.document.set_graph(graph, str(Path(path).resolve()))
         self.add_recent(str(Path(path).resolve()))
-        self.window.canvas.fit_all()
+        self.window.canvas.show_design()
         self.window.show_status(f"Opened {path}.")
         return True
 
@@ -215,7 +215,7 @@ class FileController:
             if restore:
                 self.document.set_graph(graph, origin)
                 self.document.undo_stack.resetClean()  # restored work is unsaved work
-                self.window.canvas.fit_all()
+                self.window.canvas.show_design()
                 self.window.show_status("Restored the automatic backup; save it to keep it.", 8000)
                 return True
         return False

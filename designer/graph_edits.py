@@ -99,6 +99,19 @@ def relabelled(graph: GraphSpec, node_id: str, label: str) -> GraphSpec:
     return graph.with_node(replace(graph.node(node_id), label=label))
 
 
+def free_position(graph: GraphSpec, pos, size=(116.0, 84.0), ignore=(), gap=16.0) -> tuple:
+    """`pos`, or the nearest spot straight above or below it where a node of `size` covers no other node."""
+    w, h = size
+    x, y = pos
+    others = [n.pos for n in graph.nodes if n.id not in ignore]
+    step = (h + gap) / 2
+    for k in range(400):
+        dy = (k + 1) // 2 * step * (-1 if k % 2 else 1)   # 0, -s, +s, -2s, +2s, ...
+        if not any(abs(ox - x) < w + gap and abs(oy - (y + dy)) < h + gap for ox, oy in others):
+            return (round(x, 1), round(y + dy, 1))
+    return (round(x, 1), round(y, 1))
+
+
 def blank_graph() -> GraphSpec:
     """A new design: an Input and an Output, waiting for the layers in between."""
     g = GraphSpec(name="Untitled")

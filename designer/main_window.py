@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import traceback
 
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
 
 from designer import panels, theme
@@ -18,6 +18,7 @@ from designer.canvas.view import GraphView
 from designer.clipboard import ClipboardController
 from designer.document import GraphDocument
 from designer.file_controller import FileController
+from designer.graph_edits import free_position
 from designer.inspector import Inspector
 from designer.messages_panel import MessagesPanel
 from designer.palette import Palette
@@ -117,19 +118,11 @@ class MainWindow(QMainWindow):
     def add_kind_at_center(self, kind: str) -> str:
         """Palette double-click: add the layer in the middle of the visible canvas."""
         c = self.canvas.visible_center()
-        pos = self._free_spot(QPointF(c.x() - NODE_WIDTH / 2, c.y() - NODE_HEIGHT / 2))
-        return self.document.add_node(kind, (round(pos.x(), 1), round(pos.y(), 1)))
+        pos = free_position(self.document.graph, (c.x() - NODE_WIDTH / 2, c.y() - NODE_HEIGHT / 2),
+                            (NODE_WIDTH, NODE_HEIGHT))
+        return self.document.add_node(kind, pos)
 
     # ---- internals -------------------------------------------------------------------------------
-    def _free_spot(self, pos: QPointF) -> QPointF:
-        """Step down until the new layer would not cover an existing one."""
-        taken = [n.pos for n in self.document.graph.nodes]
-        for _ in range(50):
-            if not any(abs(x - pos.x()) < NODE_WIDTH + 10 and abs(y - pos.y()) < NODE_HEIGHT + 10 for x, y in taken):
-                break
-            pos += QPointF(0, NODE_HEIGHT + 30)
-        return pos
-
     def _build_docks(self):
         self.palette = Palette(self)
         self.inspector = Inspector(self.document, self)

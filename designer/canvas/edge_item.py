@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from designer import theme
 
 LABEL_FONT = QFont()
-LABEL_FONT.setPointSizeF(8.0)
+LABEL_FONT.setPointSizeF(7.5)
 
 
 def curve(start: QPointF, end: QPointF) -> QPainterPath:
@@ -70,7 +70,8 @@ class EdgeItem(QGraphicsItem):
             metrics = QFontMetricsF(LABEL_FONT)
             w, h = metrics.horizontalAdvance(self.label) + 8, metrics.height() + 2
             mid = self._path.pointAtPercent(0.5)
-            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)  # a tag on the wire
+            # Just above the wire: clear of the ports, which sit on the wire at both ends.
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 7, w, h)
         else:
             self._label_rect = QRectF()
         self._bounds = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)  # asked often

@@ -10,7 +10,7 @@ from designer.canvas.ports import PortItem
 from engine.registry import get_kind
 from engine.summary import shape_text
 
-NODE_WIDTH = 128.0  # leaves room between layout columns (200 apart) for edge labels
+NODE_WIDTH = 116.0  # leaves room between auto-layout columns (175 apart) for the edge shape labels
 NODE_HEIGHT = 84.0
 HEADER_HEIGHT = 22.0
 CORNER = 6.0
@@ -27,7 +27,7 @@ HEADER_FONT = _font(8.5, True)
 BODY_FONT = _font(8.5)
 SHAPE_FONT = _font(9.0, True)
 HEADER_METRICS, BODY_METRICS, SHAPE_METRICS = QFontMetrics(HEADER_FONT), QFontMetrics(BODY_FONT), QFontMetrics(SHAPE_FONT)
-TEXT_PAD = 8.0
+TEXT_PAD = 7.0
 
 
 class NodeItem(QGraphicsItem):
