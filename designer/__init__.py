@@ -15,6 +15,10 @@ def _keep_none_alive() -> None:
     """
     if sys.version_info >= (3, 12) or sys.implementation.name != "cpython":
         return
+    import PySide6
+
+    if not PySide6.__version__.startswith("6.12."):  # pyproject excludes 6.12.0; guard a manual install
+        return
     import ctypes
 
     count = ctypes.c_ssize_t.from_address(id(None))

@@ -16,14 +16,14 @@ def drop_mime(window, mime, scene_pos: QPointF) -> None:
     """Deliver a drag-and-drop of `mime` at `scene_pos` to the canvas, as Qt does for a real drag."""
     viewport = window.canvas.viewport()
     window.canvas.centerOn(scene_pos)
-    point = QPointF(view_point(window, scene_pos))
+    point = view_point(window, scene_pos)  # Qt's drag enter/move events take an integer QPoint
     actions = Qt.DropAction.CopyAction
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
     enter = QDragEnterEvent(point, actions, mime, buttons, mods)
     QApplication.sendEvent(viewport, enter)
     move = QDragMoveEvent(point, actions, mime, buttons, mods)
     QApplication.sendEvent(viewport, move)
-    drop = QDropEvent(point, actions, mime, buttons, mods, QEvent.Type.Drop)
+    drop = QDropEvent(QPointF(point), actions, mime, buttons, mods, QEvent.Type.Drop)
     QApplication.sendEvent(viewport, drop)
 
 
