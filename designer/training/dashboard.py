@@ -32,6 +32,7 @@ from designer.training.worker import TrainingController
 
 log = logging.getLogger(__name__)
 SNAPSHOT_REDRAW_MS = 300
+EDIT_SETTLE_MS = 400  # recompute feature maps once edits pause, not on every keystroke or drag
 
 
 class TrainingDashboard(InsightMixin, QObject):
@@ -125,6 +126,8 @@ class TrainingDashboard(InsightMixin, QObject):
         self.runs.load_weights_requested.connect(self.load_run_weights)
         self.runs.delete_requested.connect(self._delete_run)
         self.source.graph_changed.connect(self._graph_changed)
+        self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
+        self._settle.timeout.connect(self._edits_settled)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.controls.show_message(text, error)
@@ -230,6 +233,9 @@ class TrainingDashboard(InsightMixin, QObject):
                 self.record.name += " (stale: design edited during the run)"
             self._say("You edited the design during the run: this run is now stale. It keeps training the "
                       "design as it was at Start.")
+        self._settle.start()  # restarts on every edit
+
+    def _edits_settled(self) -> None:
         self._update_device()
         if not self.controller.running:
             self._refresh_static_activations()
