@@ -20,7 +20,7 @@ from engine.training.events import EpochMetrics, StepMetrics
 
 STEP_COLUMNS = tuple(f.name for f in fields(StepMetrics))
 EPOCH_COLUMNS = tuple(f.name for f in fields(EpochMetrics))
-REDRAW_MS = 250
+REDRAW_MS = 500
 TRAIN_COLOUR, VAL_COLOUR, LR_COLOUR = "#1f77b4", "#d62728", "#2ca02c"
 OVERLAY_COLOURS = ("#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2", "#7f7f7f")
 

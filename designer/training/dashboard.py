@@ -31,7 +31,7 @@ from designer.training.runs import RunsView
 from designer.training.worker import TrainingController
 
 log = logging.getLogger(__name__)
-SNAPSHOT_REDRAW_MS = 300
+SNAPSHOT_REDRAW_MS = 500
 EDIT_SETTLE_MS = 400  # recompute feature maps once edits pause, not on every keystroke or drag
 
 
