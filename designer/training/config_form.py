@@ -33,6 +33,7 @@ class ConfigForm(QWidget):
         self.freeze.setToolTip("Layers whose weights stay fixed (transfer learning)")
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # fields go under labels in a narrow dock
         for label, w in (("Optimizer", self.optimizer), ("Learning rate", self.lr), ("Momentum", self.momentum),
                          ("Weight decay", self.weight_decay), ("LR schedule", self.schedule),
                          ("Step every (epochs)", self.step_size), ("Step factor", self.gamma),

@@ -70,12 +70,13 @@ class CurvesView(QWidget):
         # side by side: the dock sits under the canvas, so it is wide and short
         self.loss_plot = self._plot(0, "Loss", "loss")
         self.acc_plot = self._plot(1, "Accuracy", "accuracy")
-        self.lr_plot = self._plot(2, "Learning rate (log scale)", "lr")
+        self.lr_plot = self._plot(2, "Learning rate", "lr")
         self.acc_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.setLabel("bottom", "step")
-        self.lr_plot.setLogMode(y=True)
+        # A linear axis: pyqtgraph's log axis labels every tick within a decade and they overlap, and the
+        # schedules offered (constant, step, cosine, one-cycle) read well on a linear scale.
         self.plots.ci.layout.setColumnStretchFactor(2, 0)
         self.acc_plot.setYRange(0, 1, padding=0.02)
         pen = lambda c, w=2, style=None: pg.mkPen(c, width=w, style=style or Qt.PenStyle.SolidLine)  # noqa: E731
