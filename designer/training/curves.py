@@ -177,13 +177,21 @@ class CurvesView(QWidget):
         self.train_acc.setData(step, exponential_moving_average(acc, weight) if len(acc) else acc)
         self.train_loss_raw.setData(step if raw else [], loss if raw else [])
         self.train_acc_raw.setData(step if raw else [], acc if raw else [])
-        self.lr_curve.setData(step, np.asarray(s["lr"], dtype=np.float64))
+        lr = np.asarray(s["lr"], dtype=np.float64)
+        self.lr_curve.setData(step, lr)
+        self._fit_lr_axis(lr)
         at = self.metrics.epoch_steps()
         self.val_loss.setData(at, _finite(e["val_loss"]), connect="finite")
         self.val_acc.setData(at, _finite(e["val_accuracy"]), connect="finite")
         self._draw_overlays(weight)
         self.redraw_count += 1
         self.redrawn.emit()
+
+    def _fit_lr_axis(self, lr) -> None:
+        """Start the axis at zero; pyqtgraph would centre a constant rate in a ±0.5 band and read 0."""
+        if len(lr):
+            top = float(np.nanmax(lr)) if np.isfinite(lr).any() else 0.0
+            self.lr_plot.setYRange(0.0, top * 1.1 if top > 0 else 1.0, padding=0)
 
     def _draw_overlays(self, weight) -> None:
         for plot, item in self._overlay_items:
