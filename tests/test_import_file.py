@@ -14,13 +14,7 @@ from engine.interchange.sources import SourceError
 from engine.interchange.weights import WeightsError, load_weights
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models run fastest on one thread; on a busy 2-core machine, two OpenMP threads spin-wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 MODEL = textwrap.dedent('''
     import torch

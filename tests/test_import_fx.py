@@ -12,13 +12,7 @@ from engine.interchange.importing import import_torchvision
 from engine.interchange.sources import SourceError, build_torchvision, torchvision_model_keys
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small models run fastest on one thread; on a busy 2-core machine, two OpenMP threads spin-wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 torchvision = pytest.importorskip("torchvision")
 
