@@ -124,15 +124,20 @@ class Analyzer:
         new_cache: dict = {}
         for nid in order:
             spec = nodes[nid]
-            sources = [infos[e.source] for e in sorted(incoming[nid], key=lambda e: e.slot)]
-            key = (spec.kind, spec.params, tuple((s.shape, s.receptive_field, s.jump) for s in sources),
-                   image_size, node_errors.get(nid))
+            edges = incoming[nid]
+            sources = [infos[e.source] for e in (sorted(edges, key=_slot) if len(edges) > 1 else edges)]
+            error = node_errors.get(nid)
             cached = self._cache.get(nid)
-            if cached is not None and cached[0] == key:
-                info = cached[1]
+            # Unchanged nodes keep their LayerSpec object and, below, their NodeInfo object, so most of
+            # this check is identity comparison.
+            if (cached is not None and cached[0] is spec and cached[2] == error and cached[3] == image_size
+                    and len(cached[1]) == len(sources) and all(a is b for a, b in zip(cached[1], sources))):
+                info = cached[4]
             else:
-                info = _analyze_node(nid, spec, sources, node_errors.get(nid), image_size)
-            new_cache[nid] = (key, info)
+                info = _analyze_node(nid, spec, sources, error, image_size)
+                if cached is not None and cached[4] == info:
+                    info = cached[4]  # same result: keep the object so the layers below hit the fast path
+            new_cache[nid] = (spec, sources, error, image_size, info)
             infos[nid] = info
         for nid in cyclic:
             infos[nid] = NodeInfo(error=node_errors[nid])
@@ -143,6 +148,10 @@ class Analyzer:
         _check_paths(graph, nodes, outgoing, issues)
         _warn_softmax_before_output(graph, nodes, incoming, issues)
         return Analysis(infos, issues, order)
+
+
+def _slot(edge):
+    return edge.slot
 
 
 def analyze(graph: GraphSpec) -> Analysis:
@@ -252,13 +261,16 @@ def _numel(shape):
 def _receptive_field(kind, params, sources, in_shapes, image_size):
     if not sources:
         return (1, 1), (1, 1)
-    rf_in = tuple(max(s.receptive_field[i] for s in sources) for i in range(2))
-    jump_in = tuple(max(s.jump[i] for s in sources) for i in range(2))
+    if len(sources) == 1:  # the common case, kept cheap: it runs for every node after every edit
+        rf_in, jump_in = sources[0].receptive_field, sources[0].jump
+    else:
+        rf_in = (max(s.receptive_field[0] for s in sources), max(s.receptive_field[1] for s in sources))
+        jump_in = (max(s.jump[0] for s in sources), max(s.jump[1] for s in sources))
     r: Receptive = kind.receptive(params, list(in_shapes))
     if r.global_ or rf_in == image_size and jump_in == image_size:
         return image_size, image_size
-    rf = tuple(rf_in[i] + (r.kernel[i] - 1) * jump_in[i] for i in range(2))
-    return rf, tuple(jump_in[i] * r.stride[i] for i in range(2))
+    (kh, kw), (sh, sw) = r.kernel, r.stride
+    return (rf_in[0] + (kh - 1) * jump_in[0], rf_in[1] + (kw - 1) * jump_in[1]), (jump_in[0] * sh, jump_in[1] * sw)
 
 
 def _check_paths(graph, nodes, outgoing, issues):

@@ -8,7 +8,8 @@ from engine.registry import LayerKind, ParamSpec, Receptive, ShapeError, registe
 
 
 def _effective_kernel(p):
-    return tuple(d * (k - 1) + 1 for k, d in zip(p["kernel_size"], p.get("dilation", (1, 1))))
+    (kh, kw), (dh, dw) = p["kernel_size"], p.get("dilation", (1, 1))
+    return (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
 
 
 def _resolve_padding(p):
