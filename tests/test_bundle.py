@@ -160,3 +160,62 @@ def test_not_a_bundle(tmp_path):
     path = write_zip(tmp_path / "y.cnnd", {}, {"format": "something-else", "version": 1})
     with pytest.raises(BundleError, match="not a CNN Designer project bundle"):
         load_bundle(path)
+
+
+def rewritten(tmp_path, edit, name="v.cnnd"):
+    """A real bundle with one run, its members passed through edit(name, bytes) -> bytes (None drops it)."""
+    graph = load_template("lenet5")
+    good = save_bundle(Bundle(graph, [make_run(graph, 1)], None, {"key": "generated_shapes"}), tmp_path / "ok.cnnd")
+    out = tmp_path / name
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for member in src.namelist():
+            data = edit(member, src.read(member))
+            if data is not None:
+                dst.writestr(member, data)
+    return out
+
+
+def replace_in(suffix, data):
+    return lambda name, old: data(old) if callable(data) and name.endswith(suffix) else (
+        data if name.endswith(suffix) else old)
+
+
+@pytest.mark.parametrize("run_id", ["../../../evil", "/tmp/evil", "a/b", "", "x" * 65, 7])
+def test_run_id_that_could_be_a_path_is_refused(tmp_path, run_id):
+    # The app stores each opened run in a folder named after its id: an id must never reach outside.
+    edit = replace_in("run.json", lambda old: json.dumps({**json.loads(old), "id": run_id}).encode())
+    with pytest.raises(BundleError, match=r"has the run id .*\(never a path\)"):
+        load_bundle(rewritten(tmp_path, edit))
+
+
+@pytest.mark.parametrize("suffix,data,why", [
+    ("metrics.json", b"[1, 2]", "metrics.json must hold"),
+    ("metrics.json", b'{"steps": {"loss": "abc"}}', "metrics.json must hold"),
+    ("metrics.json", b'{"epochs": {"loss": [1, 2], "lr": [1]}}', "equally long"),
+    ("results.json", b"[1]", "results.json must be a JSON object"),
+    ("results.json", b"[" * 100000 + b"]" * 100000, "results.json is not valid JSON"),
+    ("/graph.json", b"\xff\xfe{", "cannot be read: .*utf-8"),
+    ("run.json", json.dumps({"format": "cnn-designer-run", "id": "abc", "seed": [1]}).encode(), "cannot be read"),
+])
+def test_damaged_run_members_get_a_message_not_a_crash(tmp_path, suffix, data, why):
+    with pytest.raises(BundleError, match=why) as info:
+        load_bundle(rewritten(tmp_path, replace_in(suffix, data)))
+    assert "cnnd-" not in str(info.value)  # the temporary folder's name means nothing to the person
+
+
+def test_non_utf8_graph_and_corrupt_compressed_data_are_refused(tmp_path):
+    with pytest.raises(BundleError, match="graph.json is not UTF-8"):
+        load_bundle(rewritten(tmp_path, lambda n, d: b"\xff\xfe{" if n == "graph.json" else d))
+    path = rewritten(tmp_path, lambda n, d: d, "c.cnnd")
+    raw = bytearray(path.read_bytes())
+    start = raw.index(b"graph.json") + len("graph.json") + 40   # inside graph.json's deflate stream
+    raw[start:start + 30] = bytes(b ^ 0xFF for b in raw[start:start + 30])
+    path.write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match="damaged .*corrupt or incomplete"):
+        load_bundle(path)
+
+
+def test_manifest_data_set_keeps_only_well_typed_fields(tmp_path):
+    edit = replace_in("manifest.json", lambda old: json.dumps(
+        {**json.loads(old), "dataset": {"key": 5, "root": "/data", "size": -3, "extra": "x"}}).encode())
+    assert load_bundle(rewritten(tmp_path, edit)).dataset == {"root": "/data"}

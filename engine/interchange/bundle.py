@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -36,6 +38,8 @@ MAX_TEXT_MEMBER = 64 * 1024 * 1024          # one .json/.csv member
 MAX_WEIGHTS_MEMBER = 4 * 1024 ** 3         # one .safetensors member
 MAX_TOTAL = 8 * 1024 ** 3                  # everything, uncompressed
 MAX_RATIO = 200                            # uncompressed / compressed, for members above 1 MB (zip bombs)
+# A run's id becomes a folder name when the app stores the run, so it must not be a path.
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class BundleError(ValueError):
@@ -199,8 +203,9 @@ def _read_member(zf, info, source) -> bytes:
     try:
         with zf.open(info) as f:
             data = f.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
-        raise BundleError(f"{source}: member {info.filename!r} is damaged ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as exc:
+        raise BundleError(f"{source}: member {info.filename!r} is damaged ({exc}); the file is corrupt or "
+                          f"incomplete. Refused.") from None
     if len(data) > info.file_size:
         raise BundleError(f"{source}: member {info.filename!r} is larger than its header says. Refused.")
     return data
@@ -250,6 +255,8 @@ def _assemble(work: Path, manifest: dict, members: dict, path: Path) -> Bundle:
             if "graph.json" in members else None
     except GraphFileError as exc:
         raise BundleError(str(exc)) from None
+    except UnicodeDecodeError:
+        raise BundleError(f"{source}: graph.json is not UTF-8 text; the bundle is damaged") from None
     if graph is None:
         raise BundleError(f"{source} has no graph.json; it is not a complete CNN Designer project bundle")
     weights = None
@@ -258,8 +265,10 @@ def _assemble(work: Path, manifest: dict, members: dict, path: Path) -> Bundle:
             raise BundleError(f"{source}: the manifest lists weights.safetensors but the bundle does not contain it")
         weights = _safetensors(work / "weights.safetensors", f"{source}: weights.safetensors")
     runs = [_load_run(work, folder, source) for folder in manifest.get("runs", [])]
+    # Only the fields the app uses, with their types: a key and a folder (text) and a positive size.
     dataset = {k: v for k, v in manifest.get("dataset", {}).items()
-               if k in ("key", "root", "size") and isinstance(v, (str, int)) and not isinstance(v, bool)}
+               if (k in ("key", "root") and isinstance(v, str)) or
+               (k == "size" and isinstance(v, int) and not isinstance(v, bool) and v > 0)}
     return Bundle(graph=graph, runs=runs, weights=weights, dataset=dataset, seed=manifest.get("seed", 0),
                   created=str(manifest.get("created", ""))[:64], path=path)
 
@@ -274,15 +283,52 @@ def _safetensors(file: Path, what: str) -> dict:
 
 
 def _load_run(work: Path, folder: str, source: str):
-    from engine.training.run_record import RunRecord, RunRecordError
+    from engine.training.run_record import RunRecord
 
     run_dir = work.joinpath(*PurePosixPath(folder).parts)
     if not (run_dir / "run.json").is_file():
         raise BundleError(f"{source}: run folder {folder} is listed but missing")
+    _check_run_files(run_dir, folder, source)
     weights = run_dir / "weights.safetensors"
     if weights.is_file():
         _safetensors(weights, f"{source}: {folder}weights.safetensors")  # clear message before RunRecord reads it
     try:
         return RunRecord.load(run_dir)
-    except (RunRecordError, ValueError, KeyError, TypeError) as exc:
-        raise BundleError(f"{source}: run {folder} cannot be read: {exc}") from None
+    except Exception as exc:  # anything in an untrusted run folder that does not read back means it is damaged
+        text = str(exc).replace(str(work) + os.sep, "").replace(str(work), "")
+        raise BundleError(f"{source}: run {folder} cannot be read: {text or type(exc).__name__}") from None
+
+
+def _check_run_files(run_dir: Path, folder: str, source: str) -> None:
+    """The JSON a run record reads must have the shapes it writes, so nothing downstream trips over a
+    list where a table belongs, and the run's id must be a plain name (the app makes a folder of it)."""
+    def read(name):
+        file = run_dir / name
+        if not file.is_file():
+            return None
+        try:
+            return json.loads(file.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise BundleError(f"{source}: {folder}{name} is not valid JSON ({exc}); refused") from None
+
+    meta = read("run.json")
+    run_id = meta.get("id") if isinstance(meta, dict) else None
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise BundleError(f"{source}: {folder}run.json has the run id {run_id!r}; a run id is 1-64 letters, digits, "
+                          f"'-' or '_' (never a path). Refused.")
+    metrics = read("metrics.json")
+    if metrics is not None:
+        tables = [metrics.get(t, {}) for t in ("steps", "epochs")] if isinstance(metrics, dict) else [None]
+        for table in tables:
+            if not isinstance(table, dict) or not all(_is_column(v) for v in table.values()) \
+                    or len({len(v) for v in table.values()}) > 1:
+                raise BundleError(f"{source}: {folder}metrics.json must hold \"steps\" and \"epochs\" tables of "
+                                  f"equally long number columns. Refused.")
+    results = read("results.json")
+    if results is not None and not isinstance(results, dict):
+        raise BundleError(f"{source}: {folder}results.json must be a JSON object of test results. Refused.")
+
+
+def _is_column(values) -> bool:
+    return isinstance(values, list) and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values)
