@@ -10,6 +10,7 @@ from PySide6.QtCore import QLockFile, QTimer
 from PySide6.QtWidgets import QMenu
 
 from designer import dialogs, panels
+from designer.graph_edits import blank_graph
 from designer.settings import recovery_dir
 from engine.graph_io import GraphFileError, graph_from_dict, graph_to_dict, load_graph, save_graph, write_text_atomic
 
@@ -47,7 +48,11 @@ class FileController:
             return False
         self.document.set_graph(graph, "")
         self.window.canvas.show_design()
-        self.window.show_status(f"New design from “{graph.name or 'blank'}”.")
+        if graph == blank_graph():
+            self.window.show_status("New blank design: drag layers from the palette in between Input and Output.",
+                                    8000)
+        else:
+            self.window.show_status(f"New design from the “{graph.name}” template.")
         return True
 
     def open(self) -> bool:

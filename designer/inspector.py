@@ -28,6 +28,9 @@ class Inspector(QScrollArea):
         self._session = 0   # edits within one session of one field merge into one undo step
         self.setWidgetResizable(True)
         self.setMinimumWidth(260)
+        # Never scroll sideways: help text cut off at the right edge is unreadable. The form wraps instead,
+        # and show_node widens the panel when a form cannot get narrower.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         document.params_changed.connect(self._on_params_changed)
         document.analysis_changed.connect(self._on_analysis_changed)
         document.node_removed.connect(self._on_node_removed)
@@ -90,6 +93,14 @@ class Inspector(QScrollArea):
         outer.addStretch(1)
         self.setWidget(page)
         self._on_analysis_changed(self.document.analysis)
+        self._fit_width(page)
+
+    def _fit_width(self, page) -> None:
+        """Grow (never shrink, so the canvas does not jump on every selection) to fit the form's narrowest
+        layout beside a vertical scroll bar."""
+        needed = page.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+        if needed > self.minimumWidth():
+            self.setMinimumWidth(needed)
 
     def _analysis_box(self) -> QGroupBox:
         group = QGroupBox("Analysis")
@@ -98,6 +109,7 @@ class Inspector(QScrollArea):
         for key, title in (("shape", "Output shape"), ("inputs", "Input shapes"), ("params", "Parameters"),
                            ("macs", "MACs"), ("memory", "Activation memory"), ("rf", "Receptive field")):
             label = QLabel("—")
+            label.setWordWrap(True)  # a Concat's input shapes can be a long list
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addRow(title, label)
             self.analysis_labels[key] = label

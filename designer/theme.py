@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtGui import QColor, QIcon, QPalette
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
@@ -23,6 +23,7 @@ class CanvasColors:
     muted_text: QColor
     error_fill: QColor
     error_border: QColor
+    error_header: QColor  # darker than the border in the dark theme, so the white kind name stays readable
     warning_border: QColor
     edge: QColor
     edge_selected: QColor
@@ -36,7 +37,7 @@ LIGHT = CanvasColors(
     background=QColor("#f4f5f7"), grid=QColor("#dfe2e8"), node_fill=QColor("#ffffff"),
     node_border=QColor("#9aa3b2"), node_selected=QColor("#2f6fde"), header_text=QColor("#ffffff"),
     text=QColor("#1d2430"), muted_text=QColor("#5b6472"), error_fill=QColor("#fde8e8"),
-    error_border=QColor("#d43b3b"), warning_border=QColor("#d99a1e"), edge=QColor("#7d8796"),
+    error_border=QColor("#d43b3b"), error_header=QColor("#d43b3b"), warning_border=QColor("#d99a1e"), edge=QColor("#7d8796"),
     edge_selected=QColor("#2f6fde"), edge_label_fill=QColor("#ffffff"), port_in=QColor("#5a8de8"),
     port_out=QColor("#35a56a"), port_hover=QColor("#f2a33a"))
 
@@ -44,14 +45,15 @@ DARK = CanvasColors(
     background=QColor("#1e2127"), grid=QColor("#2b3038"), node_fill=QColor("#2c313a"),
     node_border=QColor("#59616f"), node_selected=QColor("#6aa1ff"), header_text=QColor("#ffffff"),
     text=QColor("#e6e9ef"), muted_text=QColor("#a3abb8"), error_fill=QColor("#4a2a2d"),
-    error_border=QColor("#ff6b6b"), warning_border=QColor("#f0b54a"), edge=QColor("#8c95a3"),
+    error_border=QColor("#ff6b6b"), error_header=QColor("#c23a3a"), warning_border=QColor("#f0b54a"), edge=QColor("#8c95a3"),
     edge_selected=QColor("#6aa1ff"), edge_label_fill=QColor("#262a31"), port_in=QColor("#6aa1ff"),
     port_out=QColor("#4cc38a"), port_hover=QColor("#f2a33a"))
 
-# One header colour per palette category, so kinds are recognisable at a glance.
+# One header colour per palette category, so kinds are recognisable at a glance. None may be red:
+# a red header means "this layer has an error".
 CATEGORY_COLORS = {
     "Input/Output": "#5c6bc0", "Convolution": "#1e88e5", "Activation": "#e67e22", "Pooling": "#16a085",
-    "Normalization": "#8e44ad", "Regularization": "#7f8c8d", "Fully connected": "#c0392b",
+    "Normalization": "#8e44ad", "Regularization": "#7f8c8d", "Fully connected": "#795548",
     "Branches": "#2c8a3d",
 }
 
@@ -103,6 +105,23 @@ def _palette(name: str) -> QPalette:
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     return p
+
+
+def line_icon(style, pixmap) -> QIcon:
+    """A monochrome standard icon (arrows, frames) in the theme's text colour: the style draws them dark,
+    which vanishes on the dark theme's toolbar."""
+    icon = style.standardIcon(pixmap)
+    if current_theme() != "dark":
+        return icon
+    tinted = QIcon()
+    for size in (16, 24, 32):
+        image = icon.pixmap(size).toImage().convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
+        painter = QPainter(image)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_SourceIn)  # keep the shape, recolour
+        painter.fillRect(image.rect(), QColor("#e6e9ef"))
+        painter.end()
+        tinted.addPixmap(QPixmap.fromImage(image))
+    return tinted
 
 
 def app_icon() -> QIcon:

@@ -40,10 +40,8 @@ def build_actions(window) -> dict:
     act("quit", "&Quit", _quit, Key.Quit)
     undo = doc.undo_stack.createUndoAction(window, "&Undo")
     undo.setShortcuts(QKeySequence.keyBindings(Key.Undo))
-    undo.setIcon(style.standardIcon(sp.SP_ArrowBack))
     redo = doc.undo_stack.createRedoAction(window, "&Redo")
     redo.setShortcuts(QKeySequence.keyBindings(Key.Redo) or [QKeySequence("Ctrl+Shift+Z")])
-    redo.setIcon(style.standardIcon(sp.SP_ArrowForward))
     acts["undo"], acts["redo"] = undo, redo
     act("cut", "Cu&t", clip.cut, Key.Cut, "Cut the selected layers")
     act("copy", "&Copy", clip.copy, Key.Copy, "Copy the selected layers")
@@ -57,7 +55,7 @@ def build_actions(window) -> dict:
     acts["zoom_in"].setShortcuts([QKeySequence(Key.ZoomIn), QKeySequence("Ctrl+=")])
     act("zoom_out", "Zoom &Out", view.zoom_out, Key.ZoomOut)
     act("zoom_reset", "&Actual Size", view.reset_zoom, "Ctrl+0")
-    act("fit", "&Fit to Window", view.fit_all, "Ctrl+1", "Show the whole design", sp.SP_TitleBarMaxButton)
+    act("fit", "&Fit to Window", view.fit_all, "Ctrl+1", "Show the whole design")
     act("auto_layout", "Auto-&layout", doc.auto_layout, "Ctrl+L",
         "Arrange the layers in columns from Input to Output", sp.SP_BrowserReload)
 
@@ -109,16 +107,36 @@ def build_actions(window) -> dict:
                                             acts["fit"]]
     for a in acts.values():
         window.addAction(a)  # shortcuts work even when the menu bar is hidden
+    _set_line_icons(window, acts)
     return acts
 
 
+# Icons the style draws as dark lines: redrawn in the theme's text colour whenever the theme changes.
+LINE_ICONS = {"undo": QStyle.StandardPixmap.SP_ArrowBack, "redo": QStyle.StandardPixmap.SP_ArrowForward,
+              "fit": QStyle.StandardPixmap.SP_TitleBarMaxButton}
+
+
+def _set_line_icons(window, acts) -> None:
+    for name, pixmap in LINE_ICONS.items():
+        acts[name].setIcon(theme.line_icon(window.style(), pixmap))
+
+
 def set_theme(window, name: str) -> None:
+    """The theme is the whole application's: every open designer window is redrawn in it."""
+    from PySide6.QtWidgets import QApplication
+
     applied = theme.apply_theme(name)
     window.settings().setValue("appearance/theme", applied)
-    for item in window.scene.items():
-        item.update()
-    window.scene.invalidate()
-    window.canvas.viewport().update()
+    windows = [w for w in QApplication.topLevelWidgets() if hasattr(w, "actions_") and hasattr(w, "scene")]
+    for each in windows or [window]:
+        _set_line_icons(each, each.actions_)
+        for key, action in each.actions_.items():
+            if key.startswith("theme_"):
+                action.setChecked(key == f"theme_{applied}")
+        for item in each.scene.items():
+            item.update()
+        each.scene.invalidate()
+        each.canvas.viewport().update()
 
 
 def _select_all(window):

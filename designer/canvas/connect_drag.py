@@ -17,6 +17,7 @@ class ConnectDrag:
 
     def __init__(self, scene, port: PortItem):
         self.scene = scene
+        self.start_port = port
         self.replacing = None
         self.fixed_port = port  # the end that stays put
         if not port.is_output:
@@ -51,7 +52,7 @@ class ConnectDrag:
 
     def finish(self, pos: QPointF) -> None:
         port = self._port_at(pos)
-        self.cancel()
+        self.cancel(pos)
         if port is None:
             if self.replacing is not None:
                 self.scene.status_message.emit("Connection left where it was; press Delete to remove a "
@@ -67,9 +68,12 @@ class ConnectDrag:
         if problem:
             self.scene.status_message.emit(problem)
 
-    def cancel(self) -> None:
+    def cancel(self, pos: QPointF | None = None) -> None:
         if self.hover is not None:
             self.hover.set_hovered(False)
+        # The scene sends no hover-leave while the mouse is grabbed: without this the port where the drag
+        # started stayed highlighted after the connection was made elsewhere.
+        self.start_port.set_hovered(pos is not None and self.start_port.contains(self.start_port.mapFromScene(pos)))
         if self.line.scene() is not None:
             self.scene.removeItem(self.line)
         if self.replacing is not None:

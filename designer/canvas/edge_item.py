@@ -11,10 +11,26 @@ LABEL_FONT = QFont()
 LABEL_FONT.setPointSizeF(7.5)
 
 
+BACK_BULGE = 40.0   # how far a backward edge swings out past its ports before turning
+BELOW_NODES = 75.0  # a backward edge between ports at about the same height runs this far below them
+
+
 def curve(start: QPointF, end: QPointF) -> QPainterPath:
-    """A horizontal S-curve, so edges leave outputs to the right and enter inputs from the left."""
-    dx = max(40.0, abs(end.x() - start.x()) * 0.5)
+    """A horizontal S-curve, so edges leave outputs to the right and enter inputs from the left.
+
+    An edge that runs backwards (auto-layout wraps deep networks into bands, so the last layer of one band
+    feeds the first of the next) turns down out of its output, runs back along the gap between the bands
+    and turns into its input: an S-curve would swing far out on both sides and cut across the design."""
     path = QPainterPath(start)
+    if end.x() < start.x() - 10.0:
+        dy = end.y() - start.y()
+        mid_y = start.y() + dy / 2 if abs(dy) > 110.0 else max(start.y(), end.y()) + BELOW_NODES
+        out, into = start.x() + BACK_BULGE, end.x() - BACK_BULGE
+        path.cubicTo(QPointF(out, start.y()), QPointF(out, mid_y), QPointF(start.x(), mid_y))
+        path.lineTo(QPointF(end.x(), mid_y))
+        path.cubicTo(QPointF(into, mid_y), QPointF(into, end.y()), end)
+        return path
+    dx = max(40.0, abs(end.x() - start.x()) * 0.5)
     path.cubicTo(start + QPointF(dx, 0), end - QPointF(dx, 0), end)
     return path
 

@@ -131,7 +131,7 @@ class NodeItem(QGraphicsItem):
         header.addRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_HEIGHT), CORNER - 1, CORNER - 1)
         header.addRect(QRectF(1, HEADER_HEIGHT / 2, NODE_WIDTH - 2, HEADER_HEIGHT / 2 + 1))
         header.setFillRule(Qt.FillRule.WindingFill)  # the overlap belongs to the header, not a hole in it
-        head_color = c.error_border if error else theme.category_color(get_kind(self.spec.kind).category)
+        head_color = c.error_header if error else theme.category_color(get_kind(self.spec.kind).category)
         painter.fillPath(header.simplified(), QBrush(head_color))
         if self._texts is None:
             self._texts = self._make_texts()

@@ -45,8 +45,14 @@ def test_connecting_by_dragging_ports_updates_shape_labels(qtbot, make_window):
     window = make_window(loose_graph("Input", "Conv2d"))
     item = window.scene.node_items["conv2d_1"]
     assert not item.texts()[3].startswith("→")     # no input yet, so no shape
-    drag_between(qtbot, window, port_pos(window, "input_1", True), port_pos(window, "conv2d_1", False))
+    start, end = port_pos(window, "input_1", True), port_pos(window, "conv2d_1", False)
+    window.canvas.centerOn((start + end) / 2)
+    qtbot.mouseMove(window.canvas.viewport(), window.canvas.mapFromScene(start))
+    start_port = window.scene.node_items["input_1"].output_port
+    assert start_port.hovered
+    drag_between(qtbot, window, start, end)
     assert EdgeSpec("input_1", "conv2d_1", 0) in window.document.graph.edges
+    assert not start_port.hovered   # not left highlighted once the mouse is elsewhere
     edge_item = window.scene.edge_items[EdgeSpec("input_1", "conv2d_1", 0)]
     assert edge_item.label == "1×28×28"
     assert item.texts()[3] == "→ 16×26×26"   # default Conv2d: 16 filters, 3×3, no padding
@@ -208,3 +214,20 @@ def test_messages_list_applies_a_fix_on_double_click(make_window):
     assert fixable
     window.messages.list.itemActivated.emit(fixable[0])
     assert window.document.analysis.ok
+
+
+def test_edges_between_layout_bands_stay_inside_the_design(window):
+    """LeNet-5 is laid out in two bands; the edge from the end of one band to the start of the next runs back
+    through the gap between them instead of swinging far out on both sides, and its label covers no layer."""
+    nodes = [item.sceneBoundingRect() for item in window.scene.node_items.values()]
+    design = nodes[0]
+    for rect in nodes[1:]:
+        design = design.united(rect)
+    backward = [e for e in window.scene.edge_items.values()
+                if e.target_item.pos().x() < e.source_item.pos().x()]
+    assert backward, "the template should wrap into bands"
+    for edge in backward:
+        bounds = edge.sceneBoundingRect()
+        assert bounds.left() > design.left() - 60 and bounds.right() < design.right() + 60, edge.edge
+        label = edge.mapRectToScene(edge._label_rect)
+        assert not any(label.intersects(rect) for rect in nodes), edge.edge

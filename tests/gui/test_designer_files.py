@@ -103,10 +103,12 @@ def test_new_from_template_and_blank(make_window, dialog_answers):
     dialog_answers.template = load_template("vgg11")
     assert window.files.new_design()
     assert window.document.graph.name == load_template("vgg11").name
+    assert window.statusBar().currentMessage() == f"New design from the “{load_template('vgg11').name}” template."
     from designer.graph_edits import blank_graph
     dialog_answers.template = blank_graph()
     assert window.files.new_design()
     assert [n.kind for n in window.document.graph.nodes] == ["Input", "Output"]
+    assert window.statusBar().currentMessage().startswith("New blank design")  # not 'from “Untitled”'
 
 
 def test_template_gallery_lists_templates(qtbot):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from engine.graph import EdgeSpec
 from helpers import chain_graph
@@ -119,3 +120,48 @@ def test_dark_theme_switch(window):
     window.actions_["theme_light"].trigger()
     assert theme.current_theme() == "light"
 
+
+
+def _ink_lightness(icon) -> float:
+    """Mean lightness of the visible pixels of an icon at toolbar size."""
+    image = icon.pixmap(24).toImage()
+    values = [image.pixelColor(x, y) for x in range(image.width()) for y in range(image.height())]
+    values = [c.lightness() for c in values if c.alpha() > 128]
+    assert values, "the icon draws nothing"
+    return sum(values) / len(values)
+
+
+def test_dark_theme_keeps_toolbar_icons_and_headers_readable(make_window):
+    first, second = make_window(), make_window()
+    first.actions_["theme_dark"].trigger()
+    for window in (first, second):  # the theme is the application's: every window follows
+        assert window.actions_["theme_dark"].isChecked()
+        for name in ("undo", "redo", "fit"):
+            assert _ink_lightness(window.actions_[name].icon()) > 150, name  # light lines on a dark toolbar
+    first.actions_["theme_light"].trigger()
+    assert _ink_lightness(second.actions_["undo"].icon()) < 110
+
+
+def test_no_layer_header_can_be_mistaken_for_an_error():
+    from designer import theme
+
+    def distance(a, b):
+        return sum((x - y) ** 2 for x, y in zip(a.getRgb()[:3], b.getRgb()[:3])) ** 0.5
+
+    for category in theme.CATEGORY_COLORS:
+        for colors in (theme.LIGHT, theme.DARK):
+            for error in (colors.error_border, colors.error_header):
+                assert distance(theme.category_color(category), error) > 60, category
+
+
+def test_inspector_forms_fit_without_sideways_scrolling(qtbot, make_window):
+    from engine.templates import load_template
+
+    window = make_window(load_template("inception"))   # Concat with four input shapes, convolutions
+    inspector = window.inspector
+    for node in window.document.graph.nodes:
+        window.select_node(node.id)
+        QApplication.processEvents()
+        page = inspector.widget()
+        assert page.width() <= inspector.viewport().width() + 1, node.id   # nothing cut off at the right
+        assert page.minimumSizeHint().width() <= inspector.viewport().width() + 1, node.id
