@@ -12,7 +12,7 @@ from designer.canvas.connect_drag import ConnectDrag
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.node_item import NODE_HEIGHT, NODE_WIDTH, NodeItem
 from designer.canvas.ports import PortItem
-from designer.graph_edits import can_insert_on_edge, input_port_count
+from designer.graph_edits import can_insert_on_edge, free_position, input_port_count
 from designer.mime import LAYER_KIND_MIME, kind_from_mime
 from engine.registry import REGISTRY
 from engine.summary import shape_text
@@ -269,7 +269,8 @@ class GraphScene(QGraphicsScene):
             nid = self.document.insert_on_edge(edge.edge, kind, pos)
             self.status_message.emit(f"Inserted {kind} between {edge.edge.source} and {edge.edge.target}.")
             return nid
-        return self.document.add_node(kind, pos)
+        # Dropped onto other layers: slide to the nearest free spot, so no port ends up hidden under a layer.
+        return self.document.add_node(kind, free_position(self.document.graph, pos, (NODE_WIDTH, NODE_HEIGHT)))
 
     # ---- context menu ---------------------------------------------------------------------------
     def contextMenuEvent(self, event):

@@ -11,19 +11,29 @@ from helpers import chain_graph, drag_between, drop_mime, loose_graph, port_pos
 
 def test_palette_drop_creates_node_and_undo_redo(window):
     before = len(window.document.graph.nodes)
-    drop_mime(window, window.palette.mime_for("Conv2d"), QPointF(300, 400))
+    empty = QPointF(300, max(n.pos[1] for n in window.document.graph.nodes) + 400)  # below the design
+    drop_mime(window, window.palette.mime_for("Conv2d"), empty)
     graph = window.document.graph
     assert len(graph.nodes) == before + 1
     new = [n for n in graph.nodes if n.kind == "Conv2d"][-1]
     assert new.id in window.scene.node_items
     item = window.scene.node_items[new.id]
-    assert item.sceneBoundingRect().contains(QPointF(300, 400))   # it landed where it was dropped
+    assert item.sceneBoundingRect().contains(empty)   # it landed where it was dropped
     assert window.isWindowModified()
     window.document.undo_stack.undo()
     assert len(window.document.graph.nodes) == before and new.id not in window.scene.node_items
     window.document.undo_stack.redo()
     assert window.document.graph.node(new.id).params == new.params
     assert new.id in window.scene.node_items
+
+
+def test_a_drop_onto_a_layer_lands_beside_it_not_on_top(window):
+    target = window.scene.node_items["conv2d_1"]
+    drop_mime(window, window.palette.mime_for("MaxPool2d"), target.sceneBoundingRect().center())
+    new = window.scene.node_items[window.document.graph.nodes[-1].id]
+    others = [item.sceneBoundingRect() for nid, item in window.scene.node_items.items() if item is not new]
+    assert not any(new.sceneBoundingRect().intersects(rect) for rect in others)
+    assert abs(new.pos().x() - target.pos().x()) < 2   # straight above or below the drop point
 
 
 def test_drop_on_edge_inserts_layer(make_window):
