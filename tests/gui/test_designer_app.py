@@ -98,3 +98,26 @@ def test_title_marks_unsaved_changes(window):
     assert window.isWindowModified() and "[*]" in window.windowTitle()
     window.document.undo_stack.undo()
     assert not window.isWindowModified()
+
+
+def test_keyboard_shortcuts_zoom_select_all_and_cut(qtbot, window):
+    from PySide6.QtCore import Qt
+
+    window.activateWindow()
+    qtbot.waitActive(window)
+    window.canvas.setFocus()
+    start = window.canvas.zoom()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Plus, Qt.KeyboardModifier.ControlModifier)
+    assert window.canvas.zoom() > start
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert window.canvas.zoom() < start
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(window.scene.selected_node_ids()) == sorted(n.id for n in window.document.graph.nodes)
+    window.scene.select_nodes(["relu_1"])
+    qtbot.keyClick(window.canvas, Qt.Key.Key_X, Qt.KeyboardModifier.ControlModifier)
+    assert not window.document.graph.has_node("relu_1")
+    window.scene.clearSelection()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    pasted = [n for n in window.document.graph.nodes if n.kind == "ReLU"]
+    assert len(pasted) == 4   # relu_2..relu_4 plus the pasted one

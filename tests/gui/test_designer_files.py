@@ -151,3 +151,35 @@ def test_panel_installers_get_the_window(make_window, monkeypatch):
     revision = window.document.revision
     window.document.set_params("conv2d_1", {"out_channels": 4})
     assert window.document.revision > revision
+
+
+def test_recent_files_menu_lists_and_reopens_designs(tmp_path, make_window, dialog_answers):
+    from designer.file_controller import AUTOSAVE_MS
+
+    assert AUTOSAVE_MS == 30_000   # the issue asks for an autosave every 30 s
+    window = make_window()
+    assert window.files.autosave_timer.isActive() and window.files.autosave_timer.interval() == AUTOSAVE_MS
+    menu = window.files.recent_menu
+    menu.aboutToShow.emit()
+    assert [a.text() for a in menu.actions()] == ["No recent designs"]
+    paths = []
+    for name in ("first", "second"):
+        path = tmp_path / f"{name}.json"
+        save_graph(chain_graph(("Flatten", {}), ("Linear", {"out_features": 10}), ("ReLU", {}))
+                   if name == "first" else load_template("lenet5"), path)
+        assert window.files.open_path(str(path))
+        paths.append(str(path.resolve()))
+    menu.aboutToShow.emit()
+    entries = [a for a in menu.actions() if not a.isSeparator()]
+    assert [a.text() for a in entries[:2]] == ["second.json", "first.json"]   # newest first
+    assert entries[0].toolTip() == paths[1]
+    entries[1].trigger()                                                          # reopen the older one
+    assert window.document.file_path == paths[0]
+    assert [n.kind for n in window.document.graph.nodes][1:4] == ["Flatten", "Linear", "ReLU"]
+    (tmp_path / "second.json").unlink()
+    menu.aboutToShow.emit()
+    entries = [a for a in menu.actions() if not a.isSeparator()]
+    assert [a.text() for a in entries[:2]] == ["first.json", "second.json"]
+    assert not entries[1].isEnabled()            # a file that has gone is shown but cannot be picked
+    entries[-1].trigger()                        # "Clear list"
+    assert window.files.recent_files() == []
