@@ -105,3 +105,54 @@ def test_cli_export_formats(tmp_path, capsys):
     (tmp_path / "bad.json").write_text("{")
     assert run_command_line(["export", str(tmp_path / "bad.json")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+PAYLOAD = ('x"""\'\'\'\nimport os; os.system("touch /tmp/cnnd_injected")  # \\N{\x00\u2028\r\n'
+           '"""; __import__("os").system("touch /tmp/cnnd_injected")\n#\\')
+
+
+def code_only(source: str) -> str:
+    """The program's structure without docstrings (comments are not in the AST anyway)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            body[0].value.value = ""
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize("fmt", ["py", "script"])
+def test_malicious_design_file_exports_the_same_program_as_a_clean_one(tmp_path, capsys, fmt):
+    # Labels, name and description carrying quotes, triple quotes, newlines, escapes and NUL reach the
+    # exported file only as inert text: the program is statement for statement the clean design's.
+    import json
+    from engine.graph_io import graph_to_json
+    clean = json.loads(graph_to_json(load_template("small_resnet")))
+    evil = json.loads(json.dumps(clean))
+    evil["name"] = evil["description"] = PAYLOAD
+    for node in evil["nodes"]:
+        node["label"] = PAYLOAD
+    outputs = {}
+    for tag, design in (("clean", clean), ("evil", evil)):
+        (tmp_path / f"{tag}.json").write_text(json.dumps(design))
+        out = tmp_path / f"{tag}.py"
+        for extra in ([], ["--class-name", "Net"]):
+            assert run_command_line(["export", str(tmp_path / f"{tag}.json"), "--format", fmt, "-o", str(out),
+                                     *extra]) == 0, capsys.readouterr().err
+            outputs[tag, bool(extra)] = out.read_text()
+    assert code_only(outputs["evil", True]) == code_only(outputs["clean", True])
+    tree = ast.parse(outputs["evil", False])  # the class name made from the hostile name is still valid Python
+    assert not [n for n in ast.walk(tree) if (isinstance(n, ast.Attribute) and n.attr == "system")
+                or (isinstance(n, ast.Name) and n.id == "__import__")]
+
+
+def test_unusable_class_name_is_refused(tmp_path, capsys):
+    from engine.graph_io import save_graph
+    save_graph(load_template("lenet5"), tmp_path / "net.json")
+    for name in ("x = 1; import os", "nn", "class", "1Net"):
+        assert run_command_line(["export", str(tmp_path / "net.json"), "--class-name", name, "-o",
+                                 str(tmp_path / "n.py")]) == 2
+        assert "cannot name a Python class" in capsys.readouterr().err
+    source = export_training_script(load_template("lenet5"), class_name="X = 1\nimport os\nY")
+    assert "MODEL_CLASS = LeNet5\n" in source  # through the API a bad name falls back to the design's

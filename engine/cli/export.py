@@ -21,7 +21,8 @@ def add_command(subs):
     p.add_argument("--weights", metavar="FILE", help="weights to use (.safetensors or .pt state_dict)")
     p.add_argument("--run", dest="run_choice", metavar="N", help="which run of a bundle supplies config and weights (number or id; "
                                               "default: the last)")
-    p.add_argument("--class-name", metavar="NAME", help="class name in exported source")
+    p.add_argument("--class-name", metavar="NAME", help="py/script: the network's class name (default: from the "
+                                                        "design's name)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed tools support)")
     p.add_argument("--dataset", metavar="KEY", help="script: the data set (default: the run's)")
     p.add_argument("--data-out", metavar="FILE.pt", help="script: also save the data set as a tensor file the "
@@ -40,6 +41,7 @@ def run(args) -> int:
     except BundleError as exc:
         raise CommandError(str(exc)) from None
     run_record = _pick_run(project.runs, args.run_choice)
+    _check_class_name(args.class_name)
     out = Path(args.output) if args.output else _default_output(Path(args.design), args.format)
     try:
         weights = load_weights(args.weights) if args.weights else (
@@ -71,7 +73,7 @@ def _export(project, run_record, weights, out: Path, args) -> str:
         data_path = ""
         if args.data_out:
             data_path = _save_dataset(graph, dataset_key, config, Path(args.data_out))
-        write_training_script(graph, out, config, dataset_key, data_path)
+        write_training_script(graph, out, config, dataset_key, data_path, args.class_name)
         return f"wrote {out}: run it with 'python {out.name}' or 'torchrun --nproc_per_node=N {out.name}'"
     if fmt == "onnx":
         return exporters.export_onnx(graph, out, weights, opset=args.opset).summary()
@@ -87,6 +89,15 @@ def _export(project, run_record, weights, out: Path, args) -> str:
         bundle = Bundle(graph, list(project.runs), weights, dict(project.dataset), project.seed)
         return f"wrote {save_bundle(bundle, out)} ({len(bundle.runs)} runs)"
     raise CommandError(f"unknown format {fmt}")
+
+
+def _check_class_name(name) -> None:
+    """The exported source uses `torch` and `nn`, so the class may not shadow them."""
+    import keyword
+
+    if name is not None and (not name.isidentifier() or keyword.iskeyword(name) or name in ("torch", "nn")):
+        raise CommandError(f"--class-name {name!r} cannot name a Python class here; use letters, digits and "
+                           f"underscores, not starting with a digit (e.g. --class-name MyNet)")
 
 
 def _pick_run(runs, which):

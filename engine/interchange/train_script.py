@@ -7,6 +7,7 @@ codegen.safe_comment.
 """
 from __future__ import annotations
 
+import keyword
 import re
 from pathlib import Path
 from typing import Optional
@@ -73,7 +74,10 @@ def export_training_script(graph: GraphSpec, config=None, dataset_key: str = "",
     analysis = analyze(graph)
     if not analysis.ok:
         raise GraphInvalidError(analysis)
-    cls = class_name or class_name_for(graph)
+    # Only a plain identifier reaches `MODEL_CLASS = ...`; anything else falls back to the design's name.
+    usable = bool(class_name) and class_name.isidentifier() and not keyword.iskeyword(class_name) \
+        and class_name not in ("torch", "nn")
+    cls = class_name if usable else class_name_for(graph)
     model = export_python(graph, class_name=cls, analysis=analysis)
     model = model.split('\nif __name__ == "__main__":', 1)[0].rstrip() + "\n"
     output = next(n for n in graph.nodes if n.kind == "Output")
@@ -97,7 +101,8 @@ def _format_dict(d: dict) -> str:
     return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in d.items()) + "}"
 
 
-def write_training_script(graph: GraphSpec, path, config=None, dataset_key: str = "", data_path: str = "") -> Path:
+def write_training_script(graph: GraphSpec, path, config=None, dataset_key: str = "", data_path: str = "",
+                          class_name: Optional[str] = None) -> Path:
     path = Path(path)
-    write_text_atomic(path, export_training_script(graph, config, dataset_key, data_path))
+    write_text_atomic(path, export_training_script(graph, config, dataset_key, data_path, class_name))
     return path
