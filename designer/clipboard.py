@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QMimeData
 from PySide6.QtWidgets import QApplication
 
-from designer.graph_edits import subgraph
+from designer.graph_edits import free_offset, subgraph
 from designer.mime import GRAPH_MIME
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json
 
@@ -62,11 +62,13 @@ class ClipboardController:
         else:
             self._last_text, self._pastes = text, 1
         step = PASTE_STEP * self._pastes
-        return self.document.paste(part, (step, step))
+        return self.document.paste(part, free_offset(self.document.graph, part.nodes, (step, step)))
 
     def duplicate(self) -> list:
         ids = self._selection()
         if not ids:
             self.window.show_status("Select one or more layers to duplicate.")
             return []
-        return self.document.paste(subgraph(self.document.graph, ids), (PASTE_STEP, PASTE_STEP))
+        part = subgraph(self.document.graph, ids)
+        # Beside the originals, never on top of them or of other layers.
+        return self.document.paste(part, free_offset(self.document.graph, part.nodes, (PASTE_STEP, PASTE_STEP)))

@@ -112,6 +112,19 @@ def free_position(graph: GraphSpec, pos, size=(116.0, 84.0), ignore=(), gap=16.0
     return (round(x, 1), round(y, 1))
 
 
+def free_offset(graph: GraphSpec, nodes, offset, size=(116.0, 84.0), gap=16.0) -> tuple:
+    """`offset`, or the nearest one further down, that puts `nodes` (pasted or duplicated layers, at their
+    original places) where they cover no layer of `graph`."""
+    w, h = size
+    others = [n.pos for n in graph.nodes]
+    dx, dy = offset
+    for k in range(400):
+        moved = [(n.pos[0] + dx, n.pos[1] + dy + k * (h + gap) / 2) for n in nodes]
+        if not any(abs(ox - x) < w + gap and abs(oy - y) < h + gap for x, y in moved for ox, oy in others):
+            return (dx, dy + k * (h + gap) / 2)
+    return (dx, dy)
+
+
 def blank_graph() -> GraphSpec:
     """A new design: an Input and an Output, waiting for the layers in between."""
     g = GraphSpec(name="Untitled")

@@ -138,6 +138,11 @@ def test_copy_paste_keeps_parameters_and_works_between_windows(make_window):
     new_ids = first.scene.selected_node_ids()
     assert len(new_ids) == 2
     assert any(e.source in new_ids and e.target in new_ids for e in first.document.graph.edges)
+    # Pasted and duplicated layers land beside the others, never on top of a layer (hiding its ports).
+    items = first.scene.node_items
+    for new in new_ids + [pasted[0].id]:
+        rect = items[new].sceneBoundingRect()
+        assert not any(rect.intersects(item.sceneBoundingRect()) for nid, item in items.items() if nid != new), new
 
 
 def test_garbage_on_the_clipboard_is_refused(window):
