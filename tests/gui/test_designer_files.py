@@ -183,3 +183,23 @@ def test_recent_files_menu_lists_and_reopens_designs(tmp_path, make_window, dial
     assert not entries[1].isEnabled()            # a file that has gone is shown but cannot be picked
     entries[-1].trigger()                        # "Clear list"
     assert window.files.recent_files() == []
+
+
+def test_saving_keeps_ordinary_file_permissions(tmp_path, make_window, dialog_answers):
+    """The atomic save writes a private temporary file first; the saved design must not stay private."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        window = make_window()
+        new = tmp_path / "new.json"
+        assert window.files.write(str(new))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        shared = tmp_path / "shared.json"
+        save_graph(load_template("lenet5"), shared)
+        os.chmod(shared, 0o664)
+        assert window.files.write(str(shared))
+        assert stat.S_IMODE(shared.stat().st_mode) == 0o664   # replacing a file keeps its permissions
+    finally:
+        os.umask(umask)
