@@ -98,3 +98,9 @@ def test_cli_import_model(model_file, tmp_path, capsys):
     assert "no weights file" in capsys.readouterr().err
     assert run_command_line(["import-model", "--list"]) == 0
     assert "resnet18" in capsys.readouterr().out
+
+
+def test_junk_weights_file_gets_a_readable_reason(tmp_path):
+    (tmp_path / "junk.pt").write_text("junk\n")
+    with pytest.raises(WeightsError, match=r"\(it is not a PyTorch file\)"):
+        load_weights(tmp_path / "junk.pt")

@@ -25,6 +25,8 @@ def read_bundle_design(path) -> object:
     return bundle.graph
 
 
+NO_WEIGHTS = ("There are no weights for this design yet: train it, or load a run's weights in the Runs list, "
+              "then export again.")
 EXPORTS = (
     # (menu text, object name, file filter, default suffix)
     ("PyTorch code (.py)…", "export_python", "Python source (*.py)", ".py"),
@@ -99,10 +101,14 @@ class InterchangeActions:
 
     # ---- exports -----------------------------------------------------------------------------------
     def export(self, name: str, file_filter: str, suffix: str) -> None:
+        if name == "export_weights" and self.current_weights() is None:  # say so before asking for a file name
+            QMessageBox.warning(self.window, "Export failed", NO_WEIGHTS)
+            return
         doc = self.window.document
         stem = Path(doc.file_path).stem if doc.file_path else (doc.graph.name or "network").replace(" ", "_")
         folder = Path(doc.file_path).parent if doc.file_path else Path.home()
-        path, chosen = QFileDialog.getSaveFileName(self.window, "Export", str(folder / f"{stem}{suffix}"), file_filter)
+        title = "Export " + next(text for text, n, *_ in EXPORTS if n == name).rstrip("…")
+        path, chosen = QFileDialog.getSaveFileName(self.window, title, str(folder / f"{stem}{suffix}"), file_filter)
         if not path:
             return
         if "." not in Path(path).name:
@@ -130,8 +136,7 @@ class InterchangeActions:
                 text = exporters.export_torchscript(graph, path, weights).summary()
             elif name == "export_weights":
                 if weights is None:
-                    raise ValueError("There are no weights for this design yet: train it, or load a run's weights "
-                                     "in the Runs list, then export again.")
+                    raise ValueError(NO_WEIGHTS)
                 text = exporters.export_weights(graph, weights, path).summary()
             else:
                 text = self.save_project(path)

@@ -3,6 +3,8 @@
 some operations do not map they list them and ask whether to keep what maps."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
@@ -144,6 +146,8 @@ class PythonImportDialog(_ImportDialog):
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setEnabled(False)
         self.trust.toggled.connect(ok.setEnabled)
+        # Trust is given to one file: choosing another asks again.
+        self.path.textChanged.connect(lambda _: self.trust.setChecked(False))
 
     def do_import(self, keep_partial):
         from engine.interchange.importing import import_python_class
@@ -159,6 +163,10 @@ def ask_keep_partial(parent, unmapped) -> bool:
     box.setWindowTitle("Some operations do not map")
     box.setText(f"{len(unmapped)} operation(s) have no layer kind in CNN Designer. Import the layers that map "
                 f"and finish the rest by hand?")
+    # Rich text with every name escaped, so an op such as torch.<lambda> shows as written.
+    shown = "<br>".join(f"• {html.escape(str(u))}" for u in unmapped[:6])
+    more = f"<br>… and {len(unmapped) - 6} more (Show Details…)" if len(unmapped) > 6 else ""
+    box.setInformativeText(shown + more)
     box.setDetailedText("\n".join(str(u) for u in unmapped))
     keep = box.addButton("Import what maps", QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)

@@ -56,7 +56,10 @@ def load_weights(path) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError for anything but plain tensors; other errors for junk
-        raise WeightsError(f"{path.name} cannot be read as plain weights ({_first_line(exc)}). Only files holding "
+        detail = _first_line(exc)
+        if not any(ch.isalpha() for ch in detail):  # e.g. KeyError(174812789) for a file that is not PyTorch's
+            detail = "it is not a PyTorch file"
+        raise WeightsError(f"{path.name} cannot be read as plain weights ({detail}). Only files holding "
                            f"tensors are accepted; save with torch.save(model.state_dict(), ...) or as "
                            f".safetensors.") from None
     return flat_state_dict(data, path.name)

@@ -138,3 +138,50 @@ def test_malicious_bundle_is_refused_in_the_app(window, tmp_path, dialog_answers
     assert not window.files.open_path(str(path), ask_to_save=False)
     assert "path traversal" in dialog_answers.errors[-1][1]
     assert window.document.graph == before
+
+
+def test_weights_export_without_weights_says_so_before_asking_for_a_file(window, monkeypatch, warnings_shown):
+    from PySide6.QtWidgets import QFileDialog
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or ("", ""))
+    window.interchange.actions["export_weights"].trigger()
+    assert not asked and "no weights" in warnings_shown[-1][1]
+    window.interchange.actions["export_onnx"].trigger()
+    assert asked[-1][1] == "Export ONNX (.onnx)"  # the save dialog names the format
+
+
+def test_trust_is_given_to_one_file_only(window, tmp_path):
+    dialog = import_dialogs.PythonImportDialog(window)
+    dialog.path.setText(str(tmp_path / "a.py"))
+    dialog.trust.setChecked(True)
+    dialog.path.setText(str(tmp_path / "b.py"))
+    assert not dialog.trust.isChecked()
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+
+
+def test_unmapped_operations_are_listed_in_the_question(window, monkeypatch):
+    from engine.interchange.fx_import import UnmappedOp
+    seen = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: seen.append(box.informativeText()) or 0)
+    unmapped = [UnmappedOp(f"op_{i}", "torch.<lambda>", "no registered layer kind does this") for i in range(8)]
+    assert not import_dialogs.ask_keep_partial(window, unmapped)
+    assert "op_0 (torch.&lt;lambda&gt;)" in seen[0] and "op_5" in seen[0] and "and 2 more" in seen[0]
+
+
+def test_bundle_whose_run_id_is_a_path_writes_nothing_outside(window, tmp_path, dialog_answers):
+    from engine.interchange.bundle import Bundle, save_bundle
+    from engine.training.config import TrainConfig
+    from engine.training.run_record import RunRecord
+    graph = load_template("lenet5")
+    good = save_bundle(Bundle(graph, [RunRecord(graph=graph, config=TrainConfig(), dataset_key="x")]),
+                       tmp_path / "good.cnnd")
+    evil = tmp_path / "evil.cnnd"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(evil, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            if name.endswith("run.json"):
+                data = json.dumps({**json.loads(data), "id": "../../escaped_run"}).encode()  # settings/runs -> tmp_path
+            dst.writestr(name, data)
+    assert not window.files.open_path(str(evil), ask_to_save=False)
+    assert "never a path" in dialog_answers.errors[-1][1]
+    assert not list(tmp_path.rglob("escaped_run"))
