@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from designer.training.images import VIRIDIS
 
 
 class ConfusionMatrixView(QWidget):
     cell_clicked = Signal(int, int)   # true class, predicted class
+    cell_hovered = Signal(str)        # what the cell under the mouse holds ("" when none)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -25,7 +26,18 @@ class ConfusionMatrixView(QWidget):
         self.confusion = np.asarray(confusion, dtype=np.int64)
         self.class_names = tuple(class_names)
         self.selected = None
+        self._hovered = None
         self.update()
+
+    def cell_description(self, true: int, pred: int) -> str:
+        """The count of a cell in words, as the tooltip and the hover line show it."""
+        n = int(self.confusion[true, pred])
+        total = int(self.confusion[true].sum())
+        share = f" ({n / total:.1%} of class {self.class_names[true]})" if total else ""
+        images = "test image" if n == 1 else "test images"
+        if true == pred:
+            return f"{n} {images} of class {self.class_names[true]} classified correctly{share}"
+        return f"{n} {images} of class {self.class_names[true]} predicted as {self.class_names[pred]}{share}"
 
     def sizeHint(self) -> QSize:
         return QSize(460, 420)
@@ -68,14 +80,19 @@ class ConfusionMatrixView(QWidget):
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(totals > 0, self.confusion / np.maximum(totals, 1), 0.0)  # row-normalised colour
         text_colour = self.palette().text().color()
+        # Square-root colour scale: a 2 % mistake gets a visible 14 % of the colour range instead of 2 %.
+        level = np.sqrt(share)
+        count_font = self._count_font(cell)
         for t in range(n):
             for q in range(n):
                 r = self.cell_rect(t, q)
-                colour = QColor(*VIRIDIS[int(round(share[t, q] * 255))])
+                colour = QColor(*VIRIDIS[int(round(level[t, q] * 255))])
                 p.fillRect(r, colour)
-                if cell >= 16:
-                    p.setPen(QColor("black") if share[t, q] > 0.55 else QColor("white"))
+                if count_font is not None and self.confusion[t, q]:
+                    p.setFont(count_font)
+                    p.setPen(QColor("black") if level[t, q] > 0.6 else QColor("white"))
                     p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(int(self.confusion[t, q])))
+        p.setFont(self.font())
         p.setPen(QPen(QColor("#444"), 1))
         p.drawRect(QRectF(left, top, cell * n, cell * n))
         if self.selected is not None:
@@ -106,6 +123,20 @@ class ConfusionMatrixView(QWidget):
         p.restore()
         p.end()
 
+    def _count_font(self, cell: float):
+        """A font in which the largest count fits a cell, down to 6 pt; None when even that is too big
+        (then the counts are in the tooltip and the hover line)."""
+        font = self.font()
+        widest = str(int(self.confusion.max())) if self.confusion.size else "0"
+        size = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+        while size >= 6.0:
+            font.setPointSizeF(size)
+            fm = QFontMetrics(font)
+            if fm.horizontalAdvance(widest) + 2 <= cell and fm.height() <= cell + 1:
+                return font
+            size -= 0.5
+        return None
+
     def mousePressEvent(self, event):
         pos = event.position()
         found = self.cell_at(pos.x(), pos.y())
@@ -117,9 +148,24 @@ class ConfusionMatrixView(QWidget):
     def mouseMoveEvent(self, event):
         pos = event.position()
         found = self.cell_at(pos.x(), pos.y())
-        if found is None:
-            self.setToolTip("")
-            return
-        t, q = found
-        self.setToolTip(f"{self.confusion[t, q]} test images of class {self.class_names[t]} predicted as "
-                        f"{self.class_names[q]}; click to see them")
+        if found != self._hovered:
+            self._hovered = found
+            self.cell_hovered.emit(self.cell_description(*found) if found is not None else "")
+
+    def leaveEvent(self, event):
+        self._hovered = None
+        self.cell_hovered.emit("")
+        super().leaveEvent(event)
+
+    def event(self, event):
+        # A tooltip per cell, placed over that cell, so it follows the mouse from cell to cell
+        if event.type() == QEvent.Type.ToolTip:
+            pos = event.position() if hasattr(event, "position") else event.pos()
+            found = self.cell_at(pos.x(), pos.y())
+            if found is None:
+                QToolTip.hideText()
+            else:
+                QToolTip.showText(event.globalPos(), self.cell_description(*found) + "; click to see them", self,
+                                  self.cell_rect(*found).toRect())
+            return True
+        return super().event(event)

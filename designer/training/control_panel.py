@@ -1,10 +1,12 @@
 """Start / Pause / Stop, the progress bar with epoch, step, speed and time left, device and memory."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget
 
 from engine.insight.memory import human_bytes
+
+PROGRESS_REFRESH_MS = 250  # the progress text changes a few times a second, not on every report
 
 
 def duration(seconds: float) -> str:
@@ -21,10 +23,16 @@ class ControlPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.start_button = QPushButton("▶ Start")
+        # Standard style icons: the ⏸/⏹ characters are missing from many fonts and show as boxes.
+        style = self.style()
+        self._icons = {name: style.standardIcon(getattr(QStyle.StandardPixmap, name))
+                       for name in ("SP_MediaPlay", "SP_MediaPause", "SP_MediaStop")}
+        self.start_button = QPushButton(self._icons["SP_MediaPlay"], "Start")
         self.start_button.setToolTip("Train the design on the chosen data set (F5)")
-        self.pause_button = QPushButton("⏸ Pause")
-        self.stop_button = QPushButton("⏹ Stop")
+        self.pause_button = QPushButton(self._icons["SP_MediaPause"], "Pause")
+        self.pause_button.setToolTip("Freeze the run after the current step (F6); press again to resume")
+        self.stop_button = QPushButton(self._icons["SP_MediaStop"], "Stop")
+        self.stop_button.setToolTip("End the run after the current step and keep its weights (Shift+F5)")
         self.start_button.clicked.connect(self.start_clicked)
         self.pause_button.clicked.connect(self.pause_clicked)
         self.stop_button.clicked.connect(self.stop_clicked)
@@ -37,6 +45,10 @@ class ControlPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("trainingMessage")
+        self._memory = None
+        self._pending_step = None
+        self._step_timer = QTimer(self, singleShot=True, interval=PROGRESS_REFRESH_MS)
+        self._step_timer.timeout.connect(self.flush)
         buttons = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
@@ -53,13 +65,18 @@ class ControlPanel(QWidget):
         self.start_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
-        self.pause_button.setText("▶ Resume" if paused else "⏸ Pause")
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setIcon(self._icons["SP_MediaPlay" if paused else "SP_MediaPause"])
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020;" if error else "")
         self.message.setText(text)
 
-    def show_device(self, device_text: str, memory=None) -> None:
+    def show_device(self, device_text: str, memory=None, keep_memory: bool = False) -> None:
+        """The device line and, when given (or kept from before), the training memory estimate."""
+        if keep_memory:
+            memory = self._memory
+        self._memory = memory
         mem = ""
         if memory is not None:
             mem = (f"<br>Estimated memory: <b>{human_bytes(memory.total)}</b> (weights and optimizer "
@@ -68,7 +85,16 @@ class ControlPanel(QWidget):
         self.device.setText(f"Device: <b>{device_text}</b>{mem}")
 
     def show_step(self, m) -> None:
-        """m: StepMetrics."""
+        """m: StepMetrics. Shown within PROGRESS_REFRESH_MS (each update relays out the wrapped labels)."""
+        self._pending_step = m
+        if not self._step_timer.isActive():
+            self._step_timer.start()
+
+    def flush(self) -> None:
+        """Show the newest step now (end of a run, pause)."""
+        m, self._pending_step = self._pending_step, None
+        if m is None:
+            return
         self.progress.setMaximum(max(1, m.total_steps))
         self.progress.setValue(m.step)
         in_epoch = (m.step - 1) % max(1, m.steps_per_epoch) + 1

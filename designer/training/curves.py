@@ -138,7 +138,9 @@ class CurvesView(QWidget):
         plot = self.plots.addPlot(row=0, col=row, title=title)
         plot.showGrid(x=True, y=True, alpha=0.25)
         if key != "lr":  # loss falls and accuracy rises: keep each legend out of its curve's way
-            plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10))
+            # an opaque-ish box: the live curve often runs under the legend and would cross its text
+            plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10), brush=pg.mkBrush(255, 255, 255, 215),
+                           pen=pg.mkPen("#ccc"), labelTextColor="#333")
         plot.setMenuEnabled(False)
         return plot
 

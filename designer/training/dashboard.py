@@ -28,6 +28,7 @@ from designer.training.filters import FilterView
 from designer.training.results import ResultsView
 from designer.training.run_store import RunStore
 from designer.training.runs import RunsView
+from designer.training.wheel_guard import WheelGuard
 from designer.training.worker import TrainingController
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class TrainingDashboard(InsightMixin, QObject):
         self.settings_panel = QScrollArea()
         self.settings_panel.setWidgetResizable(True)
         self.settings_panel.setWidget(settings)
+        WheelGuard(self.settings_panel).guard(settings)
         self.curves = CurvesView()
         self.feature_maps = FeatureMapsView()
         self.filters = FilterView()
@@ -192,6 +194,7 @@ class TrainingDashboard(InsightMixin, QObject):
             self._say("Training…")
 
     def toggle_pause(self) -> None:
+        self.controls.flush()
         if self.controller.paused:
             self.controller.resume()
             self._say("Training resumed.")

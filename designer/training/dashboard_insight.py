@@ -20,7 +20,9 @@ class InsightMixin:
     def _on_started(self, ev):
         self.controls.progress.setMaximum(max(1, ev.total_steps))
         self.controls.progress.setValue(0)
-        self.controls.show_device(f"{ev.device_name} ({ev.device})")
+        # "NVIDIA A100 (cuda:0)" names the GPU index; "CPU (2 threads)" needs nothing more
+        where = ev.device_name if ev.device == "cpu" else f"{ev.device_name} ({ev.device})"
+        self.controls.show_device(where, keep_memory=True)
         self._say(f"Training {ev.parameters:,} parameters on {ev.train_size:,} images "
                   f"({ev.val_size:,} validation, {ev.test_size:,} test) on {ev.device_name}.")
 
@@ -51,6 +53,7 @@ class InsightMixin:
             self.filters.set_filters(self.selected, snap.filters.get(self.selected))
 
     def _on_finished(self, ev):
+        self.controls.flush()
         self.weights, self.weights_graph = ev.weights, self.run_graph
         self.warm_start = None
         rec = self.record

@@ -26,6 +26,7 @@ class DatasetPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.dataset = None
+        self._sample_tiles = ([], [])  # (images, labels) of the loaded set, shown while it is chosen
         self.folder = ""
         self.input_shape = None        # the design's Input (C,H,W), for adapting the images
         self._loader = BackgroundCall(self)
@@ -92,6 +93,10 @@ class DatasetPanel(QWidget):
         if info is not None:
             classes = ", ".join(info.classes) if info.classes else "one per sub-folder"
             self.description.setText(f"{info.description}<br><b>Classes:</b> {classes}")
+        # The grid shows the loaded set's images; after choosing another set they would mislead.
+        loaded = self.dataset is not None and self.dataset.key == self.key
+        self.samples.set_tiles(*(self._sample_tiles if loaded else ([], [])))
+        self.samples.setToolTip("" if loaded else "Press Load to see sample images of this data set")
 
     def _choose_folder(self):
         path = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder of images per class")
@@ -125,7 +130,9 @@ class DatasetPanel(QWidget):
         self.dataset = dataset
         samples = dataset.sample_images(2 * len(dataset.class_names) if len(dataset.class_names) <= 10 else 24)
         labels = [_label_of(dataset, s) for s in range(len(samples))]
-        self.samples.set_tiles([image_to_qimage(s) for s in samples], labels)
+        self._sample_tiles = ([image_to_qimage(s) for s in samples], labels)
+        self.samples.set_tiles(*self._sample_tiles)
+        self.samples.setToolTip("")
         self.status.emit(f"{dataset.info.title}: {len(dataset.train)} training, {len(dataset.val)} validation, "
                          f"{len(dataset.test)} test images of {'×'.join(map(str, dataset.input_shape))}")
         self.dataset_loaded.emit(dataset)

@@ -38,7 +38,7 @@ class ProbeView(QWidget):
         p = QPainter(self)
         p.fillRect(self.rect(), self.palette().window())
         if self._image is None:
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "No probe image")
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "No probe image yet: press Load in the Training panel's data set, or Start")
             return
         w, h = self._image.width(), self._image.height()
         scale = min(self.width() / w, self.height() / h)
@@ -71,6 +71,8 @@ class FeatureMapsView(QWidget):
         self._live = {}                    # latest live activations
         self._live_label = ""
         self._epochs: list = []            # end-of-epoch snapshots for the time-lapse
+        self._shown_label = ""             # which weights the tiles on screen come from
+        self._render_pending = False       # new data arrived while this view was hidden
         self.title = QLabel("Select a layer on the canvas to see its feature maps.")
         self.title.setWordWrap(True)
         self.probe = ProbeView()
@@ -144,7 +146,7 @@ class FeatureMapsView(QWidget):
             self._probe_image = probe_image
             self.probe.set_image(probe_image)
         if self.timelapse.value() == self.timelapse.maximum():
-            self._current = activations
+            self._current, self._shown_label = activations, label
             self.timelapse_label.setText("live")
             self._render()
 
@@ -172,17 +174,28 @@ class FeatureMapsView(QWidget):
     # ---- rendering -------------------------------------------------------------------------------
     def _timelapse_moved(self, value: int) -> None:
         if value >= len(self._epochs):
-            self._current = self._live
+            self._current, self._shown_label = self._live, self._live_label
             self.timelapse_label.setText("live")
         else:
             snap = self._epochs[value]
             self._current = snap.activations
+            self._shown_label = f"end of epoch {snap.epoch + 1} (time-lapse)"
             self.timelapse_label.setText(f"end of epoch {snap.epoch + 1}")
             if snap.probe_image is not None:
                 self.probe.set_image(snap.probe_image)
         self._render()
 
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._render_pending:
+            self._render()
+
     def _render(self) -> None:
+        # A hidden tab or dock draws nothing: converting maps to images would only steal CPU from training.
+        if not self.isVisible():
+            self._render_pending = True
+            return
+        self._render_pending = False
         node = self.node_id
         data = self._current.get(node) if node else None
         if not node:
@@ -190,8 +203,8 @@ class FeatureMapsView(QWidget):
             self.grid.set_tiles([])
             return
         if data is None:
-            self.title.setText(f"{node}: no feature maps yet. They appear once training starts, or press "
-                               f"“Use current weights” in Results.")
+            self.title.setText(f"{node}: no feature maps yet. They appear once a data set is loaded (for the probe "
+                               f"image) or training starts.")
             self.grid.set_tiles([])
             return
         a = np.asarray(data, dtype=np.float32)
@@ -212,7 +225,7 @@ class FeatureMapsView(QWidget):
             tips = ["a flat vector, drawn row by row"]
             shape = f"{flat.size} values (flat)"
         self.grid.set_tiles(images, captions, tips)
-        self.title.setText(f"<b>{node}</b>: {shape} — {self._live_label if self._current is self._live else ''}"
+        self.title.setText(f"<b>{node}</b>: {shape} — {self._shown_label}"
                            f"<br>Each tile is one channel, coloured from its own minimum (dark) to maximum (yellow).")
 
     def _pixel_clicked(self, tile: int, row: int, col: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSpinBox, QVBoxLayout, QWidget
 
-from designer.training.images import kernel_rgb_to_qimage, map_to_qimage
+from designer.training.images import GREY, kernel_rgb_to_qimage, map_to_qimage
 from designer.training.tiles import TileGrid
 
 
@@ -13,6 +13,7 @@ class FilterView(QWidget):
         super().__init__(parent)
         self.node_id = ""
         self._weights = None
+        self._render_pending = False   # new weights arrived while this tab was hidden
         self.title = QLabel("Select a Conv2d layer on the canvas to see its filters.")
         self.title.setWordWrap(True)
         self.filter_index = QSpinBox()
@@ -43,7 +44,16 @@ class FilterView(QWidget):
     def first_layer_mode(self) -> bool:
         return self._weights is not None and self._weights.shape[1] in (1, 3)
 
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self._render_pending:
+            self._render()
+
     def _render(self, *_):
+        if not self.isVisible():  # hidden tab: draw when shown, not on every snapshot during training
+            self._render_pending = True
+            return
+        self._render_pending = False
         w = self._weights
         if w is None:
             self.title.setText(f"{self.node_id or 'This layer'} has no convolution kernels to show; select a "
@@ -57,18 +67,18 @@ class FilterView(QWidget):
             # Input-facing kernels look like image patches: draw each as one colour (or grey) tile,
             # scaled symmetrically so zero is mid grey and the sign stays visible.
             m = float(np.abs(w).max()) or 1.0
-            images = [kernel_rgb_to_qimage(k) if inp == 3 else map_to_qimage(k[0], -m, m) for k in w]
+            images = [kernel_rgb_to_qimage(k) if inp == 3 else map_to_qimage(k[0], -m, m, GREY) for k in w]
             captions = [f"#{i}" for i in range(out)]
             self.title.setText(f"<b>{self.node_id}</b>: {out} filters of {inp}×{kh}×{kw}"
-                               f" — {'colour' if inp == 3 else 'grey: dark negative, bright positive'}")
+                               f" — {'colour, mid grey = zero' if inp == 3 else 'grey: dark negative, mid grey zero, bright positive'}")
             self.filter_index.setVisible(False)
         else:
             i = self.filter_index.value()
             k = w[i]
             m = float(np.abs(k).max()) or 1.0
-            images = [map_to_qimage(ch, -m, m) for ch in k]
+            images = [map_to_qimage(ch, -m, m, GREY) for ch in k]
             captions = [f"in {c}" for c in range(inp)]
             self.title.setText(f"<b>{self.node_id}</b>: filter {i} of {out}, one {kh}×{kw} kernel per input "
-                               f"channel ({inp}); dark negative, bright positive")
+                               f"channel ({inp}); dark negative, mid grey zero, bright positive")
             self.filter_index.setVisible(True)
         self.grid.set_tiles(images, captions)

@@ -41,7 +41,7 @@ class ErrorGallery(QWidget):
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
-        self.list.setGridSize(QSize(ICON_SIZE + 46, ICON_SIZE + 64))
+        self.list.setGridSize(QSize(ICON_SIZE + 64, ICON_SIZE + 64))  # room for three top-3 entries
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setWordWrap(True)

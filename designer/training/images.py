@@ -10,6 +10,8 @@ _VIRIDIS_STOPS = np.array([
     [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37]], dtype=np.float64)
 VIRIDIS = np.stack([np.interp(np.linspace(0, 8, 256), np.arange(9), _VIRIDIS_STOPS[:, c])
                     for c in range(3)], axis=1).round().astype(np.uint8)
+# Kernels: zero is mid grey, so the sign of each weight stays visible (as in the colour tiles)
+GREY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 # Saliency overlays: transparent blue to opaque red ("jet"-like, fewer artefacts in print)
 _HEAT_STOPS = np.array([[0, 0, 128], [0, 90, 255], [0, 220, 220], [255, 230, 0], [230, 20, 0]], np.float64)
 HEAT = np.stack([np.interp(np.linspace(0, 4, 256), np.arange(5), _HEAT_STOPS[:, c]) for c in range(3)],

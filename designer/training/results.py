@@ -7,6 +7,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from designer.training.confusion import ConfusionMatrixView
 
+HINT = ("Rows: true class; columns: predicted class; colour: share of the row (square-root scale, so rare "
+        "mistakes show). Hover a cell for its count; click it to see the images.")
+
 
 class ResultsView(QWidget):
     evaluate_requested = Signal()          # "Evaluate current weights"
@@ -22,8 +25,10 @@ class ResultsView(QWidget):
         self.evaluate_button.clicked.connect(self.evaluate_requested)
         self.matrix = ConfusionMatrixView()
         self.matrix.cell_clicked.connect(self.cell_clicked)
-        hint = QLabel("Rows: the true class; columns: the predicted class. Click a cell to see those images.")
-        hint.setWordWrap(True)
+        self.hint = QLabel(HINT)
+        self.hint.setWordWrap(True)
+        self.matrix.cell_hovered.connect(lambda text: self.hint.setText(f"<b>{text}</b>; click to see them"
+                                                                        if text else HINT))
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.evaluate_button)
@@ -31,7 +36,7 @@ class ResultsView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.matrix, 1)
-        layout.addWidget(hint)
+        layout.addWidget(self.hint)
 
     def show_result(self, result, source: str) -> None:
         """result: an EvaluationResult on the test split; source says which weights produced it."""

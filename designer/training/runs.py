@@ -77,6 +77,7 @@ class RunsView(QWidget):
         self.list.clear()
         for rec in records:
             item = QListWidgetItem(run_title(rec))
+            item.setToolTip(run_title(rec))   # the list is narrow; the full title on hover
             item.setData(Qt.ItemDataRole.UserRole, rec.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if rec.id in checked else Qt.CheckState.Unchecked)

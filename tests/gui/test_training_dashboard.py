@@ -64,6 +64,7 @@ def test_stop_ends_the_run_mid_epoch(qtbot, dash):
 
 
 def test_pause_freezes_the_step_count_and_resume_continues(qtbot, dash):
+    dash.form.epochs.setValue(3)   # enough steps that the pause lands mid-run even on a busy machine
     seen = _collect(dash)
     dash.controller.step.connect(lambda m: m.step == 2 and not dash.controller.paused and dash.toggle_pause())
     dash.start()
@@ -72,7 +73,8 @@ def test_pause_freezes_the_step_count_and_resume_continues(qtbot, dash):
     qtbot.wait(300)
     frozen = len(seen["step"])
     qtbot.wait(500)
-    assert len(seen["step"]) == frozen and seen["step"][-1].step <= 3
+    # the worker may finish a step or two before the pause reaches it, but then it stops stepping
+    assert len(seen["step"]) == frozen and seen["step"][-1].step < seen["step"][-1].total_steps
     with qtbot.waitSignal(dash.run_finished, timeout=60000):
         dash.toggle_pause()
     assert len(seen["step"]) > frozen

@@ -51,6 +51,7 @@ def test_filter_viewer_shows_first_layer_kernels_and_deeper_ones_per_input_chann
     d = trained
     graph = window.document.graph
     first, second = graph.nodes_of_kind("Conv2d")[:2]
+    d.insight.setCurrentWidget(d.filters)
     window.select_node(first.id)
     assert d.filters.first_layer_mode and d.filters.grid.tile_count == 6
     window.select_node(second.id)
@@ -119,3 +120,87 @@ def test_feature_maps_without_a_run_use_the_current_weights(qtbot, window, digit
     window.select_node(conv)
     assert d.feature_maps.grid.tile_count == 6
     assert "untrained" in d.feature_maps.title.text()
+
+
+def test_confusion_counts_show_on_hover_even_when_cells_are_too_small_for_text(qtbot):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QHelpEvent, QMouseEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    from designer.training.results import HINT, ResultsView
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.resize(300, 260)      # 10 classes in a small dock: cells well under 16 px
+    view.show()
+    qtbot.waitExposed(view)
+    names = tuple(str(i) for i in range(10))
+    confusion = np.diag(np.full(10, 190))
+    confusion[9, 4] = 7
+    view.matrix.set_matrix(confusion, names)
+    matrix = view.matrix
+    centre = matrix.cell_rect(9, 4).center().toPoint()
+    move = QMouseEvent(QEvent.Type.MouseMove, QPointF(centre), QPointF(matrix.mapToGlobal(centre)),
+                       Qt.MouseButton.NoButton, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(matrix, move)   # qtbot.mouseMove sends no button-less moves on offscreen
+    assert "7 test images of class 9 predicted as 4" in view.hint.text()
+    help_event = QHelpEvent(QEvent.Type.ToolTip, centre, matrix.mapToGlobal(centre))
+    matrix.event(help_event)
+    assert "7 test images of class 9 predicted as 4 (3.6% of class 9)" in QToolTip.text()
+    assert matrix.cell_description(2, 2).startswith("190 test images of class 2 classified correctly")
+    matrix.leaveEvent(QEvent(QEvent.Type.Leave))
+    assert view.hint.text() == HINT
+    QToolTip.hideText()
+
+
+def test_hidden_views_draw_when_shown_and_the_time_lapse_names_its_epoch(qtbot, window, trained):
+    d = trained
+    conv = window.document.graph.nodes_of_kind("Conv2d")[0].id
+    d.insight.setCurrentWidget(d.runs)           # feature maps and filters hidden
+    window.select_node(conv)
+    assert d.feature_maps.grid.tile_count == 0 and d.filters.grid.tile_count == 0
+    d.insight.setCurrentWidget(d.feature_maps)
+    assert d.feature_maps.grid.tile_count == 6
+    d.insight.setCurrentWidget(d.filters)
+    assert d.filters.grid.tile_count == 6
+    d.insight.setCurrentWidget(d.feature_maps)
+    d.feature_maps.timelapse.setValue(0)
+    assert "end of epoch 1 (time-lapse)" in d.feature_maps.title.text()
+    assert d.feature_maps.timelapse_label.text() == "end of epoch 1"
+    d.feature_maps.timelapse.setValue(d.feature_maps.timelapse.maximum())
+    assert d.feature_maps.timelapse_label.text() == "live" and "—  <br>" not in d.feature_maps.title.text()
+
+
+def test_choosing_another_data_set_hides_the_loaded_sets_samples(window, digits):
+    panel = window.training.data
+    panel.set_dataset(digits)
+    assert panel.samples.tile_count > 0
+    panel.select("generated_shapes")
+    assert panel.samples.tile_count == 0 and "Load" in panel.samples.toolTip()
+    panel.select("generated_digits")
+    assert panel.samples.tile_count > 0
+
+
+def test_wheel_over_an_unfocused_setting_scrolls_the_panel_instead_of_changing_it(qtbot, window):
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    d = window.training
+    d.settings_panel.show()
+    size = d.data.size
+    before = size.value()
+
+    def wheel():
+        centre = QPointF(size.rect().center())
+        event = QWheelEvent(centre, QPointF(size.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(size, event)
+
+    wheel()
+    assert size.value() == before
+    size.setFocus()
+    qtbot.waitUntil(size.hasFocus)
+    wheel()
+    assert size.value() != before     # once clicked into, the field takes the wheel as usual
