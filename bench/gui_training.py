@@ -1,7 +1,9 @@
 """Benchmark: training inside the app (live curves and feature maps on screen) against the headless engine.
 
 Prints the throughput ratio (target ≥ 0.95) and the longest GUI event-loop stall while training (target
-≤ 50 ms), measured with a 5 ms timer probe. Not part of the test suite.
+≤ 50 ms), measured with a 5 ms timer probe. The probe itself wakes the GUI thread 200 times a second (each
+wake-up takes the GIL from the training thread), so each repeat trains in the app twice: once plain for
+the throughput ratio, once with the probe for the stall; both ratios are printed. Not part of the test suite.
 
     QT_QPA_PLATFORM=offscreen python bench/gui_training.py [--size 20000] [--epochs 2] [--repeats 2]
 """
@@ -50,8 +52,8 @@ def headless(graph, data, config, in_thread: bool) -> float:
     return started.train_size * finished.epochs_completed / finished.elapsed
 
 
-def in_app(app, data, config):
-    """(images/s, longest event-loop stall in ms, curve redraws, feature-map tiles) in the main window."""
+def in_app(app, data, config, probe_stalls: bool = True):
+    """(images/s, longest event-loop stall in ms or nan, curve redraws, feature-map tiles) in the main window."""
     from PySide6.QtCore import QElapsedTimer, QTimer
 
     from designer.main_window import MainWindow
@@ -74,7 +76,11 @@ def in_app(app, data, config):
         clock.restart()
 
     probe.timeout.connect(tick)
-    dash.controller.started.connect(lambda ev: (info.__setitem__("started", ev), clock.invalidate(), probe.start()))
+    dash.controller.started.connect(lambda ev: info.__setitem__("started", ev))
+    if probe_stalls:
+        dash.controller.started.connect(lambda ev: (clock.invalidate(), probe.start()))
+    else:
+        worst[0] = float("nan")
     # training ends with the last step; what follows (test evaluation in the worker, saving the run) is not
     # "while training"
     dash.controller.step.connect(lambda m: m.step == m.total_steps and probe.stop())
@@ -102,18 +108,21 @@ def main():
     graph = load_template("lenet5")
     data = load_dataset("generated_digits", size=args.size, seed=0)
     config = TrainConfig(epochs=args.epochs, batch_size=64, data_size=args.size)
-    heads, mains, apps = [], [], []
+    heads, mains, apps, probed = [], [], [], []
     for r in range(args.repeats):  # alternate so machine load affects all alike
         heads.append(headless(graph, data, config, in_thread=True))
         mains.append(headless(graph, data, config, in_thread=False))
-        apps.append(in_app(app, data, config))
+        apps.append(in_app(app, data, config, probe_stalls=False))
+        probed.append(in_app(app, data, config, probe_stalls=True))
         print(f"repeat {r + 1}: headless (worker thread) {heads[-1]:,.0f} img/s, headless (main thread) "
-              f"{mains[-1]:,.0f} img/s, in app {apps[-1][0]:,.0f} img/s, longest stall {apps[-1][1]:.1f} ms, "
-              f"{apps[-1][2]} curve redraws, {apps[-1][3]} feature-map tiles")
+              f"{mains[-1]:,.0f} img/s, in app {apps[-1][0]:,.0f} img/s, in app with the stall probe "
+              f"{probed[-1][0]:,.0f} img/s, longest stall {probed[-1][1]:.1f} ms, {apps[-1][2]} curve redraws, "
+              f"{apps[-1][3]} feature-map tiles")
     best_head, best_app = max(heads), max(a[0] for a in apps)
-    stall = max(a[1] for a in apps)
+    stall = max(a[1] for a in probed)
     print(f"throughput ratio (best in app / best headless in a worker thread): {best_app / best_head:.3f}  "
           f"(target ≥ 0.95)")
+    print(f"throughput ratio with the 5 ms stall probe running: {max(a[0] for a in probed) / best_head:.3f}")
     print(f"throughput ratio (best in app / best headless on the main thread): {best_app / max(mains):.3f}")
     print(f"longest GUI event-loop stall while training: {stall:.1f} ms  (target ≤ 50 ms)")
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, QTimer, Signal
 from PySide6.QtWidgets import QGroupBox, QScrollArea, QTabWidget, QVBoxLayout, QWidget
 
 from engine.compiler import input_shape
+from engine.data import list_datasets
 from engine.insight.memory import estimate_training_memory
 from engine.training.config import TrainConfig
 from engine.training.devices import device_name, resolve_device
@@ -39,6 +40,10 @@ EDIT_SETTLE_MS = 400  # recompute feature maps once edits pause, not on every ke
 class TrainingDashboard(InsightMixin, QObject):
     status = Signal(str)            # one-line messages for the window's status bar
     run_finished = Signal(object)   # Finished, after results and the run record are stored
+    # Load the chosen (offline) data set in the background the first time the dashboard is shown, so
+    # sample images, the probe image and feature maps are there before the first run. The GUI tests turn
+    # it off so every test decides itself what is loaded.
+    preload_on_show = True
 
     def __init__(self, source, runs_dir=None, parent=None):
         super().__init__(parent)
@@ -59,6 +64,8 @@ class TrainingDashboard(InsightMixin, QObject):
         self._latest_snapshot = None
         self._snapshot_dirty = False
         self._pending_start = False
+        self._preloading = False
+        self._preload_asked = False
         self._evaluator = BackgroundCall(self)
         self._evaluator.finished.connect(self._evaluated)
         self._evaluator.failed.connect(lambda exc: self._say(f"Evaluation failed: {exc}", error=True))
@@ -101,6 +108,27 @@ class TrainingDashboard(InsightMixin, QObject):
         self.insight.addTab(self.filters, "Filters")
         self.insight.addTab(self.results, "Results")
         self.insight.addTab(self.runs, "Runs")
+        for shown in (self.insight, self.settings_panel):
+            shown.installEventFilter(self)
+
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Show and not self._preload_asked and self.preload_on_show:
+            self._preload_asked = True
+            # after the event loop turns: a caller that sets a data set right after show() wins
+            QTimer.singleShot(0, self.preload)
+        return False
+
+    def preload(self) -> bool:
+        """Load the chosen data set in the background if nothing is loaded yet and it needs no download."""
+        info = {i.key: i for i in list_datasets()}.get(self.data.key)
+        if (self.data.dataset is not None or self.data.loading or self.controller.running or info is None
+                or not info.offline or self.data.key == "folder"):
+            return False
+        if self.source.analysis.ok:
+            self.data.input_shape = tuple(input_shape(self.source.graph))
+        self._preloading = True
+        self.data.load()
+        return True
 
     def _connect(self):
         c = self.controller
@@ -117,6 +145,7 @@ class TrainingDashboard(InsightMixin, QObject):
         self.controls.stop_clicked.connect(self.stop)
         self.data.dataset_loaded.connect(self._dataset_loaded)
         self.data.status.connect(lambda text: self._say(text))
+        self.data.load_failed.connect(self._load_failed)
         self.form.batch_size.valueChanged.connect(self._update_device)
         self.form.device.currentTextChanged.connect(self._update_device)
         self.form.optimizer.currentTextChanged.connect(self._update_device)
@@ -220,7 +249,12 @@ class TrainingDashboard(InsightMixin, QObject):
         self.feature_maps.set_probe_count(len(dataset.test))
         self.augment.set_source_images(dataset.test.images[:8].numpy())
         self._update_device()
-        if self._pending_start:
+        preloaded, self._preloading = self._preloading, False
+        if self._pending_start and preloaded:
+            # Start was pressed while the preload ran: check that set fits, loading again if not
+            self._pending_start = False
+            self.start()
+        elif self._pending_start:
             self._pending_start = False
             try:
                 self._begin(self.config())
@@ -228,6 +262,9 @@ class TrainingDashboard(InsightMixin, QObject):
                 self._say(f"Cannot train: {exc}.", error=True)
         else:
             self._refresh_static_activations()
+
+    def _load_failed(self, _message) -> None:
+        self._pending_start = self._preloading = False
 
     def _graph_changed(self) -> None:
         if self.controller.running and self.source.revision != self.run_revision and not self.stale:

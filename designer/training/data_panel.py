@@ -21,6 +21,7 @@ class DatasetPanel(QWidget):
     """Choose and load a data set; `dataset` holds the loaded one (read-only from then on)."""
 
     dataset_loaded = Signal(object)   # engine.data.Dataset
+    load_failed = Signal(str)         # the message (also sent through status)
     status = Signal(str)
 
     def __init__(self, parent=None):
@@ -141,6 +142,7 @@ class DatasetPanel(QWidget):
         self.load_button.setEnabled(True)
         message = exc.message if isinstance(exc, DatasetError) else f"Could not load the data set: {exc}"
         self.status.emit(message)
+        self.load_failed.emit(message)
 
 
 def _label_of(dataset, i):

@@ -89,7 +89,10 @@ class FeatureMapsView(QWidget):
         self.timelapse.setRange(0, 0)
         self.timelapse.setToolTip("Time-lapse: the feature maps at the end of each epoch; far right is live")
         self.timelapse.valueChanged.connect(self._timelapse_moved)
+        # Which weights the tiles come from ("live: epoch 2, step 140"). It changes with every snapshot, so it
+        # has a fixed width: a label that resizes would re-lay out and repaint the whole dock each time.
         self.timelapse_label = QLabel("live")
+        self.timelapse_label.setFixedWidth(self.timelapse_label.fontMetrics().horizontalAdvance("m") * 17)
         self.zoom = QSlider(Qt.Orientation.Horizontal)
         self.zoom.setRange(32, 200)
         self.zoom.setValue(80)
@@ -147,7 +150,7 @@ class FeatureMapsView(QWidget):
             self.probe.set_image(probe_image)
         if self.timelapse.value() == self.timelapse.maximum():
             self._current, self._shown_label = activations, label
-            self.timelapse_label.setText("live")
+            self._show_source(f"live: {label}")
             self._render()
 
     def add_epoch_snapshot(self, snapshot) -> None:
@@ -175,15 +178,20 @@ class FeatureMapsView(QWidget):
     def _timelapse_moved(self, value: int) -> None:
         if value >= len(self._epochs):
             self._current, self._shown_label = self._live, self._live_label
-            self.timelapse_label.setText("live")
+            self._show_source(f"live: {self._live_label}" if self._live_label else "live")
         else:
             snap = self._epochs[value]
             self._current = snap.activations
-            self._shown_label = f"end of epoch {snap.epoch + 1} (time-lapse)"
-            self.timelapse_label.setText(f"end of epoch {snap.epoch + 1}")
+            self._shown_label = f"end of epoch {snap.epoch + 1}"
+            self._show_source(self._shown_label)
             if snap.probe_image is not None:
                 self.probe.set_image(snap.probe_image)
         self._render()
+
+    def _show_source(self, text: str) -> None:
+        fm = self.timelapse_label.fontMetrics()
+        self.timelapse_label.setText(fm.elidedText(text, Qt.TextElideMode.ElideRight, self.timelapse_label.width()))
+        self.timelapse_label.setToolTip(f"Feature maps of the weights at {text}" if text != "live" else "")
 
     def showEvent(self, event):
         super().showEvent(event)
@@ -225,7 +233,7 @@ class FeatureMapsView(QWidget):
             tips = ["a flat vector, drawn row by row"]
             shape = f"{flat.size} values (flat)"
         self.grid.set_tiles(images, captions, tips)
-        self.title.setText(f"<b>{node}</b>: {shape} — {self._shown_label}"
+        self.title.setText(f"<b>{node}</b>: {shape}"
                            f"<br>Each tile is one channel, coloured from its own minimum (dark) to maximum (yellow).")
 
     def _pixel_clicked(self, tile: int, row: int, col: int) -> None:

@@ -28,12 +28,15 @@ class TileGrid(QWidget):
 
     # ---- content ---------------------------------------------------------------------------------
     def set_tiles(self, images, captions=None, tooltips=None) -> None:
+        # Only a new count needs a new layout; live updates of the same maps just repaint this widget.
+        relayout = len(images) != len(self._images)
         self._images = list(images)
         self._captions = list(captions or [""] * len(self._images))
         self._tooltips = list(tooltips or [""] * len(self._images))
         if self.marker and self.marker[0] >= len(self._images):
             self.marker = None
-        self.updateGeometry()
+        if relayout:
+            self.updateGeometry()
         self.update()
 
     @property

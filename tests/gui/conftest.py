@@ -77,3 +77,10 @@ def make_window(qtbot):
 @pytest.fixture
 def window(make_window):
     return make_window()
+
+
+@pytest.fixture(autouse=True)
+def no_dataset_preload(monkeypatch):
+    """Each test loads the data set it needs; no background load starts when a window is shown."""
+    from designer.training.dashboard import TrainingDashboard
+    monkeypatch.setattr(TrainingDashboard, "preload_on_show", False)

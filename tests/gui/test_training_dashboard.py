@@ -120,3 +120,22 @@ def test_editing_the_graph_during_a_run_marks_it_stale(qtbot, window, dash):
         pass
     assert dash.store.records()[-1].graph == snapshot      # it trained the snapshot, not the edit
     assert "stale" in dash.store.records()[-1].name
+
+
+def test_the_default_data_set_loads_in_the_background_when_the_dashboard_is_first_shown(
+        qtbot, make_window, monkeypatch):
+    from designer.training.dashboard import TrainingDashboard
+
+    import designer.training.data_panel as data_panel
+
+    real_load = data_panel.load_dataset
+    monkeypatch.setattr(data_panel, "load_dataset",  # a small generated set keeps the test quick
+                        lambda key, size=None, **kw: real_load(key, size=300, **kw))
+    monkeypatch.setattr(TrainingDashboard, "preload_on_show", True)
+    win = make_window()
+    d = win.training
+    qtbot.waitUntil(lambda: d.data.dataset is not None, timeout=60000)
+    assert d.data.samples.tile_count > 0 and d.data.dataset.key == "generated_digits"
+    assert d.feature_maps.probe._image is not None       # the probe image is there before any run
+    assert d.feature_maps.probe_index.maximum() == len(d.data.dataset.test) - 1
+    assert not d.data.loading and d.preload() is False    # once only; nothing left running at close
