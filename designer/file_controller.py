@@ -100,7 +100,7 @@ class FileController:
     # ---- Save ---------------------------------------------------------------------------------------
     def save(self) -> bool:
         path = self.document.file_path
-        if not path or Path(path).suffix.lower() != ".json":
+        if not path or Path(path).suffix.lower() not in (".json", *panels.FILE_SAVERS):
             return self.save_as()
         return self.write(path)
 
@@ -111,8 +111,12 @@ class FileController:
         return bool(path) and self.write(path)
 
     def write(self, path: str) -> bool:
+        saver = panels.FILE_SAVERS.get(Path(path).suffix.lower())
         try:
-            save_graph(self.document.graph, path)  # atomic: temporary file, then rename
+            if saver is not None:  # e.g. a .cnnd project stays a bundle with its runs and weights
+                saver(self.window, path)
+            else:
+                save_graph(self.document.graph, path)  # atomic: temporary file, then rename
         except (OSError, ValueError) as exc:
             dialogs.show_error(self.window, "Cannot save design",
                                f"Could not save to {path}: {getattr(exc, 'strerror', None) or exc}. "

@@ -8,11 +8,16 @@ An installer may add docks (`window.add_dock`), menus (`window.menu("Train")`, `
 FILE_LOADERS: file suffix (lower case, with dot) -> callable(path) -> GraphSpec, for design formats other
 than the native .json (Open, drag-and-drop and the command line use it). Raise an exception whose message
 tells the user what is wrong; it is shown as an error, never as a traceback.
+
+FILE_SAVERS: file suffix -> callable(window, path) that writes the window's design in that format (e.g. a
+.cnnd project with its runs and weights). Save keeps a file opened in such a format in it, instead of
+overwriting it with plain JSON. Raise OSError or ValueError with a readable message on failure.
 """
 from __future__ import annotations
 
 PANEL_INSTALLERS: list = []
 FILE_LOADERS: dict = {}
+FILE_SAVERS: dict = {}
 
 
 def _install_builtin_panels():

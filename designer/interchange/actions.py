@@ -25,6 +25,11 @@ def read_bundle_design(path) -> object:
     return bundle.graph
 
 
+def save_bundle_design(window, path) -> None:
+    """FILE_SAVERS entry for .cnnd: Save on an opened project writes the project (runs, weights), not JSON."""
+    window.interchange.save_project(str(path))
+
+
 NO_WEIGHTS = ("There are no weights for this design yet: train it, or load a run's weights in the Runs list, "
               "then export again.")
 EXPORTS = (
@@ -43,6 +48,7 @@ class InterchangeActions:
     def __init__(self, window):
         self.window = window
         self.actions: dict = {}
+        self.project_run_ids: set = set()   # runs that belong to the opened project, whatever design they trained
         menu = window.file_export_menu()
         for text, name, file_filter, suffix in EXPORTS:
             action = QAction(text, window)
@@ -73,13 +79,14 @@ class InterchangeActions:
         return {k: torch.from_numpy(np.array(v)) for k, v in dash.weights.items()}
 
     def design_runs(self) -> list:
-        """Runs (with weights) of the design as it is now."""
+        """Runs (with weights) of the design as it is now, and every run of the opened project (so saving an
+        edited project keeps its history)."""
         dash = self.dashboard
         if dash is None:
             return []
         runs = []
         for rec in dash.store.records():
-            if rec.graph == self.window.document.graph:
+            if rec.graph == self.window.document.graph or rec.id in self.project_run_ids:
                 try:
                     weights = dash.store.load_weights(rec.id)
                 except Exception:  # a run stopped before any step has no weights: keep its metrics
@@ -87,7 +94,7 @@ class InterchangeActions:
                 runs.append(dataclasses.replace(rec, weights=weights))
         return runs
 
-    def adopt_weights(self, graph, weights: dict, name: str) -> None:
+    def adopt_weights(self, graph, weights: dict, name: str):
         """Make imported weights the dashboard's current weights (and the next run's start) via a run record."""
         dash = self.dashboard
         if dash is None or weights is None:
@@ -98,6 +105,7 @@ class InterchangeActions:
         dash.store.save(record)
         dash.runs.set_records(dash.store.records())
         dash.load_run_weights(record.id)
+        return record.id
 
     # ---- exports -----------------------------------------------------------------------------------
     def export(self, name: str, file_filter: str, suffix: str) -> None:
@@ -184,8 +192,13 @@ class InterchangeActions:
     # ---- bundles -----------------------------------------------------------------------------------
     def _claim_bundle(self, path: str) -> None:
         bundle = _opened_bundles.pop(path, None) if path else None
+        if bundle is None:
+            if Path(path).suffix.lower() != ".cnnd":  # another design (New, Open, Save As .json): not this project
+                self.project_run_ids = set()
+            return  # saved as a .cnnd: still the same project
+        self.project_run_ids = {run.id for run in bundle.runs}
         dash = self.dashboard
-        if bundle is None or dash is None:
+        if dash is None:
             return
         known = {r.id for r in dash.store.records()}
         last = None
@@ -195,7 +208,8 @@ class InterchangeActions:
             last = run
         dash.runs.set_records(dash.store.records())
         if bundle.weights is not None:
-            self.adopt_weights(bundle.graph, bundle.weights, f"Project weights · {Path(path).stem}")
+            adopted = self.adopt_weights(bundle.graph, bundle.weights, f"Project weights · {Path(path).stem}")
+            self.project_run_ids.add(adopted)
         elif last is not None and last.weights is not None:
             dash.load_run_weights(last.id)
         self.window.show_status(f"Opened project {Path(path).name}: {len(bundle.runs)} run(s)"

@@ -185,3 +185,28 @@ def test_bundle_whose_run_id_is_a_path_writes_nothing_outside(window, tmp_path, 
     assert not window.files.open_path(str(evil), ask_to_save=False)
     assert "never a path" in dialog_answers.errors[-1][1]
     assert not list(tmp_path.rglob("escaped_run"))
+
+
+def test_saving_an_opened_project_keeps_it_a_bundle(window, tmp_path, dialog_answers):
+    # Open project.cnnd, edit, Save: the file stays a bundle that keeps its runs (and their weights), never
+    # plain JSON over the project.
+    from engine.interchange.bundle import Bundle, load_bundle, save_bundle
+    from engine.training.config import TrainConfig
+    from engine.training.run_record import RunRecord
+    graph = load_template("lenet5")
+    torch.manual_seed(2)
+    weights = {k: v.clone() for k, v in compile_graph(graph).state_dict().items()}
+    run = RunRecord(graph=graph, config=TrainConfig(epochs=1), dataset_key="generated_digits", name="first try",
+                    weights=weights)
+    path = save_bundle(Bundle(graph, [run], weights, {"key": "generated_digits"}, seed=3), tmp_path / "p.cnnd")
+    assert window.files.open_path(str(path), ask_to_save=False), dialog_answers.errors
+    doc = window.document
+    doc.push("wider", doc.graph.with_params("linear_1", {"out_features": 100}))
+    assert doc.modified
+    assert window.files.save(), dialog_answers.errors  # saved in place: no Save As question
+    reopened = load_bundle(path)
+    assert reopened.graph == doc.graph != graph and not doc.modified
+    assert run.id in [r.id for r in reopened.runs]  # the project's history survives the edit
+    kept = next(r for r in reopened.runs if r.id == run.id)
+    assert kept.graph == graph and all(torch.equal(kept.weights[k], weights[k]) for k in weights)
+    assert reopened.weights is None  # the old weights do not fit the edited design
