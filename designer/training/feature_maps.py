@@ -92,11 +92,12 @@ class FeatureMapsView(QWidget):
         # Which weights the tiles come from ("live: epoch 2, step 140"). It changes with every snapshot, so it
         # has a fixed width: a label that resizes would re-lay out and repaint the whole dock each time.
         self.timelapse_label = QLabel("live")
-        self.timelapse_label.setFixedWidth(self.timelapse_label.fontMetrics().horizontalAdvance("m") * 17)
+        self.timelapse_label.setFixedWidth(self.timelapse_label.fontMetrics().horizontalAdvance("m") * 14)
         self.zoom = QSlider(Qt.Orientation.Horizontal)
         self.zoom.setRange(32, 200)
         self.zoom.setValue(80)
         self.zoom.setToolTip("Tile size")
+        self.zoom.setMaximumWidth(100)   # leave the width to the time-lapse slider
         self.grid = TileGrid(tile_size=80)
         self.grid.tile_clicked.connect(self._pixel_clicked)
         self.zoom.valueChanged.connect(self.grid.set_tile_size)

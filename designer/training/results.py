@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from designer.training.confusion import ConfusionMatrixView
 
-HINT = ("Rows: true class; columns: predicted class; colour: share of the row (square-root scale, so rare "
-        "mistakes show). Hover a cell for its count; click it to see the images.")
+HINT = ("Rows: true class · columns: predicted · colour: share of the row (√ scale, so rare mistakes show). "
+        "Hover a cell for its count; click it for its images.")
 
 
 class ResultsView(QWidget):
@@ -27,6 +27,8 @@ class ResultsView(QWidget):
         self.matrix.cell_clicked.connect(self.cell_clicked)
         self.hint = QLabel(HINT)
         self.hint.setWordWrap(True)
+        # two lines, always: if hovering changed its height, the matrix would resize under the mouse
+        self.hint.setFixedHeight(2 * self.hint.fontMetrics().lineSpacing() + 2)
         self.matrix.cell_hovered.connect(lambda text: self.hint.setText(f"<b>{text}</b>; click to see them"
                                                                         if text else HINT))
         top = QHBoxLayout()

@@ -205,3 +205,22 @@ def test_wheel_over_an_unfocused_setting_scrolls_the_panel_instead_of_changing_i
     qtbot.waitUntil(size.hasFocus)
     wheel()
     assert size.value() != before     # once clicked into, the field takes the wheel as usual
+
+
+def test_a_probe_image_from_a_file_is_fitted_to_the_input_and_a_bad_file_is_explained(window, digits, tmp_path):
+    from PIL import Image
+
+    d = window.training
+    d.data.set_dataset(digits)
+    window.select_node(window.document.graph.nodes_of_kind("Conv2d")[0].id)
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[10:30, 25:35] = 255                      # a bright bar on a colour photo-sized image
+    Image.fromarray(rgb).save(tmp_path / "bar.png")
+    assert d.set_probe_file(str(tmp_path / "bar.png"))
+    assert d.probe_image.shape == (1, 28, 28)    # grey and resized to the design's Input
+    assert d.feature_maps.grid.tile_count == 6
+    (tmp_path / "notes.png").write_text("not an image")
+    assert not d.set_probe_file(str(tmp_path / "notes.png"))
+    message = d.controls.message.text()
+    assert "Cannot use" in message and "notes.png" in message and "Traceback" not in message
+    assert d.probe_image.shape == (1, 28, 28)    # the previous probe stays
