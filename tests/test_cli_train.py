@@ -65,3 +65,44 @@ def test_help_documents_train_and_eval(capsys):
     options = {o for a in train_help for o in a.option_strings}
     assert {"--data", "--data-root", "--size", "--epochs", "--batch-size", "--lr", "--device", "--out",
             "--resume", "--optimizer", "--schedule", "--fix"} <= options
+
+
+def test_more_bad_input_is_reported_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("{bad")
+    (tmp_path / "notweights.pt").write_text('{"a": 1}')
+    cases = [
+        (["train", str(tmp_path / "bad.json")], "not valid JSON"),
+        (["train", LENET, "--epochs", "0"], "epochs must be at least 1"),
+        (["train", LENET, "--batch-size", "0"], "batch_size must be at least 1"),
+        (["eval", LENET, "--weights", str(tmp_path / "notweights.pt")], "not a PyTorch weights file"),
+    ]
+    for argv, expected in cases:
+        assert run_command_line(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err and "weights_only=False" not in err, (argv, err)
+
+
+def test_ctrl_c_stops_after_the_step_keeps_a_checkpoint_and_exits_130(tmp_path, capsys, monkeypatch):
+    import os
+    import signal
+
+    from engine.training.events import StepMetrics
+    from engine.training.progress import ProgressBar
+
+    show = ProgressBar.show
+
+    def interrupt_at_step_3(self, event):
+        show(self, event)
+        if isinstance(event, StepMetrics) and event.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal does
+
+    monkeypatch.setattr(ProgressBar, "show", interrupt_at_step_3)
+    out = tmp_path / "run"
+    code = run_command_line(["train", LENET, "--size", "400", "--epochs", "3", "--batch-size", "16",
+                             "--device", "cpu", "--out", str(out)])
+    assert code == 130
+    printed = capsys.readouterr()
+    assert "stopping after this step" in printed.err and "stopped after 0 epoch(s)" in printed.out
+    from engine.training.checkpoint import load_checkpoint
+    assert load_checkpoint(out)["global_step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored

@@ -77,6 +77,7 @@ def test_seeded_runs_are_reproducible_on_cpu(lenet, small):
     cfg = TrainConfig(epochs=1, seed=5, augmentation={"rotation": 10.0, "erasing": 0.3})
     a, b = last(run(lenet, small, cfg), Finished), last(run(lenet, small, cfg), Finished)
     assert all(np.array_equal(a.weights[k], b.weights[k]) for k in a.weights)
+    assert all(w.flags.c_contiguous for w in a.weights.values())
 
 
 def test_snapshots_cover_every_node_with_analysis_shapes(lenet, small):
@@ -88,6 +89,7 @@ def test_snapshots_cover_every_node_with_analysis_shapes(lenet, small):
     for nid in model.node_order:
         assert snaps[0].activations[nid].shape == tuple(analysis.nodes[nid].shape)
         assert snaps[0].activations[nid].dtype == np.float32
+        assert snaps[0].activations[nid].flags.c_contiguous  # whatever memory layout training uses
     assert set(snaps[0].filters) == {"conv2d_1", "conv2d_2"} and snaps[0].filters["conv2d_1"].shape == (6, 1, 5, 5)
     assert not np.array_equal(snaps[0].filters["conv2d_1"], snaps[-1].filters["conv2d_1"])  # training moved them
 
@@ -234,3 +236,29 @@ def test_augmentation_and_grad_clip_run_on_colour_data():
                                                              "color_jitter": 0.3, "erasing": 0.5})
     events = run(graph, data, cfg)
     assert isinstance(events[-1], Finished), events[-1]
+
+
+def test_early_stopping_ends_the_run_when_validation_loss_stops_improving(lenet, small, monkeypatch, tmp_path):
+    from engine.training import loop
+
+    losses = iter([0.5, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0])  # best at epoch 2, then worse and worse
+    monkeypatch.setattr(loop._Run, "_validate", lambda self: (next(losses), 0.5))
+    events = run(lenet, small, TrainConfig(epochs=7, early_stopping_patience=2), run_dir=tmp_path)
+    done = events[-1]
+    assert isinstance(done, Finished) and done.early_stopped and done.stopped
+    assert done.epochs_completed == 4 and len([e for e in events if isinstance(e, EpochMetrics)]) == 4
+    assert done.best_val_loss == 0.4 and done.test is not None
+    assert [e.epoch for e in events if isinstance(e, CheckpointSaved) and e.which == "best"] == [1, 2]
+    assert load_checkpoint(tmp_path / "checkpoints" / "best.pt")["epoch"] == 2
+
+
+def test_resume_from_another_network_or_optimizer_says_why(lenet, small, tmp_path):
+    assert isinstance(run(lenet, small, TrainConfig(epochs=1), run_dir=tmp_path)[-1], Finished)
+    wider = lenet.with_params("linear_1", {"out_features": 100})
+    failed = run(wider, small, TrainConfig(epochs=2), resume=tmp_path)[-1]
+    assert isinstance(failed, Failed) and "different network" in failed.reason
+    assert "linear_1.weight (120, 400) instead of (100, 400)" in failed.reason
+    failed = run(lenet, small, TrainConfig(epochs=2, optimizer="sgd"), resume=tmp_path)[-1]
+    assert isinstance(failed, Failed) and "optimizer 'adam'" in failed.reason
+    failed = run(lenet, small, TrainConfig(epochs=2), resume=tmp_path / "nowhere")[-1]
+    assert isinstance(failed, Failed) and "does not exist" in failed.reason

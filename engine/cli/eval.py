@@ -76,14 +76,8 @@ def run(args) -> int:
 
 
 def _mismatch(expected: dict, got: dict) -> str:
-    missing = [k for k in expected if k not in got]
-    extra = [k for k in got if k not in expected]
-    shapes = [f"{k} {tuple(got[k].shape)} instead of {tuple(v.shape)}" for k, v in expected.items()
-              if k in got and tuple(got[k].shape) != tuple(v.shape)]
-    parts = ([f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"] if missing else []) + \
-            ([f"unknown {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}"] if extra else []) + \
-            ([f"wrong shape {'; '.join(shapes[:3])}"] if shapes else [])
-    return "; ".join(parts) + ". Use the design the weights were trained with."
+    from engine.training.checkpoint import state_dict_mismatch
+    return state_dict_mismatch(expected, got) + ". Use the design the weights were trained with."
 
 
 def _print(result, data) -> None:

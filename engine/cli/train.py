@@ -23,8 +23,10 @@ def add_command(subs):
         "train", help="train a design on a data set (CPU, GPU or torchrun cluster job)",
         description="Train a design headless. Prints a live progress bar; writes metrics (CSV and JSON), the "
                     "final weights (weights.safetensors), the confusion matrix and checkpoints to the run folder. "
-                    "Ctrl-C stops cleanly and keeps a checkpoint that --resume continues from. Under "
-                    "`torchrun --nproc_per_node=N` it trains with DistributedDataParallel.")
+                    "Ctrl-C stops cleanly after the current step, keeps a checkpoint that --resume continues from "
+                    "and exits with code 130; a second Ctrl-C aborts at once. Under `torchrun --nproc_per_node=N` "
+                    "it trains with DistributedDataParallel (there the ranks agree to stop at the next progress "
+                    "report, at most 50 steps later).")
     p.add_argument("design", help="design file (.json)")
     add_data_options(p)
     add_train_options(p)
@@ -74,7 +76,8 @@ def _train(args, graph, config, world) -> int:
             if isinstance(event, Finished):
                 record.test = event.test.summary() if event.test is not None else None
                 record.weights = event.weights
-                result = 0
+                # Only Ctrl-C stops a command-line run; say so to scripts with the usual 130 (128 + SIGINT).
+                result = 130 if event.stopped and not event.early_stopped else 0
                 if main:
                     _report(event, out, bar)
             elif isinstance(event, Failed):

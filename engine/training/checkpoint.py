@@ -31,7 +31,31 @@ def load_checkpoint(path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"cannot read checkpoint {path}: {exc}") from None
+        raise ValueError(f"cannot read checkpoint {path}: {unreadable_reason(exc)}") from None
     if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
         raise ValueError(f"{path} is not a CNN Designer training checkpoint")
     return state
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """One short sentence for a torch.load failure. torch's own text for a refused (non-tensor) file is a
+    page long and advises weights_only=False, which is exactly what must not be done with foreign files."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    if "weights only load failed" in str(exc).lower():
+        return ("it is not a PyTorch weights file, or it holds objects other than tensors, which are refused "
+                "for safety (only tensors and plain data are loaded)")
+    first = str(exc).strip().splitlines()
+    return f"it is damaged or not a PyTorch file ({first[0] if first else type(exc).__name__})"
+
+
+def state_dict_mismatch(expected: dict, got: dict) -> str:
+    """Which parameter names or shapes differ between a network's state_dict and loaded weights."""
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    shapes = [f"{k} {tuple(got[k].shape)} instead of {tuple(v.shape)}" for k, v in expected.items()
+              if k in got and tuple(got[k].shape) != tuple(v.shape)]
+    parts = ([f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}"] if missing else []) + \
+            ([f"unknown {', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''}"] if extra else []) + \
+            ([f"wrong shape {'; '.join(shapes[:3])}"] if shapes else [])
+    return "; ".join(parts) or "the weights do not fit"

@@ -28,6 +28,7 @@ import torch
 from engine.graph import GraphSpec
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, write_text_atomic
 from engine.training.config import TrainConfig
+from engine.training.checkpoint import unreadable_reason
 from engine.training.events import EpochMetrics, StepMetrics
 
 RUN_FORMAT = "cnn-designer-run"
@@ -136,7 +137,7 @@ def load_weights_file(path) -> dict:
             return load_file(str(path))
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt or foreign file: say so instead of a traceback
-        raise RunRecordError(f"cannot read weights from {path}: {exc}") from None
+        raise RunRecordError(f"cannot read weights from {path}: {unreadable_reason(exc)}") from None
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]  # a fit() checkpoint
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):

@@ -23,7 +23,7 @@ def capture(module: nn.Module, probe: torch.Tensor, node_ids) -> tuple:
 
         def hook(_m, _inputs, out, nid=nid):
             if isinstance(out, torch.Tensor):
-                outputs[nid] = out[0].detach().float().cpu().numpy().astype(np.float32, copy=False)
+                outputs[nid] = np.ascontiguousarray(out[0].detach().float().cpu().numpy(), dtype=np.float32)
 
         handles.append(sub.register_forward_hook(hook))
     was_training = module.training
