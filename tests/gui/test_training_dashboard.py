@@ -138,4 +138,21 @@ def test_the_default_data_set_loads_in_the_background_when_the_dashboard_is_firs
     assert d.data.samples.tile_count > 0 and d.data.dataset.key == "generated_digits"
     assert d.feature_maps.probe._image is not None       # the probe image is there before any run
     assert d.feature_maps.probe_index.maximum() == len(d.data.dataset.test) - 1
-    assert not d.data.loading and d.preload() is False    # once only; nothing left running at close
+    qtbot.waitUntil(lambda: not d.data.loading)           # the loader thread ends
+    assert d.preload() is False                           # a loaded set is not loaded again
+
+
+def test_closing_the_window_while_the_data_set_preloads_leaves_no_thread_running(qtbot, make_window, monkeypatch,
+                                                                                 qtlog):
+    import designer.training.data_panel as data_panel
+    from designer.training.dashboard import TrainingDashboard
+
+    real_load = data_panel.load_dataset
+    monkeypatch.setattr(data_panel, "load_dataset", lambda key, size=None, **kw: real_load(key, size=300, **kw))
+    monkeypatch.setattr(TrainingDashboard, "preload_on_show", True)
+    win = make_window()
+    d = win.training
+    qtbot.waitUntil(lambda: d.data.loading or d.data.dataset is not None, timeout=10000)
+    win.close()
+    assert not d.data.loading
+    assert not [r for r in qtlog.records if "QThread" in r.message]
