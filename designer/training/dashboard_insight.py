@@ -47,7 +47,7 @@ class InsightMixin:
             return
         self._snapshot_dirty = False
         snap = self._latest_snapshot
-        label = f"epoch {snap.epoch + 1}, step {snap.step}" + (" (end of epoch)" if snap.end_of_epoch else "")
+        label = f"epoch {snap.epoch + 1}, step {snap.step}"   # short: it sits in a fixed-width label
         self.feature_maps.show_live(snap.activations, snap.probe_image, label)
         if self.selected in snap.filters or self.filters.node_id == self.selected:
             self.filters.set_filters(self.selected, snap.filters.get(self.selected))
