@@ -5,7 +5,7 @@ Prints the throughput ratio (target ≥ 0.95) and the longest GUI event-loop sta
 wake-up takes the GIL from the training thread), so each repeat trains in the app twice: once plain for
 the throughput ratio, once with the probe for the stall; both ratios are printed. Not part of the test suite.
 
-    QT_QPA_PLATFORM=offscreen python bench/gui_training.py [--size 20000] [--epochs 2] [--repeats 2]
+    QT_QPA_PLATFORM=offscreen python bench/gui_training.py [--size 60000] [--epochs 2] [--repeats 2]
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def in_app(app, data, config, probe_stalls: bool = True):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=20000)  # long enough that start-up noise averages out
+    parser.add_argument("--size", type=int, default=60000)  # ~3 s per run on a quiet 2-core machine
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
