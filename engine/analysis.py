@@ -130,14 +130,18 @@ class Analyzer:
             cached = self._cache.get(nid)
             # Unchanged nodes keep their LayerSpec object and, below, their NodeInfo object, so most of
             # this check is identity comparison.
+            ordered = sorted(edges, key=_slot) if len(edges) > 1 else edges
+            feeding = tuple((nodes[e.source], len(outgoing[e.source])) for e in ordered)
             if (cached is not None and cached[0] is spec and cached[2] == error and cached[3] == image_size
-                    and len(cached[1]) == len(sources) and all(a is b for a, b in zip(cached[1], sources))):
+                    and len(cached[1]) == len(sources) and all(a is b for a, b in zip(cached[1], sources))
+                    and len(cached[5]) == len(feeding)
+                    and all(a[0] is b[0] and a[1] == b[1] for a, b in zip(cached[5], feeding))):
                 info = cached[4]
             else:
-                info = _analyze_node(nid, spec, sources, error, image_size)
+                info = _analyze_node(nid, spec, sources, error, image_size, feeding)
                 if cached is not None and cached[4] == info:
                     info = cached[4]  # same result: keep the object so the layers below hit the fast path
-            new_cache[nid] = (spec, sources, error, image_size, info)
+            new_cache[nid] = (spec, sources, error, image_size, info, feeding)
             infos[nid] = info
         for nid in cyclic:
             infos[nid] = NodeInfo(error=node_errors[nid])
@@ -228,7 +232,7 @@ def _input_image_size(graph):
     return (1, 1)
 
 
-def _analyze_node(nid, spec, sources, structural_error, image_size) -> NodeInfo:
+def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) -> NodeInfo:
     kind = get_kind(spec.kind)
     in_shapes = tuple(s.shape for s in sources)
     if structural_error is not None:
@@ -239,6 +243,10 @@ def _analyze_node(nid, spec, sources, structural_error, image_size) -> NodeInfo:
         shape = tuple(kind.infer(spec.params, list(in_shapes)))
     except ShapeError as exc:
         fix = exc.fix.for_node(nid) if exc.fix is not None else None
+        if fix is not None and fix.adjustable and fix.slot < len(feeding):
+            source, consumers = feeding[fix.slot]
+            if source.kind == fix.kind and consumers == 1:
+                fix = _adjust_instead(fix, source)
         return NodeInfo(in_shapes=in_shapes, error=Issue(exc.message, nid, fix=fix))
     except (ValueError, ZeroDivisionError) as exc:
         return NodeInfo(in_shapes=in_shapes, error=Issue(str(exc), nid))
@@ -249,6 +257,17 @@ def _analyze_node(nid, spec, sources, structural_error, image_size) -> NodeInfo:
     except (RuntimeError, ValueError) as exc:  # PyTorch refused what the shape rule allowed
         return NodeInfo(in_shapes=in_shapes, error=Issue(f"PyTorch refuses this layer: {exc}", nid))
     return NodeInfo(shape, in_shapes, params, kind.macs(spec.params, list(in_shapes), shape), memory, rf, jump)
+
+
+def _adjust_instead(fix, source):
+    """Where the layer a fix would insert is already the (sole) layer feeding this input, for example a
+    Linear right before the Output, change that layer's adjustable parameters instead of stacking another."""
+    from engine.fixes import params_fix
+
+    params = {k: fix.params[k] for k in fix.adjustable}
+    kind = get_kind(source.kind)
+    changes = ", ".join(f"{kind.param(k).title.lower()} of {source.title} to {v}" for k, v in params.items())
+    return params_fix(f"Set {changes}", params).for_node(source.id)
 
 
 def _numel(shape):

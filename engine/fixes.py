@@ -17,6 +17,7 @@ class Fix:
     params: dict = field(default_factory=dict)
     slot: int = 0
     node_id: str = ""
+    adjustable: tuple = ()  # params to change on a same-kind layer already feeding `slot`, instead of inserting
 
     __hash__ = None
 
@@ -24,8 +25,9 @@ class Fix:
         return replace(self, node_id=node_id)
 
 
-def insert_fix(kind: str, params: dict | None = None, slot: int = 0, label: str = "") -> Fix:
-    return Fix(label or f"Insert {kind}", "insert", kind=kind, params=dict(params or {}), slot=slot)
+def insert_fix(kind: str, params: dict | None = None, slot: int = 0, label: str = "", adjustable=()) -> Fix:
+    return Fix(label or f"Insert {kind}", "insert", kind=kind, params=dict(params or {}), slot=slot,
+               adjustable=tuple(adjustable))
 
 
 def params_fix(label: str, params: dict) -> Fix:

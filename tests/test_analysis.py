@@ -181,3 +181,19 @@ def test_analysis_never_raises_on_arbitrary_graphs(kinds, edges):
     assert set(a.nodes) == set(ids)
     if a.ok:
         compile_graph(g, a)
+
+
+def test_class_count_fix_changes_the_linear_that_feeds_the_output():
+    g = load_template("lenet5").with_params("output_1", {"classes": 8})
+    err = only_error(analyze(g), "output_1")
+    assert err.fix.action == "set_params" and err.fix.node_id == "linear_3"
+    fixed = repaired(g, err)
+    assert fixed.node("linear_3").params["out_features"] == 8
+    assert len(fixed.nodes) == len(g.nodes)
+
+
+def test_class_count_fix_inserts_a_linear_when_the_feeding_linear_is_shared():
+    g = chain([("Input", {}), ("Flatten", {}), ("Linear", {"out_features": 7}), ("Output", {"classes": 10})])
+    g = g.with_node(make_node(g, "ReLU")).with_edge(EdgeSpec("linear_1", "relu_1"))
+    err = analyze(g).issues_for("output_1")[0]
+    assert err.fix.action == "insert"

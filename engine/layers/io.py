@@ -17,7 +17,8 @@ def _output_shape(p, ins):
     if shape[0] != classes:
         raise ShapeError(f"Output expects {classes} class scores but receives {shape[0]}; "
                          f"insert a Linear layer with {classes} outputs",
-                         insert_fix("Linear", {"out_features": classes}, label=f"Insert Linear ({classes} outputs)"))
+                         insert_fix("Linear", {"out_features": classes}, label=f"Insert Linear ({classes} outputs)",
+                                    adjustable=("out_features",)))
     return shape
 
 
