@@ -262,3 +262,20 @@ def test_resume_from_another_network_or_optimizer_says_why(lenet, small, tmp_pat
     assert isinstance(failed, Failed) and "optimizer 'adam'" in failed.reason
     failed = run(lenet, small, TrainConfig(epochs=2), resume=tmp_path / "nowhere")[-1]
     assert isinstance(failed, Failed) and "does not exist" in failed.reason
+
+
+def test_run_ids_that_are_paths_are_refused_by_records_and_the_run_store(tmp_path):
+    from engine.training.run_record import RunRecordError, check_run_id
+
+    assert check_run_id("a1b2-c3_d4") == "a1b2-c3_d4"
+    for bad in ("../x", "", "a/b", "..", None, "x" * 65):
+        with pytest.raises(RunRecordError):
+            check_run_id(bad)
+    from designer.training.run_store import RunStore
+
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    store = RunStore(tmp_path / "runs" / "store")
+    with pytest.raises(RunRecordError):
+        store.delete("../../precious")
+    assert precious.is_dir()

@@ -5,7 +5,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from engine.training.run_record import RunRecord, RunRecordError
+from engine.training.run_record import RunRecord, RunRecordError, check_run_id
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class RunStore:
         return self._records[run_id]
 
     def folder(self, run_id: str) -> Path:
-        return self.root / run_id
+        return self.root / check_run_id(run_id)
 
     def save(self, record: RunRecord) -> Path:
         """Write the run (with its weights) and keep it listed without them."""

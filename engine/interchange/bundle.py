@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import tempfile
 import zipfile
@@ -27,6 +26,7 @@ from typing import Optional
 
 from engine.graph import GraphSpec
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, load_graph
+from engine.training.run_record import RUN_ID_PATTERN  # run ids name folders: never a path
 
 FORMAT = "cnn-designer-bundle"
 VERSION = 1
@@ -38,8 +38,6 @@ MAX_TEXT_MEMBER = 64 * 1024 * 1024          # one .json/.csv member
 MAX_WEIGHTS_MEMBER = 4 * 1024 ** 3         # one .safetensors member
 MAX_TOTAL = 8 * 1024 ** 3                  # everything, uncompressed
 MAX_RATIO = 200                            # uncompressed / compressed, for members above 1 MB (zip bombs)
-# A run's id becomes a folder name when the app stores the run, so it must not be a path.
-RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class BundleError(ValueError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
@@ -35,6 +36,16 @@ RUN_FORMAT = "cnn-designer-run"
 RUN_VERSION = 1
 STEP_COLUMNS = tuple(f.name for f in fields(StepMetrics))
 EPOCH_COLUMNS = tuple(f.name for f in fields(EpochMetrics))
+
+
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def check_run_id(run_id) -> str:
+    """Run ids name folders, so only plain names are allowed (never `..` or a path)."""
+    if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
+        raise RunRecordError(f"the run id {run_id!r} is not valid; a run id is 1-64 letters, digits, '-' or '_'")
+    return run_id
 
 
 class RunRecordError(ValueError):
@@ -105,7 +116,7 @@ class RunRecord:
         weights_path = run_dir / "weights.safetensors"
         weights = load_weights_file(weights_path) if load_weights and weights_path.is_file() else None
         return cls(graph=graph, config=config, dataset_key=str(meta.get("dataset_key", "")),
-                   id=str(meta.get("id", "")), name=str(meta.get("name", "")), created=str(meta.get("created", "")),
+                   id=check_run_id(meta.get("id")), name=str(meta.get("name", "")), created=str(meta.get("created", "")),
                    seed=int(meta.get("seed", 0)),
                    step_metrics={**_empty(STEP_COLUMNS), **metrics.get("steps", {})},
                    epoch_metrics={**_empty(EPOCH_COLUMNS), **metrics.get("epochs", {})},
