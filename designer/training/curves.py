@@ -10,7 +10,7 @@ from dataclasses import fields
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
                                QWidget)
 from PySide6.QtCore import Qt
@@ -66,7 +66,6 @@ class CurvesView(QWidget):
         self._overlay_items: list = []
         pg.setConfigOptions(antialias=True)
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
         # side by side: the dock sits under the canvas, so it is wide and short
         self.loss_plot = self._plot(0, "Loss", "loss")
         self.acc_plot = self._plot(1, "Accuracy", "accuracy")
@@ -89,6 +88,7 @@ class CurvesView(QWidget):
         self.val_acc = self.acc_plot.plot(pen=pen(VAL_COLOUR), symbol="o", symbolSize=7, symbolBrush=VAL_COLOUR,
                                           name="validation (per epoch)")
         self.lr_curve = self.lr_plot.plot(pen=pen(LR_COLOUR), name="learning rate")
+        self._follow_palette()
         self._hover_labels = {}
         self._hover_lines = {}
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
@@ -133,6 +133,32 @@ class CurvesView(QWidget):
         self._timer.setInterval(REDRAW_MS)
         self._timer.timeout.connect(self._redraw_if_dirty)
         self._timer.start()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._follow_palette()
+
+    def _follow_palette(self) -> None:
+        """Plot background, axes, titles and legends in the current theme's colours (light or dark)."""
+        palette = self.palette()
+        base, text = palette.base().color(), palette.text().color()
+        dark = base.lightness() < 128
+        self.plots.setBackground(base)
+        axis_pen = pg.mkPen(text.name())
+        for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
+            for side in ("left", "bottom"):
+                axis = plot.getAxis(side)
+                axis.setPen(axis_pen)
+                axis.setTextPen(axis_pen)
+            plot.setTitle(plot.titleLabel.text, color=text.name())
+            legend = plot.legend
+            if legend is not None:
+                legend.setBrush(pg.mkBrush(40, 40, 40, 215) if dark else pg.mkBrush(255, 255, 255, 215))
+                legend.setPen(pg.mkPen("#555" if dark else "#ccc"))
+                legend.setLabelTextColor(text.name())
+                for _sample, label in legend.items:  # existing labels keep their colour otherwise
+                    label.setText(label.text, color=text.name())
 
     def _plot(self, row, title, key):
         plot = self.plots.addPlot(row=0, col=row, title=title)
