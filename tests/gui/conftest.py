@@ -84,3 +84,14 @@ def no_dataset_preload(monkeypatch):
     """Each test loads the data set it needs; no background load starts when a window is shown."""
     from designer.training.dashboard import TrainingDashboard
     monkeypatch.setattr(TrainingDashboard, "preload_on_show", False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def empty_clipboard_at_exit():
+    """Qt's offscreen platform crashes at interpreter exit if the clipboard still owns mime data (the
+    xcb platform does not); copy/paste tests fill it, so empty it once all tests have run."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is not None:
+        QApplication.clipboard().clear()
