@@ -9,6 +9,7 @@ import sys
 import traceback
 
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
 
 from designer import panels, theme
@@ -40,7 +41,7 @@ class MainWindow(QMainWindow):
         self._settings = make_settings()
         theme.apply_theme(str(self._settings.value("appearance/theme", "light")))
         self.setObjectName("MainWindow")
-        self.resize(1400, 860)
+        self._size_to_screen()
         self.setAcceptDrops(True)
         self.document = GraphDocument(graph if graph is not None else load_template(DEFAULT_TEMPLATE), self)
         self.scene = GraphScene(self.document, self)
@@ -154,6 +155,14 @@ class MainWindow(QMainWindow):
                 traceback.print_exc(file=sys.stderr)
                 name = getattr(install, "__qualname__", repr(install))
                 self.show_status(f"A panel failed to load ({name}); see the console for details.", 10000)
+
+    def _size_to_screen(self):
+        """First start: 1400×860, or 90% of a larger screen (the canvas needs the room)."""
+        screen = QGuiApplication.primaryScreen()
+        area = screen.availableGeometry() if screen is not None else None
+        width = max(1400, int(area.width() * 0.9)) if area is not None else 1400
+        height = max(860, int(area.height() * 0.9)) if area is not None else 860
+        self.resize(width, height)
 
     def _restore_layout(self):
         geometry = self._settings.value("window/geometry")
