@@ -77,7 +77,7 @@ def _boundary_radius(theta, table):
     return num / den.clamp_min(1e-6)
 
 
-def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 512) -> torch.Tensor:
+def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64) -> torch.Tensor:
     """Draw one random shape image per label: float32 N×3×32×32 in [0, 1]."""
     n = labels.shape[0]
     table, holes = _polygon_table()
