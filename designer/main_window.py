@@ -29,7 +29,7 @@ from designer.summary_panel import SummaryPanel
 from designer.window_actions import build_actions
 from engine.templates import DEFAULT_TEMPLATE, load_template
 
-MENU_ORDER = ("File", "Edit", "View", "Train", "Help")
+MENU_ORDER = ("File", "Edit", "View", "Train", "Learn", "Help")
 
 
 class MainWindow(QMainWindow):

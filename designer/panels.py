@@ -24,7 +24,7 @@ def _install_builtin_panels():
     """Import the modules that register installers (other engineers' packages, if present)."""
     import importlib
 
-    for name in ("designer.training", "designer.interchange"):
+    for name in ("designer.training", "designer.interchange", "designer.teaching"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

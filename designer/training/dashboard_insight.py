@@ -94,6 +94,20 @@ class InsightMixin:
                 filters = sub.weight.detach().numpy()
         self.filters.set_filters(self.selected, filters)
 
+    # ---- read-only views for other panels (teaching mode) -------------------------------------------
+    def current_module(self):
+        """The design compiled in eval mode with the latest weights (random, seeded, when untrained); None
+        while the design has errors."""
+        return self._module()
+
+    def current_probe(self):
+        """The probe image (C×H×W numpy) the feature maps show, or None before a data set is loaded."""
+        return self._current_probe()
+
+    def has_trained_weights(self) -> bool:
+        """True when the weights at hand were trained for exactly the current design."""
+        return self.weights is not None and self.weights_graph == self.source.graph
+
     def _module(self):
         """The design compiled with the latest weights (random ones when none); None if it cannot compile."""
         graph = self.source.graph
