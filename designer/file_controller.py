@@ -1,7 +1,9 @@
-"""Files: New (blank or template), Open, Save (atomic), Save As, recent files, autosave and crash recovery."""
+"""Files: New (blank or template), Open, Save (atomic, with a NAME.json.bak backup), Save As, recent files,
+autosave and crash recovery."""
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from pathlib import Path
@@ -12,9 +14,12 @@ from PySide6.QtWidgets import QMenu
 from designer import dialogs, panels
 from designer.graph_edits import blank_graph
 from designer.settings import recovery_dir
+from engine.atomic_write import BACKUP_SUFFIX
 from engine.graph_io import GraphFileError, graph_from_dict, graph_to_dict, load_graph, save_graph, write_text_atomic
 
 AUTOSAVE_MS = 30_000
+AUTOSAVE_ENV = "CNN_DESIGNER_AUTOSAVE_MS"  # e.g. 500 in the crash-recovery test; at least MIN_AUTOSAVE_MS
+MIN_AUTOSAVE_MS = 100
 MAX_RECENT = 10
 RECOVERY_FORMAT = "cnn-designer-recovery"
 
@@ -35,7 +40,7 @@ class FileController:
         self._lock.tryLock(0)
         self._autosaved_revision = self.document.revision
         self.autosave_timer = QTimer(window)
-        self.autosave_timer.setInterval(AUTOSAVE_MS)
+        self.autosave_timer.setInterval(autosave_interval())
         self.autosave_timer.timeout.connect(self.autosave)
         self.autosave_timer.start()
 
@@ -89,6 +94,8 @@ class FileController:
     @staticmethod
     def read_design(path: str):
         suffix = Path(path).suffix.lower()
+        if suffix == BACKUP_SUFFIX:  # design.json.bak, the version before the last save: read like design.json
+            suffix = Path(Path(path).stem).suffix.lower() or ".json"
         loader = panels.FILE_LOADERS.get(suffix)
         if loader is not None:
             return loader(path)
@@ -107,6 +114,8 @@ class FileController:
     def save_as(self) -> bool:
         suggested = self.document.file_path or str(Path(self._start_folder()) /
                                                     f"{_file_stem(self.document.graph.name)}.json")
+        if suggested.lower().endswith(BACKUP_SUFFIX):  # restoring from a backup: offer the design's own name
+            suggested = suggested[:-len(BACKUP_SUFFIX)]
         path = dialogs.get_save_path(self.window, suggested)
         return bool(path) and self.write(path)
 
@@ -116,7 +125,7 @@ class FileController:
             if saver is not None:  # e.g. a .cnnd project stays a bundle with its runs and weights
                 saver(self.window, path)
             else:
-                save_graph(self.document.graph, path)  # atomic: temporary file, then rename
+                save_graph(self.document.graph, path)  # atomic, keeps the replaced file as NAME.json.bak
         except (OSError, ValueError) as exc:
             dialogs.show_error(self.window, "Cannot save design",
                                f"Could not save to {path}: {getattr(exc, 'strerror', None) or exc}. "
@@ -228,6 +237,13 @@ class FileController:
                 self.window.show_status("Restored the automatic backup; save it to keep it.", 8000)
                 return True
         return False
+
+
+def autosave_interval() -> int:
+    """Milliseconds between autosaves: $CNN_DESIGNER_AUTOSAVE_MS when it is a whole number (at least 100),
+    else 30 s."""
+    value = os.environ.get(AUTOSAVE_ENV, "").strip()
+    return max(MIN_AUTOSAVE_MS, int(value)) if value.isdigit() else AUTOSAVE_MS
 
 
 def _mtime(path: Path) -> float:

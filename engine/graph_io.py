@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
-import tempfile
 from pathlib import Path
 
+from engine.atomic_write import write_text_atomic  # noqa: F401  (re-exported: the one way to write a file)
 from engine.graph import NODE_ID_PATTERN, EdgeSpec, GraphSpec, LayerSpec
 from engine.registry import REGISTRY, get_kind
 
@@ -46,37 +44,10 @@ def graph_to_json(graph: GraphSpec) -> str:
     return json.dumps(graph_to_dict(graph), indent=1, ensure_ascii=False)
 
 
-def save_graph(graph: GraphSpec, path) -> None:
-    """Write atomically: a temporary file in the same folder, flushed, then renamed over the target."""
-    write_text_atomic(Path(path), graph_to_json(graph) + "\n")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _mode_for(path))  # mkstemp makes the file private (0600); a save should not
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _mode_for(path: Path) -> int:
-    """The replaced file's permissions, or for a new file the usual ones (0666 less the umask)."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+def save_graph(graph: GraphSpec, path, backup: bool = True) -> None:
+    """Save a design atomically (see engine.atomic_write): the file on disk is always the complete old or
+    the complete new version, and the replaced version is kept as `NAME.json.bak` when `backup`."""
+    write_text_atomic(Path(path), graph_to_json(graph) + "\n", backup=backup)
 
 
 def load_graph(path) -> GraphSpec:

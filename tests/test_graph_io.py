@@ -17,12 +17,14 @@ def test_round_trip_every_template(tmp_path):
         assert graph_from_json(graph_to_json(graph)) == graph
 
 
-def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
+def test_save_is_atomic_keeps_one_backup_and_leaves_no_temporary_files(tmp_path):
     path = tmp_path / "design.json"
     save_graph(load_template("lenet5"), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["design.json"]  # a new file has nothing to back up
     save_graph(load_template("nin"), path)
-    assert [p.name for p in tmp_path.iterdir()] == ["design.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["design.json", "design.json.bak"]
     assert load_graph(path).name == "Network in Network"
+    assert load_graph(tmp_path / "design.json.bak") == load_template("lenet5")
 
 
 def doc(**overrides):

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Optional
 
+from engine.atomic_write import replacing
 from engine.graph import GraphSpec
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, load_graph
 from engine.training.run_record import RUN_ID_PATTERN  # run ids name folders: never a path
@@ -58,7 +59,8 @@ class Bundle:
 # ---- saving -------------------------------------------------------------------------------------
 
 def save_bundle(bundle: Bundle, path) -> Path:
-    """Write the bundle atomically (a temporary file in the same folder, then renamed)."""
+    """Write the bundle atomically (a temporary file in the same folder, then renamed), keeping the replaced
+    file as NAME.cnnd.bak."""
     from engine.interchange.weights import save_weights
 
     path = Path(path)
@@ -72,9 +74,8 @@ def save_bundle(bundle: Bundle, path) -> Path:
                 "seed": int(bundle.seed), "dataset": dataset,
                 "weights": "weights.safetensors" if bundle.weights is not None else None,
                 "runs": [f"runs/{rid}/" for rid in run_ids]}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    os.close(fd)
-    try:
+    # Atomic, and the replaced project is kept as NAME.cnnd.bak (engine.atomic_write).
+    with replacing(path, backup=True) as tmp:
         with tempfile.TemporaryDirectory() as work, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("manifest.json", json.dumps(manifest, indent=1))
             zf.writestr("graph.json", graph_to_json(bundle.graph))
@@ -89,10 +90,6 @@ def save_bundle(bundle: Bundle, path) -> Path:
                     if file.is_file() and file.suffix in ALLOWED_SUFFIXES:
                         kind = zipfile.ZIP_STORED if file.suffix == ".safetensors" else zipfile.ZIP_DEFLATED
                         zf.write(file, f"runs/{rid}/{file.relative_to(folder).as_posix()}", compress_type=kind)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

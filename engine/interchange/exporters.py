@@ -1,12 +1,12 @@
 """Export a design as ONNX, TorchScript, weights or PyTorch source, each checked after writing.
 
 Every exporter compiles the graph, loads the given weights (compiled-module keys such as conv2d_1.weight)
-and writes the file atomically-enough: a temporary name in the same folder, renamed when complete.
+and writes the file atomically (engine.atomic_write): a temporary file in the same folder, fsynced, then
+renamed, so a crash never leaves half a file.
 """
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +14,10 @@ from typing import Optional
 
 import torch
 
+from engine.atomic_write import replacing, write_bytes_atomic, write_text_atomic
 from engine.codegen import export_python
 from engine.compiler import compile_graph, example_input
 from engine.graph import GraphSpec
-from engine.graph_io import write_text_atomic
 from engine.interchange.weights import load_into, save_weights
 
 FALLBACK_OPSET = 17
@@ -67,9 +67,8 @@ def export_weights(graph: GraphSpec, weights: dict, path) -> ExportReport:
     """Check the weights fit the design, then write them (.safetensors preferred, or .pt)."""
     module = compiled_with_weights(graph, weights)
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    save_weights(module.state_dict(), tmp)
-    os.replace(tmp, path)
+    with replacing(path, keep_suffix=True) as tmp:  # save_weights picks the format by the suffix
+        save_weights(module.state_dict(), tmp)
     return ExportReport(path, "safetensors" if path.suffix == ".safetensors" else "state_dict", checked=True)
 
 
@@ -166,6 +165,4 @@ def export_torchscript(graph: GraphSpec, path, weights: Optional[dict] = None, a
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, data)

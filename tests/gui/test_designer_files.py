@@ -1,7 +1,7 @@
 """Files: save/load round trip, atomic saves, unsaved-changes prompt, recovery, bad files, layout memory."""
 from __future__ import annotations
 
-import engine.graph_io as graph_io
+import engine.atomic_write as atomic_write
 from engine.graph_io import load_graph, save_graph
 from engine.templates import load_template
 from helpers import chain_graph
@@ -34,7 +34,7 @@ def test_failed_save_keeps_the_previous_file(tmp_path, monkeypatch, make_window,
     def crash(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(graph_io.os, "fsync", crash)
+    monkeypatch.setattr(atomic_write.os, "fsync", crash)
     assert not window.files.save()
     assert path.read_text() == original                       # untouched
     assert [p.name for p in folder.iterdir()] == ["design.json"]  # no temporary file left behind
