@@ -164,11 +164,12 @@ def test_stop_while_paused_ends_the_run(lenet, small):
     assert isinstance(out[-1], Finished) and out[-1].stopped
 
 
-def test_nan_loss_fails_with_learning_rate_advice(lenet, small):
+def test_nan_loss_from_nan_pixels_fails_with_advice_to_fix_the_data(lenet, small):
+    # a learning rate that diverges gets learning-rate advice: tests/test_training_faults.py
     poisoned = load_dataset("generated_digits", size=600, seed=1)
     poisoned.train.images[::7] = float("nan")
     failed = run(lenet, poisoned, TrainConfig(epochs=1, report_every=1))[-1]
-    assert isinstance(failed, Failed) and "NaN" in failed.reason and "learning rate" in failed.reason
+    assert isinstance(failed, Failed) and "NaN" in failed.reason and "Reload the data set" in failed.reason
 
 
 def test_exception_in_the_loop_becomes_a_failed_event(lenet, small, monkeypatch):

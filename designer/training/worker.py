@@ -122,6 +122,7 @@ class TrainingController(QObject):
         thread = self._thread
         if thread is None:
             return True
+        self._control.abort()   # no closing test-set evaluation: nobody will see it
         self.stop()
         ended = thread.wait(timeout_ms)
         if not ended:

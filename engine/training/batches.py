@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from engine.training.augment import augment_batch, augmentation_pipeline
 from engine.training.config import TrainConfig
 from engine.training.devices import World
+from engine.training.faults import DataSourceError, is_out_of_memory
 
 RESIDENT_LIMIT_BYTES = 1 << 30   # keep at most 1 GiB of training images on an accelerator
 
@@ -26,12 +27,13 @@ def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 
 class BatchSource:
-    def __init__(self, split, device: torch.device, config: TrainConfig, world: World):
-        self.device, self.config, self.world = device, config, world
+    """Batches of one split for fit(). name: the data set's title, for error messages."""
+
+    def __init__(self, split, device: torch.device, config: TrainConfig, world: World, name: str = "training"):
+        self.device, self.config, self.world, self.name = device, config, world, name
         self.per_rank = len(split) // world.size  # equal shards, so every rank runs the same number of steps
         self.steps_per_epoch = max(1, math.ceil(self.per_rank / config.batch_size))
-        nbytes = split.images.element_size() * split.images.nelement()
-        self.resident = device.type == "cpu" or nbytes <= _device_budget(device)
+        self.resident = keeps_resident(device, split.images.element_size() * split.images.nelement())
         self.split = split
         self.aug = config.augmentation if config.augmentation.enabled else None
         self.gen = torch.Generator(device=device if device.type != "mps" else "cpu")
@@ -61,7 +63,19 @@ class BatchSource:
         loader = DataLoader(_IndexedBatches(self.split, self.aug, tuple(self.split.images.shape[1:])),
                             sampler=chunks, batch_size=None, num_workers=_workers(),
                             pin_memory=self.device.type == "cuda", persistent_workers=False)
-        for x, y in loader:
+        batches = iter(loader)
+        for number in range(skip + 1, skip + len(chunks) + 1):
+            try:
+                x, y = next(batches)
+            except StopIteration:
+                return
+            except Exception as exc:
+                if is_out_of_memory(exc):
+                    raise
+                raise DataSourceError(
+                    f"The data set “{self.name}” could not be read during epoch {epoch + 1} (batch "
+                    f"{number}): {_root_cause(exc)}. Its images may have been moved, deleted or damaged; reload "
+                    f"the data set and start again.") from exc
             yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
 
     def _aug_gen(self, x):
@@ -91,6 +105,19 @@ class _IndexedBatches(torch.utils.data.Dataset):
         if self.transform is not None:
             x = torch.stack([self.transform(img) for img in x])
         return x, self.split.labels.index_select(0, idx)
+
+
+def keeps_resident(device: torch.device, nbytes: int) -> bool:
+    """True when a split of `nbytes` is copied to the device whole; False to stream it through a DataLoader."""
+    return device.type == "cpu" or nbytes <= _device_budget(device)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The original error's last line: a DataLoader worker's error arrives wrapped in a page of traceback."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if "Original Traceback" in str(exc) and lines:
+        return lines[-1]
+    return f"{type(exc).__name__}{': ' + lines[0] if lines else ''}"
 
 
 def _device_budget(device: torch.device) -> int:

@@ -15,12 +15,19 @@ class TrainControl:
 
     def __init__(self):
         self._stop = threading.Event()
+        self._abort = False
         self._running = threading.Event()  # set = not paused
         self._running.set()
 
     def stop(self) -> None:
         self._stop.set()
         self._running.set()  # wake a paused run so it can see the stop
+
+    def abort(self) -> None:
+        """Stop because the app is closing: like stop() (the "last" checkpoint is still written), but fit()
+        skips the closing test-set evaluation so the run ends as soon as the current step does."""
+        self._abort = True
+        self.stop()
 
     def pause(self) -> None:
         if not self._stop.is_set():
@@ -32,6 +39,10 @@ class TrainControl:
     @property
     def stopped(self) -> bool:
         return self._stop.is_set()
+
+    @property
+    def aborted(self) -> bool:
+        return self._abort
 
     @property
     def paused(self) -> bool:

@@ -27,7 +27,7 @@ from engine.training.devices import all_reduce_sum, current_world, device_name, 
 from engine.training.evaluate import evaluate
 from engine.training.events import (ActivationSnapshot, CheckpointSaved, EpochMetrics, Finished, Started,
                                     StepMetrics)
-from engine.training.faults import NonFiniteLoss, TrainingSetupError, failure
+from engine.training.faults import NonFiniteLoss, TrainingSetupError, failing_layer, failure
 from engine.training.optim import build_optimizer, build_schedule
 from engine.training.snapshots import capture
 
@@ -51,7 +51,8 @@ def fit(graph, data, config: TrainConfig | None = None, control: TrainControl | 
     except GeneratorExit:
         raise
     except Exception as exc:  # every fault becomes an event; the caller never sees a traceback
-        yield failure(exc, config.batch_size)
+        yield failure(exc, config.batch_size, run.layer_name(failing_layer(exc, getattr(run, "model", None))),
+                      run.when())
 
 
 class _Run:
@@ -59,6 +60,25 @@ class _Run:
         self.graph, self.config, self.control = graph, config, control
         self.run_dir, self.probe_arg, self.resume = run_dir, probe, resume
         self.data = data
+        self.phase = ("setup",)   # what the run is doing, for error messages: see when()
+
+    def when(self) -> str:
+        """Where the run was, in words, for a Failed message: "at epoch 2, step 130" and the like."""
+        what, *at = self.phase
+        if what == "train":
+            return f"at epoch {at[0] + 1}, step {at[1]}"
+        if what == "validate":
+            return f"while validating after epoch {at[0] + 1}"
+        if what == "snapshot":
+            return f"while taking a feature-map snapshot at step {at[0]}"
+        if what == "test":
+            return "while evaluating the test set"
+        return "while preparing the run"
+
+    def layer_name(self, node_id: str | None) -> str | None:
+        """'conv2d_1 (Conv2d)' for a node id of the graph being trained."""
+        node = self.graph.node_map().get(node_id) if node_id else None
+        return f"{node.id} ({node.kind})" if node is not None else node_id
 
     # ---- setup -----------------------------------------------------------------------------------
     def _setup(self):
@@ -106,7 +126,7 @@ class _Run:
         if len(self.data.train) < world.size:
             raise TrainingSetupError(f"The training split has {len(self.data.train)} images, fewer than the "
                                      f"{world.size} processes; use a larger data set.")
-        self.source = BatchSource(self.data.train, device, cfg, world)
+        self.source = BatchSource(self.data.train, device, cfg, world, name=self.data.info.title)
         self.optimizer = build_optimizer(self.trainable, cfg)
         self.schedule = build_schedule(self.optimizer, cfg, self.source.steps_per_epoch)
         self.amp = device.type == "cuda" and cfg.mixed_precision
@@ -209,6 +229,7 @@ class _Run:
                 if not world.distributed and self._should_stop():
                     stopped = True
                     break
+                self.phase = ("train", epoch, self.global_step + 1)
                 loss, logits = self._train_step(x, y)
                 with torch.no_grad():
                     win[0] += loss.detach().double() * y.shape[0]
@@ -221,7 +242,8 @@ class _Run:
                     loss_sum, correct, n, stop_votes = all_reduce_sum(
                         [*win.tolist(), win_n, float(self.control.stopped)], self.device, world)
                     if not math.isfinite(loss_sum):
-                        raise NonFiniteLoss(loss_sum, epoch, self.global_step, self.optimizer.param_groups[0]["lr"])
+                        raise NonFiniteLoss(loss_sum, epoch, self.global_step, self.optimizer.param_groups[0]["lr"],
+                                            self._damaged_images())
                     now = time.perf_counter()
                     elapsed = now - self.t0
                     eta = elapsed / steps_done * (total - self.global_step)
@@ -278,12 +300,21 @@ class _Run:
             self.schedule.step()
         return loss, logits
 
+    def _damaged_images(self) -> int:
+        """Training images holding NaN or infinite pixels: after a non-finite loss, this tells a damaged data
+        set from a learning rate that is too high. Counted in chunks so no full-size mask is allocated."""
+        images = self.data.train.images
+        return sum(int((~torch.isfinite(images[i:i + 4096].flatten(1))).any(1).sum())
+                   for i in range(0, len(images), 4096))
+
     def _snapshot(self, epoch: int, end_of_epoch: bool) -> ActivationSnapshot:
+        self.phase = ("snapshot", self.global_step)
         acts, filters = capture(self.model, self.probe, self.model.node_order)
         return ActivationSnapshot(epoch, self.global_step, end_of_epoch, self.probe_index, acts, filters,
                                   self.probe[0].float().cpu().numpy())
 
     def _end_epoch(self, epoch, loss_sum, correct, n):
+        self.phase = ("validate", epoch)
         val_loss, val_acc = self._validate()
         lr = self.optimizer.param_groups[0]["lr"]
         yield EpochMetrics(epoch, self.config.epochs, loss_sum / max(n, 1), correct / max(n, 1), val_loss, val_acc,
@@ -327,7 +358,9 @@ class _Run:
 
     def _finish(self, stopped, early, completed, steps_done) -> Finished:
         test = None
-        if (steps_done or completed) and len(self.data.test):
+        self.phase = ("test",)
+        # An aborted run (the app is closing) skips the test set: nobody would see the result.
+        if (steps_done or completed) and len(self.data.test) and not self.control.aborted:
             test = evaluate(self.model, self.data.test, self.data.class_names, self.device, EVAL_BATCH, self.amp)
         weights = {k: v.detach().cpu().numpy().copy() for k, v in self.model.state_dict().items()}
         return Finished(stopped or early, completed, test, weights, self.best_val, early, time.perf_counter() - self.t0)
