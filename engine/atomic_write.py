@@ -97,9 +97,10 @@ def _keep_backup(path: Path) -> None:
             shutil.copy2(path, tmp)
             _fsync_file(tmp)
         os.replace(tmp, bak)
-    except BaseException:
+    finally:
+        # Also after success: when `bak` already was a link to this very file (a save killed between
+        # keeping the backup and renaming), rename() does nothing and leaves `tmp` behind.
         _unlink(tmp)
-        raise
 
 
 def _remove_stale_temporaries(path: Path) -> None:
