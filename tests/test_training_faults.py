@@ -5,6 +5,7 @@ Faults are injected the way they happen for real: a layer kind registered for th
 blocks or produces huge values from a chosen step on), a learning rate that really diverges, a real failed
 CPU allocation, a data source whose reads fail inside DataLoader worker processes, files deleted mid-run.
 """
+import os
 import shutil
 
 import numpy as np
@@ -317,3 +318,19 @@ def test_abort_skips_the_test_evaluation_but_keeps_the_last_checkpoint(faulty, d
     done = events[-1]
     assert isinstance(done, Finished) and done.stopped and done.test is None
     assert load_checkpoint(tmp_path)["global_step"] == 2
+
+
+# ---- a full disk ----------------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to simulate a full disk")
+def test_a_full_disk_while_saving_a_checkpoint_fails_with_a_clear_message(digits, tmp_path):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    (folder / ".best.pt.tmp").symlink_to("/dev/full")   # every write to it fails with ENOSPC
+    events = events_of(tiny(), digits, CFG, run_dir=tmp_path)
+    failed = events[-1]
+    assert isinstance(failed, Failed), failed
+    assert failed.reason.startswith(f"Could not save the best checkpoint to {folder / 'best.pt'} "
+                                  "(No space left on device).")
+    assert "Free some disk space" in failed.reason
+    assert sorted(p.name for p in folder.iterdir()) == []   # no half-written file is left behind

@@ -17,8 +17,13 @@ def save_checkpoint(path: Path, state: dict) -> None:
     """Write atomically (temporary file, then rename) so a stop or crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    try:
+        with open(tmp, "wb") as f:   # through a Python file, a failed write is an OSError ("No space left...")
+            torch.save(state, f)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)   # a failed write (disk full) leaves no half file behind
+        raise
 
 
 def load_checkpoint(path) -> dict:

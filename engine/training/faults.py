@@ -27,6 +27,10 @@ class DataSourceError(RuntimeError):
     """The training images could not be read mid-run (files moved or deleted, a drive unplugged...)."""
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be written (disk full, folder not writable)."""
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
@@ -72,7 +76,7 @@ def failure(exc: BaseException, batch_size: int, layer: str | None = None, when:
         reason = (f"The {'computer' if ram else 'device'} ran out of memory{where} with batch size {batch_size}. "
                   f"Use a smaller batch (try {max(1, batch_size // 2)}), a smaller network or smaller images"
                   f"{', and close other programs' if ram else ''}.")
-    elif isinstance(exc, (TrainingSetupError, DataSourceError)):
+    elif isinstance(exc, (TrainingSetupError, DataSourceError, CheckpointError)):
         reason = str(exc)
     else:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -27,7 +27,7 @@ from engine.training.devices import all_reduce_sum, current_world, device_name, 
 from engine.training.evaluate import evaluate
 from engine.training.events import (ActivationSnapshot, CheckpointSaved, EpochMetrics, Finished, Started,
                                     StepMetrics)
-from engine.training.faults import NonFiniteLoss, TrainingSetupError, failing_layer, failure
+from engine.training.faults import CheckpointError, NonFiniteLoss, TrainingSetupError, failing_layer, failure
 from engine.training.optim import build_optimizer, build_schedule
 from engine.training.snapshots import capture
 
@@ -201,8 +201,14 @@ class _Run:
     def _checkpoint(self, which: str, epoch: int, step_in_epoch: int = 0):
         if self.run_dir is None or not self.world.is_main:
             return None
-        path = checkpoint_path(self.run_dir, which)
-        save_checkpoint(path, self._state(epoch, step_in_epoch))
+        path, state = checkpoint_path(self.run_dir, which), self._state(epoch, step_in_epoch)
+        try:
+            save_checkpoint(path, state)
+        except (OSError, RuntimeError) as exc:   # torch.save reports a failed write as a RuntimeError
+            why = (exc.strerror if isinstance(exc, OSError) else None) or str(exc).strip().splitlines()[0]
+            raise CheckpointError(f"Could not save the {which} checkpoint to {path} ({why}). Free "
+                                  f"some disk space (or make the runs folder writable) and start again; the "
+                                  f"previous checkpoint is kept.") from exc
         return CheckpointSaved(str(path), which, epoch)
 
     # ---- the run ---------------------------------------------------------------------------------
