@@ -162,8 +162,7 @@ class ConvolutionTab(QWidget):
         except ValueError as exc:
             self.result = None
             self.input_grid.set_values(np.pad(self.input, p), (p, p))
-            self.output_grid.set_values(np.zeros((1, 1)))
-            self.output_grid.set_overlay(shown=np.zeros((1, 1), bool))
+            self.output_grid.set_blank()
             self.size_formula.show_text(f"Cannot compute: {str(exc)[0].upper()}{str(exc)[1:]}", error=True)
             self.animator.set_count(0)
             self._titles()
@@ -178,13 +177,17 @@ class ConvolutionTab(QWidget):
         self.output_changed.emit()
 
     def _titles(self):
+        # widths in proportion to the columns, so the three grids share one cell size without gaps
+        cols = (self.input_grid.values.shape[1], self.kernel.shape[1], self.output_grid.values.shape[1])
+        for i, n in enumerate(cols):
+            self.grids.setStretch(i, max(2, n))
         h, w = self.input.shape
         p = self.padding.value()
         padded = f" + padding {p} → {h + 2 * p}×{w + 2 * p}" if p else ""
         self.input_title.setText(f"Input {h}×{w}{padded}")
         kh, kw = self.kernel.shape
         name = self.preset.currentText()
-        self.kernel_title.setText(f"Kernel {kh}×{kw}" + ("" if name == CUSTOM else f": {name}"))
+        self.kernel_title.setText(f"Kernel {kh}×{kw}" + ("" if name == CUSTOM else f" ({name})"))
         self.kernel_grid.setToolTip(f"{name}: {preset_description(name)}. Double-click a weight to change it."
                                     if name != CUSTOM else "Double-click a weight (or select it and type) to change it")
         if self.result is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPalette, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QLineEdit, QSizePolicy, QToolTip, QWidget
 
 from designer.theme import colors
@@ -49,6 +49,7 @@ class GridView(QWidget):
         self.weights: np.ndarray | None = None
         self.shown: np.ndarray | None = None
         self.tint_scale: float | None = None
+        self.blank = False          # nothing to show (e.g. the settings are impossible)
         self.editable = editable
         self.selected: tuple | None = None
         self._editor: QLineEdit | None = None
@@ -63,6 +64,7 @@ class GridView(QWidget):
     def set_values(self, values, padding=(0, 0)) -> None:
         self.values = np.asarray(values, dtype=np.float64)
         self.padding = tuple(padding)
+        self.blank = False
         rows, cols = self.values.shape
         if self.selected is not None and not (self.selected[0] < rows and self.selected[1] < cols):
             self.selected = None
@@ -75,6 +77,12 @@ class GridView(QWidget):
         for g in self.group:
             if g is not self:
                 g.update()
+
+    def set_blank(self) -> None:
+        """Show nothing: there is no map (the settings are impossible, or no source)."""
+        self.set_values(np.zeros((1, 1)))
+        self.set_overlay(shown=np.zeros((1, 1), bool))
+        self.blank = True
 
     def set_overlay(self, window=(), current=None, chosen=(), weights=None, shown=None) -> None:
         self.window, self.current, self.chosen = tuple(window), current, tuple(chosen)
@@ -97,7 +105,8 @@ class GridView(QWidget):
 
     def natural_cell_size(self) -> float:
         rows, cols = self.values.shape
-        return max(2.0, min((self.width() - 2) / cols, (self.height() - 2) / rows, MAX_CELL))
+        # whole pixels: fractional cells draw grid lines of uneven thickness
+        return float(max(2, int(min((self.width() - 2) / cols, (self.height() - 2) / rows, MAX_CELL))))
 
     def cell_size(self) -> float:
         return min(g.natural_cell_size() for g in self.group if g.isVisible() or g is self)
@@ -105,7 +114,7 @@ class GridView(QWidget):
     def _origin(self) -> QPointF:
         rows, cols = self.values.shape
         size = self.cell_size()
-        return QPointF((self.width() - cols * size) / 2, (self.height() - rows * size) / 2)
+        return QPointF((self.width() - cols * size) // 2, (self.height() - rows * size) // 2)
 
     def cell_rect(self, r: int, c: int) -> QRectF:
         size, o = self.cell_size(), self._origin()
@@ -119,6 +128,8 @@ class GridView(QWidget):
 
     # ---- painting ------------------------------------------------------------------------------
     def paintEvent(self, event):
+        if self.blank:
+            return
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         pal = self.palette()
@@ -126,11 +137,12 @@ class GridView(QWidget):
         size = self.cell_size()
         finite = self.values[np.isfinite(self.values)]
         scale = self.tint_scale or (float(np.abs(finite).max()) if finite.size else 0.0) or 1.0
-        font = QFont(self.font())
-        font.setPixelSize(max(7, int(size * 0.36)))
+        decimals = 2 if size >= 30 else 1
+        labels = [[format_number(v, decimals) for v in row] for row in self.values]
+        font = self._fitting_font(labels, size)
         small = QFont(self.font())
-        small.setPixelSize(max(6, int(size * 0.22)))
-        text_ok = size >= 16
+        small.setPixelSize(max(8, int(size * 0.24)))
+        text_ok = font.pixelSize() >= 8
         window = set(self.window)
         grid_pen = QPen(pal.color(QPalette.ColorRole.Mid), 1)
         pad_fill = pal.color(QPalette.ColorRole.AlternateBase)
@@ -158,7 +170,7 @@ class GridView(QWidget):
                 if shown and text_ok:
                     p.setFont(font)
                     p.setPen(muted if padding else pal.color(QPalette.ColorRole.Text))
-                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, format_number(v, 2 if size >= 30 else 1))
+                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, labels[r][c])
         self._paint_weights(p, small, size)
         self._paint_rings(p, size, highlight)
         if self.selected is not None and self.hasFocus() and self._editing is None:
@@ -166,6 +178,15 @@ class GridView(QWidget):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRect(self.cell_rect(*self.selected).adjusted(2, 2, -2, -2))
         p.end()
+
+    def _fitting_font(self, labels, size: float) -> QFont:
+        """The largest font, up to a third of the cell, in which the widest number still fits its cell."""
+        font = QFont(self.font())
+        font.setPixelSize(100)
+        metrics = QFontMetricsF(font)
+        widest = max((metrics.horizontalAdvance(t) for row in labels for t in row), default=1.0) or 1.0
+        font.setPixelSize(max(1, int(min(size * 0.36, 100 * size * 0.86 / widest))))
+        return font
 
     def _paint_weights(self, p: QPainter, font: QFont, size: float):
         """The kernel's weight in the corner of each window cell ("×-1"), so the products can be read off."""

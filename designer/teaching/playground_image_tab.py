@@ -2,9 +2,6 @@
 and the feature map it produces, side by side."""
 from __future__ import annotations
 
-import logging
-
-import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -14,7 +11,6 @@ from designer.teaching.playground_widgets import MessageLabel, spin, titled
 from engine.teaching.kernels import apply_kernel, first_conv, preset_description, preset_kernel, preset_names
 from engine.teaching.playground import format_number
 
-log = logging.getLogger(__name__)
 LEARNED = "learned"
 
 

@@ -39,7 +39,7 @@ class ImageMapView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:
-        return QSize(200, 200 + (LEGEND_HEIGHT if self.legend else 0))
+        return QSize(200, 200 + LEGEND_HEIGHT)
 
     def minimumSizeHint(self) -> QSize:
         return QSize(90, 90)
@@ -63,10 +63,10 @@ class ImageMapView(QWidget):
     def image_rect(self) -> QRectF:
         if self.image is None:
             return QRectF()
-        avail_h = self.height() - (LEGEND_HEIGHT if self.legend else 0)
-        scale = min(self.width() / self.image.width(), avail_h / self.image.height())
+        legend = LEGEND_HEIGHT  # kept free even without a legend, so an image and its map line up
+        scale = min(self.width() / self.image.width(), (self.height() - legend) / self.image.height())
         w, h = self.image.width() * scale, self.image.height() * scale
-        return QRectF((self.width() - w) / 2, (avail_h - h) / 2, w, h)
+        return QRectF((self.width() - w) / 2, (self.height() - legend - h) / 2, w, h)
 
     def paintEvent(self, event):
         p = QPainter(self)
@@ -90,7 +90,7 @@ class ImageMapView(QWidget):
         cmap, lo, hi, vmin, vmax = self.legend
         pal = self.palette()
         width = max(120.0, min(above.width(), 260.0))
-        bar = QRectF((self.width() - width) / 2, self.height() - LEGEND_HEIGHT + 4, width, 10)
+        bar = QRectF((self.width() - width) / 2, above.bottom() + 6, width, 10)  # right under the map
         span = (hi - lo) or 1.0
         i0, i1 = (int(round((v - lo) / span * 255)) for v in (vmin, vmax))
         colours = np.ascontiguousarray(cmap[min(i0, i1):max(i0, i1) + 1][None, :, :])
@@ -105,5 +105,6 @@ class ImageMapView(QWidget):
         if vmin < 0 < vmax:
             x = bar.left() + bar.width() * (0 - vmin) / (vmax - vmin)
             p.drawLine(int(x), int(bar.top()) - 2, int(x), int(bar.bottom()) + 2)
-            p.drawText(QRectF(x - 20, bar.bottom() + 2, 40, LEGEND_HEIGHT - 16),
-                       Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, "0")
+            if bar.left() + 50 < x < bar.right() - 50:  # else it would overlap the min or max label
+                p.drawText(QRectF(x - 20, bar.bottom() + 2, 40, LEGEND_HEIGHT - 16),
+                           Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, "0")

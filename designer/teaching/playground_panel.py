@@ -64,9 +64,13 @@ def install(window) -> PlaygroundPanel:
         window.tabifyDockWidget(neighbour, dock)
         neighbour.raise_()
     window.playground_dock = dock
-    data = getattr(getattr(window, "training", None), "data", None)
-    if data is not None:  # a newly loaded data set offers its images
-        data.dataset_loaded.connect(lambda *_: panel.image.isVisible() and panel.image.update_sources())
+    # A new data set, a finished run or an edited design changes the images and filters on offer.
+    refresh = lambda *_: panel.image.isVisible() and panel.image.update_sources()  # noqa: E731
+    dash = getattr(window, "training", None)
+    if dash is not None:
+        dash.data.dataset_loaded.connect(refresh)
+        dash.run_finished.connect(refresh)
+    window.document.analysis_changed.connect(refresh)
     action = dock.toggleViewAction()
     action.setText("Convolution playground")
     action.setToolTip("Watch a convolution, pooling and ReLU compute step by step")

@@ -110,10 +110,9 @@ class PoolingTab(QWidget):
         if keep_map and self.map is not None:
             self.input_grid.set_values(self.map)
         else:
-            self.input_grid.set_values(np.zeros((1, 1)))
+            self.input_grid.set_blank()
         self.input_grid.set_overlay()
-        self.output_grid.set_values(np.zeros((1, 1)))
-        self.output_grid.set_overlay(shown=np.zeros((1, 1), bool))
+        self.output_grid.set_blank()
         self.size_formula.show_text(text, error=True)
         self.arithmetic.show_text("")
         self.animator.set_count(0)

@@ -49,8 +49,7 @@ class ReluTab(QWidget):
         if self.map is None:
             self.result = None
             for grid in (self.before, self.after):
-                grid.set_values(np.zeros((1, 1)))
-                grid.set_overlay(shown=np.zeros((1, 1), bool))
+                grid.set_blank()
             self.summary.show_text(missing, error=True)
             return
         self.recompute()

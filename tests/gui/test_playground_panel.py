@@ -201,3 +201,16 @@ def test_real_image_with_a_learned_filter(window, playground, qtbot):
     np.testing.assert_allclose(tab.kernel_grid.values, module.get_submodule(conv).weight[2].detach().numpy().mean(0),
                                rtol=1e-6)
     assert "untrained" in tab.info.text()
+
+
+def test_learned_filters_follow_the_design(window, playground, qtbot):
+    tab = playground.image
+    playground.tabs.setCurrentWidget(tab)
+    qtbot.waitUntil(tab.isVisible)
+    conv = next(n.id for n in window.document.graph.nodes if n.kind == "Conv2d")
+    tab.kernel_choice.setCurrentIndex(tab.kernel_choice.findData("learned"))
+    assert tab.filter_index.maximum() == window.document.graph.node(conv).params["out_channels"] - 1
+    window.document.set_params(conv, {"out_channels": 9})
+    qtbot.waitUntil(lambda: tab.filter_index.maximum() == 8)
+    tab.filter_index.setValue(8)
+    assert tab.feature_map is not None and tab.info.text().startswith(f"Filter #8 of {conv}")
