@@ -142,7 +142,7 @@ class GridView(QWidget):
         font = self._fitting_font(labels, size)
         small = QFont(self.font())
         small.setPixelSize(max(8, int(size * 0.24)))
-        text_ok = font.pixelSize() >= 8
+        text_ok = font.pixelSize() >= 7
         window = set(self.window)
         grid_pen = QPen(pal.color(QPalette.ColorRole.Mid), 1)
         pad_fill = pal.color(QPalette.ColorRole.AlternateBase)
@@ -180,12 +180,12 @@ class GridView(QWidget):
         p.end()
 
     def _fitting_font(self, labels, size: float) -> QFont:
-        """The largest font, up to a third of the cell, in which the widest number still fits its cell."""
+        """The largest font, up to 42% of the cell, in which the widest number still fits its cell."""
         font = QFont(self.font())
         font.setPixelSize(100)
         metrics = QFontMetricsF(font)
         widest = max((metrics.horizontalAdvance(t) for row in labels for t in row), default=1.0) or 1.0
-        font.setPixelSize(max(1, int(min(size * 0.36, 100 * size * 0.86 / widest))))
+        font.setPixelSize(max(1, int(min(size * 0.42, 100 * size * 0.86 / widest))))
         return font
 
     def _paint_weights(self, p: QPainter, font: QFont, size: float):

@@ -23,6 +23,7 @@ class PoolingTab(QWidget):
     def __init__(self, providers: list, parent=None):
         super().__init__(parent)
         self.map = None
+        self.note = ""
         self.result = None
         self.animator = StepAnimator(self)
         self.source = MapSourceBox(providers)
@@ -71,9 +72,10 @@ class PoolingTab(QWidget):
             self.load_map()
 
     def load_map(self) -> None:
-        self.map, missing = self.source.current_map()
+        self.map, message = self.source.current_map()
+        self.note = "" if self.map is None else message
         if self.map is None:
-            self._fail(missing)
+            self._fail(message)
             return
         self.recompute()
 
@@ -94,7 +96,8 @@ class PoolingTab(QWidget):
             return
         h, w = self.map.shape
         self.input_grid.set_values(self.result.padded, (p, p))
-        self.input_title.setText(f"Feature map {h}×{w}" + (f" + padding {p}" if p else ""))
+        self.input_title.setText(f"Feature map {h}×{w}" + (f" ({self.note})" if self.note else "")
+                                 + (f" + padding {p}" if p else ""))
         oh, ow = self.result.output.shape
         self.output_grid.set_values(self.result.output)
         self.output_title.setText(f"{self.mode.currentText()} {oh}×{ow}")

@@ -28,7 +28,8 @@ class ReluTab(QWidget):
                                  "stack of convolutions more than one big linear filter; a unit that is zero on "
                                  "every image is 'dead' and learns nothing.")
         grids = QHBoxLayout()
-        grids.addWidget(titled("Before ReLU", self.before))
+        self.before_title = QLabel("Before ReLU")
+        grids.addWidget(titled(self.before_title, self.before))
         grids.addWidget(titled("After ReLU: max(0, x)", self.after))
         grids.addWidget(self.hint)
         self.summary = MessageLabel()
@@ -45,12 +46,13 @@ class ReluTab(QWidget):
             self.load_map()
 
     def load_map(self) -> None:
-        self.map, missing = self.source.current_map()
+        self.map, message = self.source.current_map()
+        self.before_title.setText("Before ReLU" + (f" ({message})" if self.map is not None and message else ""))
         if self.map is None:
             self.result = None
             for grid in (self.before, self.after):
                 grid.set_blank()
-            self.summary.show_text(missing, error=True)
+            self.summary.show_text(message, error=True)
             return
         self.recompute()
 

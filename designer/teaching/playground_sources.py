@@ -12,6 +12,9 @@ EXAMPLE_MAP = np.array([
     [0, -1, 1, 6, -3, 2],
     [3, 2, -4, 0, 1, -1],
     [-2, 1, 0, 2, 4, 3]], dtype=np.float64)
+# Larger maps (a 224×224 feature map) are cut to their centre: 50,000 cells would be unreadable and slow
+# to animate, and the arithmetic is the same everywhere.
+MAX_SIDE = 40
 
 
 class MapSourceBox(QComboBox):
@@ -25,10 +28,17 @@ class MapSourceBox(QComboBox):
         self.setToolTip("Which feature map to use")
 
     def current_map(self):
-        """(map or None, message when there is none)."""
+        """(map, "") or (its centre, "centre of the H×W map") or (None, why there is none)."""
         _, provide, missing = self.providers[self.currentIndex()]
         values = provide()
-        return (None, missing) if values is None else (np.array(values, dtype=np.float64), "")
+        if values is None:
+            return None, missing
+        values = np.array(values, dtype=np.float64)
+        h, w = values.shape
+        if max(h, w) <= MAX_SIDE:
+            return values, ""
+        top, left = max(0, (h - MAX_SIDE) // 2), max(0, (w - MAX_SIDE) // 2)
+        return values[top:top + MAX_SIDE, left:left + MAX_SIDE].copy(), f"centre of the {h}×{w} map"
 
 
 def example_source() -> tuple:

@@ -214,3 +214,17 @@ def test_learned_filters_follow_the_design(window, playground, qtbot):
     qtbot.waitUntil(lambda: tab.filter_index.maximum() == 8)
     tab.filter_index.setValue(8)
     assert tab.feature_map is not None and tab.info.text().startswith(f"Filter #8 of {conv}")
+
+
+def test_large_maps_are_cut_to_their_centre(playground):
+    from designer.teaching.playground_sources import MAX_SIDE
+
+    big = np.arange(100 * 60, dtype=np.float64).reshape(100, 60)
+    playground.image.feature_map = big
+    playground.image.map_changed.emit()
+    pooling = playground.pooling
+    pooling.source.setCurrentIndex(1)
+    assert pooling.map.shape == (MAX_SIDE, MAX_SIDE)
+    top, left = (100 - MAX_SIDE) // 2, (60 - MAX_SIDE) // 2
+    np.testing.assert_array_equal(pooling.map, big[top:top + MAX_SIDE, left:left + MAX_SIDE])
+    assert "centre of the 100×60 map" in pooling.input_title.text()
