@@ -74,6 +74,11 @@ class GraphDocument(QObject):
         self.file_path = path or ""
         self.file_path_changed.emit(self.file_path)
 
+    def reanalyze(self) -> None:
+        """Analyse the unchanged graph again (the memory limit changed) and emit the new analysis."""
+        self._analysis = self._analyzer.analyze(self._graph)
+        self.analysis_changed.emit(self._analysis)
+
     # ---- edits (each is one undo step) -------------------------------------------------------
     def push(self, text: str, after: GraphSpec, merge_key=None, select=None) -> bool:
         if after == self._graph:

@@ -21,6 +21,7 @@ from designer.document import GraphDocument
 from designer.file_controller import FileController
 from designer.graph_edits import free_position
 from designer.inspector import Inspector
+from designer.memory_limit_setting import install as install_memory_limit
 from designer.messages_panel import MessagesPanel
 from designer.palette import Palette
 from designer.settings import make_settings
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.clipboard = ClipboardController(self)
         self._build_docks()
         self.actions_ = build_actions(self)
+        install_memory_limit(self)
         self.totals = StatusTotals(self.statusBar(), self.document, self)
         self.scene.status_message.connect(self.show_status)
         self.scene.files_dropped.connect(self.files.open_dropped)

@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 
 from engine.graph import GraphSpec
+from engine.memory_limit import find_problem
 from engine.registry import Receptive, ShapeError, get_kind
 
 BYTES_PER_VALUE = 4  # float32 activations
@@ -149,6 +150,9 @@ class Analyzer:
         for nid in order + list(cyclic):
             if infos[nid].error is not None:
                 issues.append(infos[nid].error)
+        problem = find_problem(infos, nodes)
+        if problem is not None:  # e.g. a typo of 1,000,000 outputs; the compiler refuses it before allocating
+            issues.append(Issue(problem.message, problem.node_id))
         _check_paths(graph, nodes, outgoing, issues)
         _warn_softmax_before_output(graph, nodes, incoming, issues)
         return Analysis(infos, issues, order)

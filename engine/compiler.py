@@ -11,6 +11,7 @@ from torch import fx, nn
 
 from engine.analysis import Analysis, analyze
 from engine.graph import GraphSpec
+from engine.memory_limit import ResourceLimitError, check_memory  # noqa: F401  (ResourceLimitError: for callers)
 from engine.registry import get_kind
 
 
@@ -23,8 +24,10 @@ class GraphInvalidError(ValueError):
 
 
 def compile_graph(graph: GraphSpec, analysis: Analysis | None = None) -> fx.GraphModule:
-    """Build the module. Raises GraphInvalidError when the analysis finds errors."""
+    """Build the module. Raises ResourceLimitError, before allocating anything, when the network needs more
+    memory than the limit (engine.memory_limit), and GraphInvalidError when the analysis finds errors."""
     analysis = analysis or analyze(graph)
+    check_memory(graph, analysis)
     if not analysis.ok:
         raise GraphInvalidError(analysis)
     nodes = graph.node_map()

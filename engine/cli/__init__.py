@@ -43,6 +43,8 @@ def run_command_line(argv) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    from engine.memory_limit import apply_option
+    apply_option(args)  # --max-memory of the commands that build networks
     try:
         return int(args.run(args) or 0)
     except CommandError as exc:

@@ -8,9 +8,12 @@ from engine.summary import summary_table
 
 
 def add_command(subs):
+    from engine.memory_limit import add_option as add_memory_option
+
     p = subs.add_parser("analyze", help="print shapes, parameters, MACs and errors of a design",
                         description="Print a layer-by-layer summary of a design, or its errors.")
     p.add_argument("design", help="design file (.json)")
+    add_memory_option(p)
     p.set_defaults(run=run)
 
 

@@ -10,6 +10,7 @@ from engine.cli import CommandError
 
 
 def add_command(subs):
+    from engine.memory_limit import add_option as add_memory_option
     from engine.training.cli_options import add_data_options
 
     p = subs.add_parser("eval", help="evaluate saved weights on a data set's test split",
@@ -23,6 +24,7 @@ def add_command(subs):
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--out", metavar="RESULTS.json", help="also write the results as JSON")
+    add_memory_option(p)
     p.set_defaults(run=run, data=None)
 
 

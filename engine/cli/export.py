@@ -11,6 +11,8 @@ NEEDS_WEIGHTS = ("safetensors", "state_dict")
 
 
 def add_command(subs):
+    from engine.memory_limit import add_option as add_memory_option
+
     p = subs.add_parser(
         "export", help="export a design as PyTorch code, a training script, ONNX, TorchScript, weights or a bundle",
         description="Export a design (.json) or project bundle (.cnnd). Weights come from --weights, else the "
@@ -27,11 +29,12 @@ def add_command(subs):
     p.add_argument("--dataset", metavar="KEY", help="script: the data set (default: the run's)")
     p.add_argument("--data-out", metavar="FILE.pt", help="script: also save the data set as a tensor file the "
                                                          "script trains on (--dataset tensors)")
+    add_memory_option(p)
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from engine.compiler import GraphInvalidError
+    from engine.compiler import GraphInvalidError, ResourceLimitError
     from engine.interchange.bundle import BundleError, open_project
     from engine.interchange.exporters import ExportError
     from engine.interchange.weights import WeightsError, load_weights
@@ -49,7 +52,7 @@ def run(args) -> int:
         if args.format in NEEDS_WEIGHTS and weights is None:
             raise CommandError("there are no weights to export: train the design, or pass --weights FILE")
         print(_export(project, run_record, weights, out, args))
-    except GraphInvalidError as exc:
+    except (GraphInvalidError, ResourceLimitError) as exc:
         raise CommandError(str(exc)) from None
     except (ExportError, WeightsError, BundleError) as exc:
         raise CommandError(str(exc)) from None

@@ -19,6 +19,8 @@ RUN_ROOT = Path("runs")
 
 
 def add_command(subs):
+    from engine.memory_limit import add_option as add_memory_option
+
     p = subs.add_parser(
         "train", help="train a design on a data set (CPU, GPU or torchrun cluster job)",
         description="Train a design headless. Prints a live progress bar; writes metrics (CSV and JSON), the "
@@ -33,6 +35,7 @@ def add_command(subs):
     p.add_argument("--out", metavar="RUN_DIR", help="run folder to write (default: runs/DESIGN-DATE-TIME)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint file or a run folder")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
+    add_memory_option(p)
     p.set_defaults(run=run)
 
 
