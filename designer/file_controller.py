@@ -228,11 +228,13 @@ class FileController:
             if origin:
                 what += f"\n(from {origin})"
             restore = dialogs.ask_restore_recovery(self.window, what)
-            _remove(path)
-            lock.unlock()
             if restore:
                 self.document.set_graph(graph, origin)
                 self.document.undo_stack.resetClean()  # restored work is unsaved work
+                self.autosave()  # into this window's own backup first, so a second crash loses nothing
+            _remove(path)
+            lock.unlock()
+            if restore:
                 self.window.canvas.show_design()
                 self.window.show_status("Restored the automatic backup; save it to keep it.", 8000)
                 return True
