@@ -277,8 +277,8 @@ def problem_sections(s: Subject) -> list:
     if info.error is not None:
         lines = [Text(f"{s.spec.title}: {info.error.message}", "error")]
         if info.error.fix is not None:
-            lines.append(Text(f"Fix: {info.error.fix.label}. The inspector and the Messages panel offer it as a "
-                              f"one-click repair (undo takes it back)."))
+            lines.append(Text(f"Fix: {info.error.fix.label}. It is offered as a one-click repair (the inspector's "
+                              f"Fix button, or a double-click in Messages); undo takes it back."))
         else:
             lines.append(Text("Change the highlighted setting or the connections as the message says; the "
                               "explanation fills in with this layer's numbers as soon as it is valid.", "muted"))
@@ -374,8 +374,8 @@ def explain_network(graph: GraphSpec, analysis: Analysis) -> Explanation:
         where = []
         for nid in holders[:6]:
             n = analysis.nodes[nid].params
-            where.append(Formula(f"{nodes[nid].title} ({nodes[nid].kind})", "", f"{n} / {total}", n / total,
-                                 f"{percent(n / total)} ({number_text(n)})", (f"share_{nid}",)))
+            where.append(Fact(f"{nodes[nid].title} ({nodes[nid].kind})", f"{number_text(n)} = {percent(n / total)}",
+                              f"share_{nid}", n / total))
         if len(holders) > 6:
             rest = sum(analysis.nodes[nid].params for nid in holders[6:])
             where.append(Text(f"{len(holders) - 6} more layer(s) hold the other {number_text(rest)}.", "muted"))

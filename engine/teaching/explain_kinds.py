@@ -53,7 +53,7 @@ def zero_section(s: Subject, y) -> Section:
     else:
         dead = [int(c) for c in np.flatnonzero(y.reshape(-1) == 0)] if y.ndim == 1 else []
         unit = "feature"
-    listed = ", ".join(str(c + 1) for c in dead[:MAX_LISTED]) + (" …" if len(dead) > MAX_LISTED else "")
+    listed = ", ".join(f"#{c}" for c in dead[:MAX_LISTED]) + (" …" if len(dead) > MAX_LISTED else "")
     lines.append(Fact(f"Dead {unit}s (zero everywhere on this image)", f"{len(dead)}" + (f": {listed}" if dead else ""),
                       "dead_units", tuple(dead)))
     if dead:
@@ -235,7 +235,7 @@ def softmax(s: Subject) -> list:
     if y is not None and np.ndim(y) == 1 and len(y):
         y = np.asarray(y, dtype=np.float64)
         lines.append(Fact("Probe image", f"sum = {float(y.sum()):.4f}, largest {percent(float(y.max()))} "
-                          f"(entry {int(np.argmax(y))})", "softmax_sum", float(y.sum())))
+                          f"(entry #{int(np.argmax(y))})", "softmax_sum", float(y.sum())))
     return [Section("Scores into probabilities", tuple(lines))]
 
 

@@ -252,8 +252,9 @@ def pool_window_section(s: Subject) -> Section:
     real = np.array([v for row in grid for v in row if v is not None], dtype=np.float32)
     vmax, vmean = float(real.max()), float(real.mean())
     marked = next((ri, qi) for ri, row in enumerate(grid) for qi, v in enumerate(row) if v == vmax)
-    lines = [Text(f"Channel {c + 1} of {x.shape[0]} coming in ({s.context.weights_text}), the window that gives output "
-                  f"row {i + 1}, column {j + 1}: input rows {r0 + 1}–{r0 + kh}, columns {c0 + 1}–{c0 + kw}"
+    lines = [Text(f"Feature map #{c} of the {x.shape[0]} coming in ({s.context.weights_text}), the window that gives "
+                  f"output row {i}, column {j}: input rows {r0}–{r0 + kh - 1}, columns {c0}–{c0 + kw - 1} "
+                  f"(counting from 0, like the feature-map tiles)"
                   + (" (cells marked 'pad' are padding)." if len(real) < kh * kw else ".")),
              Grid("Window values (the max is emphasised)", grid, (marked,), "window", (c, r0, c0, i, j)),
              Fact("Max", value_text(vmax), "window_max", vmax)]
@@ -282,7 +283,7 @@ def global_avg_pool(s: Subject) -> list:
     x, y = s.context.input, s.context.output
     if x is not None and y is not None and np.ndim(x) == 3:
         k = int(np.argmax(np.asarray(y)))
-        lines += [Fact(f"Probe image, channel {k + 1} (the largest)", f"mean of its {h}×{w} values = "
+        lines += [Fact(f"Probe image, channel #{k} (the largest)", f"mean of its {h}×{w} values = "
                        f"{value_text(float(np.mean(x[k])))}", "channel_mean", float(np.mean(x[k]))),
                   Fact("This layer's output for it", value_text(float(y[k])), "channel_output", float(y[k]))]
     lines += [Formula(f"Flatten + Linear to {c} outputs instead", "(C·H·W + 1)·C", f"({c}·{h}·{w} + 1)·{c}",
