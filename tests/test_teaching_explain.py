@@ -18,7 +18,7 @@ from engine.insight.receptive import receptive_box
 from engine.registry import REGISTRY, LayerKind, ParamSpec, all_kinds, get_kind
 from engine.teaching.explain import ExplainContext, Formula, Grid, explain_network, explain_node
 
-FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.filter_too_much])
 
 
