@@ -33,7 +33,8 @@ def add_command(subs):
     add_data_options(p)
     add_train_options(p)
     p.add_argument("--out", metavar="RUN_DIR", help="run folder to write (default: runs/DESIGN-DATE-TIME)")
-    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint file or a run folder")
+    p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a checkpoint file or a run folder (with --out "
+                                                          "that same folder, its metrics continue too)")
     p.add_argument("--quiet", action="store_true", help="print only the final result")
     add_memory_option(p)
     p.set_defaults(run=run)
@@ -54,7 +55,7 @@ def run(args) -> int:
 
 
 def _train(args, graph, config, world) -> int:
-    from engine.training import Failed, Finished, TrainControl, fit
+    from engine.training import CheckpointSaved, Failed, Finished, Started, TrainControl, fit
     from engine.training.progress import ProgressBar
     from engine.training.run_record import RunRecord
 
@@ -67,15 +68,19 @@ def _train(args, graph, config, world) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CommandError(f"cannot create the run folder {out}: {exc.strerror}") from None
-    record = RunRecord(graph=graph, config=config, dataset_key=data.key, seed=config.seed,
-                       name=f"{graph.name or Path(args.design).stem} on {data.info.title}")
+    record = (_continued_record(out, args.resume, graph, config) if main else None) or RunRecord(
+        graph=graph, config=config, dataset_key=data.key, seed=config.seed,
+        name=f"{graph.name or Path(args.design).stem} on {data.info.title}")
     control = TrainControl()
     previous = signal.signal(signal.SIGINT, _stop_on_first_interrupt(control, bar))
     result = 1
     try:
         for event in fit(graph, data, config, control, run_dir=out if main else None, resume=args.resume):
             bar.show(event)
+            _forget_rewound(record, event)
             record.add_event(event)
+            if main and (isinstance(event, Started) or (isinstance(event, CheckpointSaved) and event.which == "last")):
+                record.save(out)  # the metrics so far, next to the checkpoint they belong to: a crash keeps both
             if isinstance(event, Finished):
                 record.test = event.test.summary() if event.test is not None else None
                 record.weights = event.weights
@@ -91,6 +96,37 @@ def _train(args, graph, config, world) -> int:
         if main:
             record.save(out)
     return result
+
+
+def _continued_record(out: Path, resume, graph, config):
+    """Resuming a run in its own folder (`--resume RUN_DIR --out RUN_DIR`) continues its record, so the folder
+    keeps the metrics of the whole run, from before and after the interruption. None otherwise."""
+    from engine.training.run_record import RunRecord, RunRecordError
+
+    if not resume or not (out / "run.json").is_file():
+        return None
+    folder = Path(resume) if Path(resume).is_dir() else Path(resume).parent.parent  # RUN_DIR/checkpoints/x.pt
+    try:
+        if folder.resolve() != out.resolve():
+            return None
+        record = RunRecord.load(out, load_weights=False)
+    except (OSError, RunRecordError):
+        return None
+    record.graph, record.config = graph, config
+    return record
+
+
+def _forget_rewound(record, event) -> None:
+    """A resumed run repeats what came after its checkpoint: drop those rows before the new ones go in."""
+    from engine.training import EpochMetrics, StepMetrics
+
+    table, key = ((record.epoch_metrics, "epoch") if isinstance(event, EpochMetrics)
+                  else (record.step_metrics, "step") if isinstance(event, StepMetrics) else (None, None))
+    if table is None:
+        return
+    while table[key] and table[key][-1] >= getattr(event, key):
+        for column in table.values():
+            column.pop()
 
 
 def _stop_on_first_interrupt(control, bar):

@@ -1,0 +1,83 @@
+"""Training results survive a crash: `cnn-designer train` killed with SIGKILL in the middle of a run leaves a
+run folder whose metrics (CSV and JSON) are complete up to the last epoch, a checkpoint that loads, and
+`--resume` in the same folder finishes the run with the metrics of every epoch, before and after the kill."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from engine.cli import run_command_line
+from engine.templates import TEMPLATE_DIR
+from engine.training.checkpoint import load_checkpoint
+from engine.training.run_record import RunRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+LENET = str(TEMPLATE_DIR / "lenet5.json")
+TRAIN = ["--data", "generated_digits", "--size", "600", "--batch-size", "32", "--device", "cpu", "--seed", "3"]
+
+
+def epochs_in_csv(run: Path) -> list:
+    with open(run / "metrics_epochs.csv", newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def kill_after_first_epoch(run: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    child = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", LENET, *TRAIN, "--epochs", "200",
+                              "--out", str(run), "--quiet"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    try:
+        # Poll the checkpoint until it has been replaced once: two epochs are done, so the files of the first
+        # were written whatever the engine does afterwards. Then kill somewhere in the next epoch.
+        first = None
+        while child.poll() is None:
+            try:
+                inode = (run / "checkpoints" / "last.pt").stat().st_ino
+            except OSError:
+                inode = None
+            first = first or inode
+            if inode is not None and inode != first:
+                break
+            time.sleep(0.02)
+        time.sleep(0.2)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        _, err = child.communicate()
+    assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")  # killed mid-run, not finished
+
+
+def test_killed_training_keeps_its_metrics_and_checkpoint_and_resumes(tmp_path, capsys):
+    run = tmp_path / "run"
+    kill_after_first_epoch(run)
+    # Everything written so far parses: the run record, both metric tables, the checkpoint.
+    done = epochs_in_csv(run)
+    assert done == list(range(len(done))) and len(done) >= 1
+    record = RunRecord.load(run)
+    assert record.epoch_metrics["epoch"] == done                       # metrics.json agrees with the CSV
+    assert record.test is None and record.weights is None              # the run never finished
+    with open(run / "metrics_steps.csv", newline="") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f)]
+    assert steps and steps == sorted(steps) and steps == record.step_metrics["step"]
+    checkpoint = load_checkpoint(run)
+    # The record is written right after each epoch's checkpoint: at most one epoch behind it.
+    assert checkpoint["epoch"] in (len(done), len(done) + 1)
+    assert all(p.name.startswith(".") for p in run.rglob("*.tmp*"))   # a write cut by the kill stays hidden
+
+    # Resume in the same folder and finish two more epochs.
+    epochs = checkpoint["epoch"] + 2
+    assert run_command_line(["train", LENET, *TRAIN, "--epochs", str(epochs), "--out", str(run), "--resume", str(run),
+                             "--quiet"]) == 0
+    capsys.readouterr()
+    finished = RunRecord.load(run)
+    assert finished.id == record.id                                   # the same run, continued
+    assert finished.epoch_metrics["epoch"] == list(range(epochs)) == epochs_in_csv(run)
+    steps = finished.step_metrics["step"]
+    assert steps == sorted(set(steps))                                 # no step logged twice after the rewind
+    assert finished.weights is not None and finished.test is not None
+    assert json.loads((run / "summary.json").read_text())["status"] == "finished"
