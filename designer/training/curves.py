@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPus
                                QWidget)
 from PySide6.QtCore import Qt
 
+from engine.atomic_write import replacing
 from engine.insight.smoothing import exponential_moving_average
 from engine.training.events import EpochMetrics, StepMetrics
 
@@ -277,12 +278,13 @@ class CurvesView(QWidget):
     # ---- export ----------------------------------------------------------------------------------
     def export_png(self, path: str) -> None:
         self.redraw()
-        if not self.plots.grab().save(path, "PNG"):
-            raise OSError(f"could not write {path}; choose a folder you can write to")
+        with replacing(path, keep_suffix=True) as tmp:   # atomic, like every file the app writes
+            if not self.plots.grab().save(str(tmp), "PNG"):
+                raise OSError(f"could not write {path}; choose a folder you can write to")
 
     def export_csv(self, path: str) -> None:
         """Step metrics, then a blank line and the epoch metrics, in one CSV file."""
-        with open(path, "w", newline="", encoding="utf-8") as f:
+        with replacing(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             for table in (self.metrics.steps, self.metrics.epochs):
                 writer.writerow(table.keys())

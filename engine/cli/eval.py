@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine.atomic_write import write_text_atomic
 from engine.cli import CommandError
 
 
@@ -72,7 +73,7 @@ def run(args) -> int:
     result = evaluate(model.to(device), data.test, data.class_names, device, batch_size=args.batch_size)
     _print(result, data)
     if args.out:
-        Path(args.out).write_text(json.dumps(result.summary(), indent=1) + "\n", encoding="utf-8")
+        write_text_atomic(Path(args.out), json.dumps(result.summary(), indent=1) + "\n")
         print(f"results written to {args.out}")
     return 0
 

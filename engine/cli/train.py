@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from engine.atomic_write import write_text_atomic
 from engine.cli import CommandError
 from engine.training.cli_options import (add_data_options, add_train_options, config_from_args, load_data,
                                          load_design)
@@ -152,9 +153,9 @@ def _report(event, out: Path, bar) -> None:
                  f"confusion.csv, checkpoints/)")
     print("\n".join(lines))
     sys.stdout.flush()
-    (out / "summary.json").write_text(json.dumps({"status": how, "epochs_completed": event.epochs_completed,
-                                                  "test_accuracy": event.test.accuracy if event.test else None,
-                                                  "elapsed": event.elapsed}, indent=1) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps({"status": how, "epochs_completed": event.epochs_completed,
+                                                        "test_accuracy": event.test.accuracy if event.test else None,
+                                                        "elapsed": event.elapsed}, indent=1) + "\n")
 
 
 def main(argv=None) -> int:
