@@ -5,6 +5,7 @@ functions and never block on a modal window.
 """
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 DESIGN_FILTER = "CNN Designer designs (*.json);;All files (*)"
@@ -16,6 +17,7 @@ def ask_unsaved_changes(parent, document_name: str) -> str:
                       f"“{document_name}” has changes that are not saved.",
                       QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                       | QMessageBox.StandardButton.Cancel, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the name may come from an opened file: never HTML
     box.setInformativeText("Save them before continuing?")
     box.setDefaultButton(QMessageBox.StandardButton.Save)
     answer = box.exec()
@@ -33,7 +35,9 @@ def ask_restore_recovery(parent, description: str) -> bool:
 
 
 def show_error(parent, title: str, text: str) -> None:
-    QMessageBox.warning(parent, title, text)
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)  # errors quote file names and contents: never render them as HTML
+    box.exec()
 
 
 def show_info(parent, title: str, text: str) -> None:

@@ -49,6 +49,8 @@ def connection_problem(graph: GraphSpec, edge: EdgeSpec, ignore: EdgeSpec | None
         return f"{dst.title} is an Input; it takes no connections."
     if edge.source == edge.target:
         return "A layer cannot feed itself."
+    if edge.slot < 0 or (get_kind(dst.kind).max_inputs is not None and edge.slot >= get_kind(dst.kind).max_inputs):
+        return f"{dst.title} has no input {edge.slot + 1}."
     if edge in graph.edges:
         return "These ports are already connected."
     if any(e.target == edge.target and e.slot == edge.slot for e in graph.edges):

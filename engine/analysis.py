@@ -193,6 +193,10 @@ def _check_structure(graph, nodes, incoming, outgoing, issues, node_errors):
         elif kind.max_inputs is not None and len(ins) > kind.max_inputs:
             node_errors[nid] = Issue(f"takes {_inputs_text(kind.max_inputs)} but has {len(ins)}; "
                                      f"remove the extra connection", nid)
+        elif kind.max_inputs is not None and any(s >= kind.max_inputs for s in slots):
+            # only a file can say this (the canvas has no such port); fix-its assume the slot exists
+            node_errors[nid] = Issue(f"has a connection into input {max(slots) + 1}, but takes "
+                                     f"{_inputs_text(kind.max_inputs)}; delete it and connect input 1", nid)
         elif len(ins) < kind.min_inputs:
             if not ins and not outgoing[nid] and len(nodes) > 1:
                 node_errors[nid] = Issue("is not connected; connect it or delete it", nid)

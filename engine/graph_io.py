@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import json
-import math
+import stat
 from pathlib import Path
 
 from engine.atomic_write import write_text_atomic  # noqa: F401  (re-exported: the one way to write a file)
@@ -18,6 +18,7 @@ FORMAT = "cnn-designer-graph"
 VERSION = 1
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_NODES = 20000
+MAX_EDGES = 4 * MAX_NODES
 MAX_TEXT = 2000
 
 
@@ -53,18 +54,28 @@ def save_graph(graph: GraphSpec, path, backup: bool = True) -> None:
 def load_graph(path) -> GraphSpec:
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise GraphFileError(f"Cannot open {path}: {exc.strerror or exc}") from None
-    if size > MAX_FILE_BYTES:
-        raise GraphFileError(f"{path.name} is {size / 1e6:.0f} MB; a design file is at most "
-                             f"{MAX_FILE_BYTES // 1_000_000} MB. Is this really a CNN Designer design?")
+    if stat.S_ISDIR(info.st_mode):
+        raise GraphFileError(f"{path} is a folder; open a design file (.json) inside it.")
+    if not stat.S_ISREG(info.st_mode):  # a pipe or a device such as /dev/zero would block or never end
+        raise GraphFileError(f"{path.name} is not an ordinary file; CNN Designer designs are JSON files (.json).")
+    too_big = (f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB, the most a design file holds. "
+               f"Is this really a CNN Designer design?")
+    if info.st_size > MAX_FILE_BYTES:
+        raise GraphFileError(too_big)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise GraphFileError(f"{path.name} is not a text file; CNN Designer designs are JSON (.json).") from None
+        with open(path, "rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # bounded, even if the file grew since stat()
     except OSError as exc:
         raise GraphFileError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise GraphFileError(too_big)
+    try:
+        text = raw.decode("utf-8-sig")  # -sig: a byte-order mark (some Windows editors add one) is fine
+    except UnicodeDecodeError:
+        raise GraphFileError(f"{path.name} is not a text file; CNN Designer designs are JSON (.json).") from None
     return graph_from_json(text, source=path.name)
 
 
@@ -76,6 +87,8 @@ def graph_from_json(text: str, source: str = "the design") -> GraphSpec:
             from None
     except RecursionError:
         raise GraphFileError(f"{source} is nested too deeply to be a design file.") from None
+    except ValueError as exc:  # e.g. an integer with more than 4300 digits
+        raise GraphFileError(f"{source} is not a valid design file: {str(exc)[:120]}.") from None
     return graph_from_dict(data, source)
 
 
@@ -86,15 +99,16 @@ def graph_from_dict(data, source: str = "the design") -> GraphSpec:
         raise GraphFileError(f"{source}: expected a JSON object at the top level.")
     if data.get("format") != FORMAT:
         raise GraphFileError(f"{source} is not a CNN Designer design (its \"format\" field is "
-                             f"{data.get('format')!r}, expected {FORMAT!r}).")
+                             f"{_shown(data.get('format'))}, expected {FORMAT!r}).")
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise GraphFileError(f"{source}: \"version\" must be a whole number; got {version!r}.")
+        raise GraphFileError(f"{source}: \"version\" must be a whole number; got {_shown(version)}.")
     if version > VERSION:
-        raise GraphFileError(f"{source} was saved by a newer CNN Designer (design format version {version}); this "
+        raise GraphFileError(f"{source} was saved by a newer CNN Designer (design format version "
+                             f"{_shown(version)}); this "
                              f"version reads up to version {VERSION}. Update CNN Designer to open it.")
     if version < 1:
-        raise GraphFileError(f"{source}: unknown design format version {version}.")
+        raise GraphFileError(f"{source}: unknown design format version {_shown(version)}.")
     name = _text(data.get("name", ""), "name", source)
     description = _text(data.get("description", ""), "description", source)
     raw_nodes, raw_edges = data.get("nodes"), data.get("edges", [])
@@ -104,6 +118,8 @@ def graph_from_dict(data, source: str = "the design") -> GraphSpec:
         raise GraphFileError(f"{source}: \"edges\" must be a list of connections.")
     if len(raw_nodes) > MAX_NODES:
         raise GraphFileError(f"{source} has {len(raw_nodes)} layers; at most {MAX_NODES} are supported.")
+    if len(raw_edges) > MAX_EDGES:
+        raise GraphFileError(f"{source} has {len(raw_edges)} connections; at most {MAX_EDGES} are supported.")
     nodes, seen = [], set()
     for i, raw in enumerate(raw_nodes):
         node = _node(raw, i, source)
@@ -111,13 +127,22 @@ def graph_from_dict(data, source: str = "the design") -> GraphSpec:
             raise GraphFileError(f"{source}: node id {node.id!r} is used twice; ids must be unique.")
         seen.add(node.id)
         nodes.append(node)
-    edges = []
+    edges, seen_edges = [], set()  # a set: a list would make many edges take quadratic time
     for i, raw in enumerate(raw_edges):
         edge = _edge(raw, i, seen, source)
-        if edge in edges:
+        if edge in seen_edges:
             raise GraphFileError(f"{source}: edge {i} ({edge.source} → {edge.target}) appears twice.")
+        seen_edges.add(edge)
         edges.append(edge)
     return GraphSpec(tuple(nodes), tuple(edges), name, description)
+
+
+def _shown(value) -> str:
+    """A value from the file for a message: repr() cut short, whatever the file put there."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return "a huge number"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _text(value, field, where):
@@ -134,12 +159,13 @@ def _node(raw, index, source) -> LayerSpec:
         raise GraphFileError(f"{where}: expected an object with id, kind and params.")
     nid = raw.get("id")
     if not isinstance(nid, str) or not NODE_ID_PATTERN.match(nid):
-        raise GraphFileError(f"{where}: id {nid!r} is not valid; ids look like 'conv2d_3' (lower-case letters, "
-                             f"digits and underscores, ending in _number).")
+        raise GraphFileError(f"{where}: id {_shown(nid)} is not valid; ids look like 'conv2d_3' (lower-case "
+                             f"letters, digits and underscores, ending in _number).")
     where = f"{source}, node {nid!r}"
     kind_name = raw.get("kind")
-    if kind_name not in REGISTRY:
-        raise GraphFileError(f"{where}: unknown layer kind {kind_name!r}. Known kinds: {', '.join(REGISTRY)}.")
+    if not isinstance(kind_name, str) or kind_name not in REGISTRY:
+        raise GraphFileError(f"{where}: unknown layer kind {_shown(kind_name)}. "
+                             f"Known kinds: {', '.join(REGISTRY)}.")
     params = raw.get("params", {})
     if not isinstance(params, dict):
         raise GraphFileError(f"{where}, field \"params\": expected an object of parameter values.")
@@ -148,10 +174,11 @@ def _node(raw, index, source) -> LayerSpec:
     except ValueError as exc:
         raise GraphFileError(f"{where}, field \"params\": {exc}.") from None
     pos = raw.get("pos", [0, 0])
+    # abs(v) <= 1e7 is False for NaN and infinity, and never converts a huge integer to float
     if (not isinstance(pos, list) or len(pos) != 2
-            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pos)
-            or any(abs(v) > 1e7 for v in pos)):
-        raise GraphFileError(f"{where}, field \"pos\": expected [x, y] with two finite numbers; got {pos!r}.")
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) <= 1e7 for v in pos)):
+        raise GraphFileError(f"{where}, field \"pos\": expected [x, y] with two numbers up to 10,000,000; "
+                             f"got {_shown(pos)}.")
     label = _text(raw.get("label", ""), "label", where)
     return LayerSpec(nid, kind_name, params, (float(pos[0]), float(pos[1])), label)
 
@@ -162,8 +189,9 @@ def _edge(raw, index, node_ids, source) -> EdgeSpec:
         raise GraphFileError(f"{where}: expected an object with source, target and slot.")
     src, dst, slot = raw.get("source"), raw.get("target"), raw.get("slot", 0)
     for field, value in (("source", src), ("target", dst)):
-        if value not in node_ids:
-            raise GraphFileError(f"{where}, field \"{field}\": there is no node {value!r}.")
+        if not isinstance(value, str) or value not in node_ids:
+            raise GraphFileError(f"{where}, field \"{field}\": there is no node {_shown(value)}.")
     if not isinstance(slot, int) or isinstance(slot, bool) or not 0 <= slot < 1024:
-        raise GraphFileError(f"{where}, field \"slot\": expected an input number from 0; got {slot!r}.")
+        raise GraphFileError(f"{where}, field \"slot\": expected an input number from 0 to 1023; "
+                             f"got {_shown(slot)}.")
     return EdgeSpec(src, dst, slot)

@@ -50,24 +50,25 @@ class ParamSpec:
             return self._bounded(_as_int(value, self.name))
         if self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{self.name} must be a number, not {value!r}")
-            if not math.isfinite(value):
-                raise ValueError(f"{self.name} must be a finite number, not {value!r}")
+                raise ValueError(f"{self.name} must be a number, not {_brief(value)}")
+            if not math.isfinite(value if isinstance(value, float) else 0.0) or abs(value) > 1e300:
+                raise ValueError(f"{self.name} must be a finite number, not {_num(value)}")
             return self._bounded(float(value))
         if self.kind == "bool":
             if not isinstance(value, bool):
-                raise ValueError(f"{self.name} must be true or false, not {value!r}")
+                raise ValueError(f"{self.name} must be true or false, not {_brief(value)}")
             return value
         if self.kind == "choice":
             if value not in self.choices:
-                raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}; got {value!r}")
+                raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}; got {_brief(value)}")
             return value
         if self.kind == "padding" and value == "same":
             return "same"
         if self.kind in ("pair", "padding"):
             if isinstance(value, (list, tuple)):
                 if len(value) != 2:
-                    raise ValueError(f"{self.name} must be one number or a pair [height, width]; got {list(value)!r}")
+                    raise ValueError(f"{self.name} must be one number or a pair [height, width]; "
+                                     f"got {_brief(list(value))}")
                 pair = (_as_int(value[0], self.name), _as_int(value[1], self.name))
             else:
                 pair = (_as_int(value, self.name),) * 2
@@ -86,13 +87,25 @@ class ParamSpec:
 
 
 def _as_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or isinstance(value, float) and not value.is_integer()):  # also NaN and infinity
+        raise ValueError(f"{name} must be a whole number, not {_brief(value)}")
     return int(value)
 
 
 def _num(v):
-    return int(v) if float(v).is_integer() else v
+    """A number as people write it: 2 rather than 2.0; a huge one (from a hostile file) as ~1e400."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v if abs(v) < 10**15 else f"{'-' if v < 0 else ''}~1e{int((abs(v).bit_length() - 1) * 0.30103)}"
+    return int(v) if v.is_integer() and abs(v) < 1e15 else v
+
+
+def _brief(value) -> str:
+    """repr() cut to a readable length: a message must stay short whatever a file put in the value."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(_num(value))
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,8 @@ class LayerKind:
         known = {p.name for p in self.params}
         for name in params:
             if name not in known:
-                raise ValueError(f"{self.name} has no parameter {name!r}; it has {', '.join(sorted(known)) or 'none'}")
+                raise ValueError(f"{self.name} has no parameter {_brief(name)}; it has "
+                                 f"{', '.join(sorted(known)) or 'none'}")
         return {p.name: p.coerce(params.get(p.name, p.default)) for p in self.params}
 
     def describe(self, params: dict) -> str:

@@ -236,8 +236,9 @@ def _manifest(zf, members, source) -> dict:
     if not isinstance(m.get("dataset", {}), dict):
         raise BundleError(f"{source}: the manifest's \"dataset\" must be an object")
     seed = m.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise BundleError(f"{source}: the manifest's seed must be a non-negative whole number; got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise BundleError(f"{source}: the manifest's seed must be a whole number from 0 to 2^63 - 1; "
+                          f"got {str(seed)[:40]}")
     if m.get("weights") not in (None, "weights.safetensors"):
         raise BundleError(f"{source}: the manifest's weights entry must be \"weights.safetensors\" or null")
     return m

@@ -59,6 +59,8 @@ def load_weights(path) -> dict:
         detail = _first_line(exc)
         if not any(ch.isalpha() for ch in detail):  # e.g. KeyError(174812789) for a file that is not PyTorch's
             detail = "it is not a PyTorch file"
+        elif "weights only load failed" in detail.lower():  # torch's text advises unsafe loading, with ANSI codes
+            detail = "it holds objects other than tensors, which are refused because loading them could run code"
         raise WeightsError(f"{path.name} cannot be read as plain weights ({detail}). Only files holding "
                            f"tensors are accepted; save with torch.save(model.state_dict(), ...) or as "
                            f".safetensors.") from None
