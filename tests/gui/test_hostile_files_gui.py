@@ -172,3 +172,30 @@ def test_error_and_question_dialogs_show_quoted_text_as_plain_text(window, monke
     ORIGINAL_ASK_UNSAVED(window, f"{HTML_LABEL}.json")
     assert len(shown) == 2
     assert all(fmt == QtGuiNamespace.TextFormat.PlainText and "onerror" in text for text, fmt in shown)
+
+
+@pytest.mark.parametrize("text", ['{"a":' * 100_000 + "1" + "}" * 100_000,
+                                  '{"format": "cnn-designer-graph", "version": 1, "nodes": [{"id": ["x"]}]}',
+                                  '{"format": "cnn-designer-graph", "version": 1, "nodes": [], "edges": 1e400}',
+                                  '{"format": "cnn-designer-graph", "version": 1' + "0" * 5000 + "}"])
+def test_hostile_clipboard_text_is_refused_with_a_message(window, text):
+    from designer.mime import GRAPH_MIME
+
+    before = window.document.graph
+    data = QMimeData()
+    data.setData(GRAPH_MIME, text.encode())
+    QApplication.clipboard().setMimeData(data)
+    assert window.clipboard.paste() == []
+    assert window.document.graph == before
+    assert window.statusBar().currentMessage().startswith("Cannot paste: the clipboard")
+
+
+@pytest.mark.parametrize("payload", [b"os.system", b"\xff\xfe\x00", b"Conv2d" * 100_000])
+def test_drops_of_unknown_layer_kinds_add_nothing(window, payload):
+    from designer.mime import LAYER_KIND_MIME
+
+    before = window.document.graph
+    data = QMimeData()
+    data.setData(LAYER_KIND_MIME, payload)
+    drop_mime(window, data, QPointF(900, 900))
+    assert window.document.graph == before
