@@ -135,6 +135,7 @@ class TrainingDashboard(InsightMixin, QObject):
         c.started.connect(self._on_started)
         c.step.connect(self._on_step)
         c.epoch.connect(self._on_epoch)
+        c.checkpoint.connect(self._on_checkpoint)
         c.snapshot.connect(self._on_snapshot)
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)

@@ -23,6 +23,8 @@ class InsightMixin:
         # "NVIDIA A100 (cuda:0)" names the GPU index; "CPU (2 threads)" needs nothing more
         where = ev.device_name if ev.device == "cpu" else f"{ev.device_name} ({ev.device})"
         self.controls.show_device(where, keep_memory=True)
+        self.record.status = "running"
+        self._save_progress()
         self._say(f"Training {ev.parameters:,} parameters on {ev.train_size:,} images "
                   f"({ev.val_size:,} validation, {ev.test_size:,} test) on {ev.device_name}.")
 
@@ -34,6 +36,17 @@ class InsightMixin:
     def _on_epoch(self, m):
         self.curves.add_event(m)
         self.record.add_event(m)
+
+    def _on_checkpoint(self, ev):
+        if ev.which == "last":   # the metrics so far, next to the checkpoint they belong to
+            self._save_progress()
+
+    def _save_progress(self):
+        """Keep the running run's record and metrics on disk, so a crash of the app does not lose them."""
+        try:
+            self.store.save_progress(self.record)
+        except OSError as exc:
+            log.warning("could not save the run's progress: %s", exc)
 
     def _on_snapshot(self, snap):
         self._latest_snapshot = snap
@@ -64,6 +77,7 @@ class InsightMixin:
                                               + (" (stopped early)" if ev.stopped else ""))
         rec.test = ev.test.summary() if ev.test is not None else None
         rec.weights = ev.weights if ev.weights else None
+        rec.status = "stopped" if ev.stopped and not ev.early_stopped else "finished"
         try:
             self.store.save(rec)
         except OSError as exc:
@@ -78,6 +92,14 @@ class InsightMixin:
         log.info("training failed: %s\n%s", ev.reason, ev.detail)
         self._pending_start = False
         self._say(ev.reason, error=True)
+        # keep a failed run that trained at least one step (its curves and the reason), listed with the others
+        if self.record is not None and self.record.step_metrics.get("step"):
+            self.record.status, self.record.note = "failed", ev.reason
+            try:
+                self.store.save(self.record)
+            except OSError as exc:
+                log.warning("could not save the failed run: %s", exc)
+            self.runs.set_records(self.store.records())
 
     # ---- selection, probe and weights-based views ------------------------------------------------
     def set_selected_node(self, node_id: str) -> None:
@@ -237,7 +259,7 @@ class InsightMixin:
     def load_run_weights(self, run_id: str):
         try:
             weights = {k: v.numpy() for k, v in self.store.load_weights(run_id).items()}
-        except (RunRecordError, KeyError) as exc:
+        except (ValueError, KeyError) as exc:   # RunRecordError, or an unreadable checkpoint
             self._say(str(exc), error=True)
             return
         rec = self.store.get(run_id)

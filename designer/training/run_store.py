@@ -5,6 +5,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from engine.training.checkpoint import checkpoint_path, load_checkpoint
 from engine.training.run_record import RunRecord, RunRecordError, check_run_id
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,18 @@ class RunStore:
         del weights
         return path
 
+    def save_progress(self, record: RunRecord) -> None:
+        """Write a running run's record and metrics so far (no weights: its checkpoints hold them), so a
+        crash of the app keeps them; the run is listed once it ends."""
+        record.save(self.folder(record.id))
+
     def load_weights(self, run_id: str) -> dict:
         rec = RunRecord.load(self.folder(run_id), load_weights=True)
         if rec.weights is None:
+            # a run cut short by a crash, or one that failed, still has its last checkpoint
+            last = checkpoint_path(self.folder(run_id), "last")
+            if last.is_file():
+                return dict(load_checkpoint(last)["model"])
             raise RunRecordError(f"run {self._records[run_id].name or run_id} has no saved weights "
                                  f"(it was stopped before training any step)")
         return rec.weights

@@ -15,7 +15,10 @@ def run_title(rec) -> str:
     acc = rec.test.get("accuracy") if isinstance(rec.test, dict) else None
     acc_text = f" · test {acc:.1%}" if isinstance(acc, (int, float)) else " · no test result"
     when = rec.created.replace("T", " ")[:16]
-    return f"{rec.name or rec.id}{acc_text} · {rec.dataset_key} · {when}"
+    status = getattr(rec, "status", "finished")
+    state = {"running": " · interrupted (the app closed during the run)", "failed": " · failed",
+             "stopped": " · stopped"}.get(status, "")
+    return f"{rec.name or rec.id}{acc_text}{state} · {rec.dataset_key} · {when}"
 
 
 class RunsView(QWidget):
@@ -77,7 +80,9 @@ class RunsView(QWidget):
         self.list.clear()
         for rec in records:
             item = QListWidgetItem(run_title(rec))
-            item.setToolTip(run_title(rec))   # the list is narrow; the full title on hover
+            note = getattr(rec, "note", "")
+            # the list is narrow; the full title (and why a run failed) on hover
+            item.setToolTip(run_title(rec) + (f"\n{note}" if note else ""))
             item.setData(Qt.ItemDataRole.UserRole, rec.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if rec.id in checked else Qt.CheckState.Unchecked)

@@ -80,16 +80,20 @@ def _train(args, graph, config, world) -> int:
             bar.show(event)
             _forget_rewound(record, event)
             record.add_event(event)
+            if isinstance(event, Started):
+                record.status = "running"
             if main and (isinstance(event, Started) or (isinstance(event, CheckpointSaved) and event.which == "last")):
                 record.save(out)  # the metrics so far, next to the checkpoint they belong to: a crash keeps both
             if isinstance(event, Finished):
                 record.test = event.test.summary() if event.test is not None else None
                 record.weights = event.weights
+                record.status = "stopped" if event.stopped and not event.early_stopped else "finished"
                 # Only Ctrl-C stops a command-line run; say so to scripts with the usual 130 (128 + SIGINT).
                 result = 130 if event.stopped and not event.early_stopped else 0
                 if main:
                     _report(event, out, bar)
             elif isinstance(event, Failed):
+                record.status, record.note = "failed", event.reason
                 if main:
                     print(f"cnn-designer train: {event.reason}", file=sys.stderr)
     finally:

@@ -1,7 +1,7 @@
-"""A finished (or stopped) training run on disk, readable without unpickling anything.
+"""A training run on disk (written as it goes, and when it ends), readable without unpickling anything.
 
 RUN_DIR layout (written by RunRecord.save):
-    run.json              id, name, created, dataset key, seed, format version
+    run.json              id, name, created, dataset key, seed, status (running/finished/stopped/failed), format version
     graph.json            the design that was trained (the usual design file format)
     config.json           the TrainConfig
     metrics_steps.csv     step metrics, one row per StepMetrics event
@@ -69,6 +69,10 @@ class RunRecord:
     epoch_metrics: dict = field(default_factory=lambda: _empty(EPOCH_COLUMNS))
     test: dict | None = None
     weights: dict | None = None   # name -> torch.Tensor
+    # "running" while it trains (a record still "running" when read back was cut short by a crash),
+    # then "finished", "stopped" or "failed"; `note` says why it failed.
+    status: str = "finished"
+    note: str = ""
 
     def add_event(self, event) -> None:
         """Append a StepMetrics or EpochMetrics event to the tables (other events are ignored)."""
@@ -83,7 +87,8 @@ class RunRecord:
         run_dir = Path(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         meta = {"format": RUN_FORMAT, "version": RUN_VERSION, "id": self.id, "name": self.name,
-                "created": self.created, "dataset_key": self.dataset_key, "seed": self.seed}
+                "created": self.created, "dataset_key": self.dataset_key, "seed": self.seed,
+                "status": self.status, "note": self.note}
         write_text_atomic(run_dir / "run.json", json.dumps(meta, indent=1) + "\n")
         write_text_atomic(run_dir / "graph.json", graph_to_json(self.graph) + "\n")
         write_text_atomic(run_dir / "config.json", json.dumps(self.config.to_dict(), indent=1) + "\n")
@@ -120,7 +125,8 @@ class RunRecord:
                    seed=int(meta.get("seed", 0)),
                    step_metrics={**_empty(STEP_COLUMNS), **metrics.get("steps", {})},
                    epoch_metrics={**_empty(EPOCH_COLUMNS), **metrics.get("epochs", {})},
-                   test=test, weights=weights)
+                   test=test, weights=weights, status=str(meta.get("status", "finished")),
+                   note=str(meta.get("note", "")))
 
 
 def save_weights(weights: dict, path) -> None:
