@@ -164,7 +164,8 @@ def test_settings_checks():
     assert not met({"check": "augmentation_enabled"}, plain)
     assert met({"check": "augmentation_enabled"}, LessonState(LENET, config=TrainConfig(
         augmentation=Augmentation(affine_scale=0.1))))
-    assert met({"check": "augmentation_enabled"}, LessonState(LENET, runs=(run(augmentation=Augmentation(hflip=True)),)))
+    flipped = run(augmentation=Augmentation(hflip=True))
+    assert met({"check": "augmentation_enabled"}, LessonState(LENET, runs=(flipped,)))
     assert not met({"check": "frozen_layers"}, plain)
     assert met({"check": "frozen_layers"}, LessonState(LENET, config=TrainConfig(freeze=("conv2d_2", "conv2d_1"))))
     assert met({"check": "frozen_layers", "kind": "Linear"},
@@ -276,8 +277,8 @@ def _steps(n):
     (lambda d: {**d, "steps": _steps(3)}, "4 to 8 steps"),
     (lambda d: {**d, "steps": _steps(9)}, "4 to 8 steps"),
     (lambda d: {**d, "steps": _steps(3) + [{**_steps(1)[0]}]}, "unique short name"),
-    (lambda d: {**d, "steps": _steps(3) + [{"id": "Bad Id", "text": "x", "done_when": {"check": "graph_has_no_errors"}}]},
-     "unique short name"),
+    (lambda d: {**d, "steps": _steps(3) + [{"id": "Bad Id", "text": "x",
+                                             "done_when": {"check": "graph_has_no_errors"}}]}, "unique short name"),
     (lambda d: {**d, "steps": _steps(3) + [{"id": "x", "text": "x", "done_when": {"check": "graph_has_no_errors"},
                                              "points": 3}]}, "unknown field(s) points"),
     (lambda d: {**d, "steps": _steps(3) + [{"id": "x", "text": "", "done_when": {"check": "graph_has_no_errors"}}]},

@@ -1,13 +1,15 @@
-"""The list of lessons, each with its summary and how far the student got; a double-click opens one."""
+"""The list of lessons: each title is a link that opens the lesson, with its summary and how far the
+student got."""
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
-from designer.teaching.lesson_steps import wrapping_label
-from engine.teaching.lesson_markup import plain_text
+from engine.teaching.lesson_markup import inline_html
+
+SCHEME = "lesson"
 
 
 class LessonList(QWidget):
@@ -15,47 +17,40 @@ class LessonList(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        heading = QLabel("<b>Lessons</b>")
-        intro = wrapping_label("Short guided lessons on your own network. Each opens a prepared design; "
-                               "the checklist ticks itself as you work. Everything runs offline.", muted=True)
-        self.list = QListWidget()
-        self.list.setWordWrap(True)
-        self.list.setSpacing(2)
-        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.list.itemActivated.connect(self._activated)
-        self.list.currentItemChanged.connect(lambda *_: self.open_button.setEnabled(self.list.currentItem() is not None))
-        self.open_button = QPushButton("Open lesson")
-        self.open_button.setEnabled(False)
-        self.open_button.clicked.connect(lambda: self._activated(self.list.currentItem()))
-        self.problems = wrapping_label()
-        self.problems.setVisible(False)
+        self.browser = QTextBrowser()
+        self.browser.setOpenLinks(False)          # a link opens the lesson here, never a web browser
+        self.browser.setOpenExternalLinks(False)
+        self.browser.anchorClicked.connect(self._clicked)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 8, 8)
-        layout.addWidget(heading)
-        layout.addWidget(intro)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.open_button, 0, Qt.AlignmentFlag.AlignRight)
-        layout.addWidget(self.problems)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.browser)
+        self.lesson_ids: list = []
 
     def set_lessons(self, lessons, progress_of, problems=()) -> None:
-        """Fill the list; progress_of(lesson) gives its LessonProgress."""
-        current = self.list.currentItem().data(Qt.ItemDataRole.UserRole) if self.list.currentItem() else None
-        self.list.clear()
+        """Show the lessons; progress_of(lesson) gives its LessonProgress. `problems` lists lesson files
+        that could not be read, so a broken file is visible instead of silently missing."""
+        self.lesson_ids = [x.id for x in lessons]
+        parts = ["<h3 style='margin-bottom:2px'>Lessons</h3>",
+                 "<p>Short guided lessons on your own network. Each opens a prepared design, and its checklist "
+                 "ticks itself as you work. Everything runs offline.</p>"]
         for lesson in lessons:
             progress = progress_of(lesson)
             done, total = progress.count_done(lesson), len(lesson.steps)
             state = "✓ done" if done == total else (f"{done} of {total} steps" if done else "not started")
-            item = QListWidgetItem(f"{lesson.number}. {plain_text(lesson.title)}  ·  {state}\n"
-                                   f"{plain_text(lesson.summary)}")
-            item.setData(Qt.ItemDataRole.UserRole, lesson.id)
-            item.setToolTip(plain_text(lesson.summary))
-            self.list.addItem(item)
-            if lesson.id == current:
-                self.list.setCurrentItem(item)
-        self.problems.setText("<b>Some lesson files could not be read:</b><br>" +
-                              "<br>".join(html.escape(p) for p in problems))
-        self.problems.setVisible(bool(problems))
+            parts.append(f"<p style='margin-top:10px'><a href='{SCHEME}:{html.escape(lesson.id, quote=True)}'>"
+                         f"<b>{lesson.number}. {inline_html(lesson.title)}</b></a> &nbsp;·&nbsp; <i>{state}</i>"
+                         f"<br>{inline_html(lesson.summary)}</p>")
+        if problems:
+            parts.append("<p style='margin-top:14px'><b>Some lesson files could not be read:</b><br>"
+                         + "<br>".join(html.escape(p) for p in problems) + "</p>")
+        scroll = self.browser.verticalScrollBar().value()
+        self.browser.setHtml("".join(parts))
+        self.browser.verticalScrollBar().setValue(scroll)
 
-    def _activated(self, item) -> None:
-        if item is not None:
-            self.open_requested.emit(item.data(Qt.ItemDataRole.UserRole))
+    def open_link(self, index: int) -> None:
+        """Open the index-th lesson as if its link was clicked (keyboard users and tests)."""
+        self.open_requested.emit(self.lesson_ids[index])
+
+    def _clicked(self, url: QUrl) -> None:
+        if url.scheme() == SCHEME and url.path() in self.lesson_ids:
+            self.open_requested.emit(url.path())

@@ -1,10 +1,10 @@
-"""One checklist row: a tick the app sets (never the student), the step's text, its hint, and for
+"""One checklist row: a tick mark the app sets (never the student), the step's text, its hint, and for
 prediction steps an answer box with a Check button."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QCheckBox, QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QSizePolicy)
 
 from engine.teaching.lesson_markup import inline_html
@@ -27,6 +27,35 @@ def wrapping_label(html: str = "", muted: bool = False) -> QLabel:
     return label
 
 
+class TickMark(QLabel):
+    """The tick of a step: set by the app only (a label, so there is nothing to click). Drawn with the
+    theme's colours, and redrawn when the theme changes."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.done = False
+        self.setFixedWidth(20)
+        self.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
+        self.setToolTip("Ticked by the app when you have done this step")
+        self._render()
+
+    def set_done(self, done: bool) -> None:
+        if done != self.done:
+            self.done = done
+            self._render()
+
+    def _render(self) -> None:
+        role = QPalette.ColorRole.Highlight if self.done else QPalette.ColorRole.PlaceholderText
+        color = self.palette().color(role).name()
+        self.setText(f"<span style='color:{color}; font-size:large'>{'✔' if self.done else '○'}</span>")
+        self.setAccessibleName("done" if self.done else "not done yet")
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._render()
+
+
 class StepRow(QFrame):
     """A step of the checklist. `answered(step_id, text)` when the student checks a prediction."""
 
@@ -37,11 +66,7 @@ class StepRow(QFrame):
         self.step = step
         self.setObjectName("lesson_step")
         self.setStyleSheet(CURRENT_STYLE)
-        self.tick = QCheckBox()
-        # The app ticks the box; a click must not change it, and it must not look disabled either.
-        self.tick.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.tick.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.tick.setToolTip("Ticked by the app when you have done this step")
+        self.tick = TickMark()
         self.text = wrapping_label(f"<b>{number}.</b> {inline_html(step.text)}")
         self.hint = wrapping_label(muted=True)
         self.hint.setVisible(False)
@@ -82,7 +107,7 @@ class StepRow(QFrame):
     def show_state(self, done: bool, current: bool, feedback: str, show_hint: bool) -> None:
         """Done: ticked. Current: the next step to do, highlighted, with its hint. Feedback: why a typed
         answer is not right yet (or a check's explanation)."""
-        self.tick.setChecked(done)
+        self.tick.set_done(done)
         name = "lesson_step_current" if current else "lesson_step"
         if self.objectName() != name:
             self.setObjectName(name)

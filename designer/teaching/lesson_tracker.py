@@ -6,15 +6,12 @@ them), so the checklist is re-evaluated cheaply after every relevant change and 
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget
 
 from engine.teaching.lesson_state import LessonState, View, run_summary_from_record
-
-log = logging.getLogger(__name__)
 
 # Panels owned by other parts of the app, found by their dock's object name.
 DOCK_PANELS = {"explain": "dock_explain", "playground": "dock_playground"}

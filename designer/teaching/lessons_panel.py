@@ -10,7 +10,7 @@ import json
 import logging
 from dataclasses import replace
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
@@ -44,6 +44,11 @@ class LessonsPanel(QWidget):
         self.results: list = []
         self.dock = None
         self.menu_actions: dict = {}     # lesson id -> QAction in the Learn menu
+        self._load_after = ""            # lesson whose data set waits for a running load to end
+        dash = getattr(window, "training", None)
+        if dash is not None:
+            dash.data.dataset_loaded.connect(self._data_load_ended)
+            dash.data.load_failed.connect(self._data_load_ended)
         self.tracker = LessonTracker(window, self)
         self.tracker.changed.connect(self.evaluate)
         self.tracker.run_finished.connect(self._run_finished)
@@ -131,11 +136,23 @@ class LessonsPanel(QWidget):
             config = replace(lesson.training, device=dash.form.device.currentText())  # the student's machine
             dash.form.set_config(config)
             dash.augment.set_augmentation(config.augmentation)
-        if type(dash).preload_on_show and not dash.controller.running and lesson.dataset is not None:
+        if type(dash).preload_on_show and lesson.dataset is not None:
             self._load_data(dash, lesson)
+
+    def _data_load_ended(self, *_):
+        lesson_id, self._load_after = self._load_after, ""
+        dash = getattr(self.window, "training", None)
+        if lesson_id and self.lesson is not None and self.lesson.id == lesson_id and dash is not None:
+            # after the dashboard's own handlers: a Start pressed meanwhile may already be loading again
+            QTimer.singleShot(0, lambda: self._load_data(dash, self.lesson))
 
     def _load_data(self, dash, lesson) -> None:
         """Load the lesson's data set now (sample images, probe, feature maps) when it needs no download."""
+        if dash.controller.running:
+            return
+        if dash.data.loading:   # e.g. the start-up preload: ask again once it is done, or this one is lost
+            self._load_after = lesson.id
+            return
         loaded = dash.data.dataset
         want = tuple(input_shape(self.window.document.graph)) if self.window.document.analysis.ok else None
         size = lesson.dataset.size
@@ -197,8 +214,8 @@ class LessonsPanel(QWidget):
         if self.lesson is not None:
             self.progress = LessonProgress()
             self._save_progress()
-            self.page.set_lesson(self.lesson, len(self.lessons), self.lessons.index(self.lesson) + 1 < len(self.lessons),
-                                 show_intro=True)
+            has_next = self.lessons.index(self.lesson) + 1 < len(self.lessons)
+            self.page.set_lesson(self.lesson, len(self.lessons), has_next, show_intro=True)
             self.evaluate()
 
     def _run_finished(self, run_id: str, warm_from: str) -> None:

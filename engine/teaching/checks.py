@@ -27,8 +27,8 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument of a check. type: kind | node | param | dataset | panel | int | number | fraction |
-    bool | text | params | value."""
+    """One argument of a check. type: kind (a layer kind) | node (a node id of the lesson's designs) |
+    param | dataset | panel | int | number | fraction | bool | text | params | value | differ."""
 
     type: str
     required: bool = True
@@ -41,7 +41,7 @@ class CheckDef:
     fn: Callable
     args: dict = field(default_factory=dict)
     needs_answer: bool = False       # the step shows an input box; fn gets answer=...
-    validate: Optional[Callable] = None  # extra validation fn(args, design) raising CheckArgError
+    validate: Optional[Callable] = None  # extra validation fn(args, design, where) raising CheckArgError
 
 
 CHECKS: dict = {}
@@ -132,7 +132,7 @@ def _validate_arg(value, arg: Arg, design, where):
     elif t == "params":
         if not isinstance(value, dict) or not value:
             raise CheckArgError(f"{where} must be an object of layer parameters, got {value!r}")
-    elif t == "choice_differ":
+    elif t == "differ":
         if value not in ("design", "config", "any"):
             raise CheckArgError(f"{where} must be \"design\", \"config\" or \"any\", got {value!r}")
     return value

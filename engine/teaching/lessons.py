@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -28,8 +28,7 @@ from engine.analysis import analyze
 from engine.data import list_datasets
 from engine.graph import GraphSpec
 from engine.graph_io import load_graph
-from engine.teaching.checks import CheckArgError, CheckResult, evaluate_condition, needs_answer, \
-    validate_condition
+from engine.teaching.checks import CheckArgError, evaluate_condition, needs_answer, validate_condition
 from engine.teaching.lesson_state import LessonState
 from engine.templates import TEMPLATE_DIR, load_template
 from engine.training.config import TrainConfig
@@ -277,7 +276,3 @@ def _steps(raw, graph: GraphSpec) -> tuple:
         steps.append(step)
     return tuple(steps)
 
-
-def with_device(config: TrainConfig, device: str) -> TrainConfig:
-    """The lesson's settings, keeping the device the student chose (it depends on their machine)."""
-    return replace(config, device=device)

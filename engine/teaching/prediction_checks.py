@@ -31,10 +31,6 @@ def _node_info(state: LessonState, node: str):
     return info, ""
 
 
-def format_shape(shape) -> str:
-    return "×".join(str(s) for s in shape)
-
-
 @check("predicted_shape", needs_answer=True, node=Arg("node"))
 def predicted_shape(state: LessonState, node: str, answer: str) -> CheckResult:
     """The typed shape equals the node's output shape in the analysis (channels×height×width)."""
@@ -47,7 +43,7 @@ def predicted_shape(state: LessonState, node: str, answer: str) -> CheckResult:
     if guess == truth:
         return CheckResult(True)
     if not guess:
-        return CheckResult(False, f"Type the shape as numbers, channels×height×width, e.g. {format_shape((8, 14, 14))}.")
+        return CheckResult(False, "Type the shape as numbers, channels×height×width, e.g. 8×14×14.")
     if len(truth) == 3 and guess == (truth[1], truth[2], truth[0]):
         return CheckResult(False, "Right numbers, wrong order: this app writes shapes channels first, "
                                   "channels×height×width.")

@@ -80,7 +80,7 @@ def _config_key(run: RunSummary) -> tuple:
     return tuple(sorted((k, str(v)) for k, v in d.items())) + (("warm_start", bool(run.warm_start_from)),)
 
 
-@check("runs_compared", dataset=Arg("dataset", False), differ=Arg("choice_differ", False, "any"),
+@check("runs_compared", dataset=Arg("dataset", False), differ=Arg("differ", False, "any"),
        min_epochs=Arg("int", False, 1))
 def runs_compared(state: LessonState, dataset, differ: str, min_epochs: int) -> CheckResult:
     """Two runs on the same data set whose designs (differ="design"), settings ("config") or either
