@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.graph import EdgeSpec, GraphSpec, LayerSpec, make_node
+from engine.graph import EdgeSpec, GraphSpec, LayerSpec, file_position, make_node
 from engine.registry import get_kind
 
 
@@ -93,7 +93,7 @@ def merge_pasted(graph: GraphSpec, pasted: GraphSpec, offset=(0.0, 0.0)):
 
 
 def moved(graph: GraphSpec, positions: dict) -> GraphSpec:
-    return replace(graph, nodes=tuple(replace(n, pos=positions[n.id]) if n.id in positions else n
+    return replace(graph, nodes=tuple(replace(n, pos=file_position(positions[n.id])) if n.id in positions else n
                                       for n in graph.nodes))
 
 

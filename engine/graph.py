@@ -114,8 +114,12 @@ def make_node(graph: GraphSpec, kind: str, params: Optional[dict] = None, pos=(0
               label: str = "", node_id: Optional[str] = None) -> LayerSpec:
     """Build a node of `kind` with normalized params and a fresh id for `graph`."""
     k = get_kind(kind)
-    return LayerSpec(node_id or graph.new_id(kind), kind, k.normalize(params or {}),
-                     (float(pos[0]), float(pos[1])), label)
+    return LayerSpec(node_id or graph.new_id(kind), kind, k.normalize(params or {}), file_position(pos), label)
+
+
+def file_position(pos) -> tuple:
+    """(x, y) at the precision design files store (1/100 of a unit), so what is saved reopens identically."""
+    return (round(float(pos[0]), 2), round(float(pos[1]), 2))
 
 
 def chain(kinds_and_params: Iterable, name: str = "", description: str = "", spacing: float = 140.0) -> GraphSpec:

@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 from engine.atomic_write import write_text_atomic  # noqa: F401  (re-exported: the one way to write a file)
-from engine.graph import NODE_ID_PATTERN, EdgeSpec, GraphSpec, LayerSpec
+from engine.graph import NODE_ID_PATTERN, EdgeSpec, GraphSpec, LayerSpec, file_position
 from engine.registry import REGISTRY, get_kind
 
 FORMAT = "cnn-designer-graph"
@@ -180,7 +180,7 @@ def _node(raw, index, source) -> LayerSpec:
         raise GraphFileError(f"{where}, field \"pos\": expected [x, y] with two numbers up to 10,000,000; "
                              f"got {_shown(pos)}.")
     label = _text(raw.get("label", ""), "label", where)
-    return LayerSpec(nid, kind_name, params, (float(pos[0]), float(pos[1])), label)
+    return LayerSpec(nid, kind_name, params, file_position(pos), label)
 
 
 def _edge(raw, index, node_ids, source) -> EdgeSpec:
