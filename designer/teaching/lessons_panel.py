@@ -10,6 +10,7 @@ import json
 import logging
 from dataclasses import replace
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QScrollArea, QStackedWidget, QVBoxLayout, QWidget
@@ -196,13 +197,24 @@ class LessonsPanel(QWidget):
         self.tracker.watch_docks()
         progress = self.progress.with_views(self.tracker.visible_views(self.progress))
         self.results = evaluate_steps(self.lesson, self.tracker.state(progress))
+        first_tick = not self.progress.done
         progress, new = progress.with_results(self.lesson, self.results)
         if progress != self.progress:
             self.progress = progress
             self._save_progress()
         self.page.show_progress(self.progress, self.results)
         if new:
+            if first_tick:   # the student is past the introduction: make room for the checklist
+                self.page.intro_toggle.setChecked(False)
             self._announce(new)
+            self._show_current_step()
+
+    def _show_current_step(self) -> None:
+        """Scroll the next step (or the closing words) into view, after the page has laid itself out."""
+        index = self.progress.next_step(self.lesson)
+        target = self.page.complete if index < 0 else self.page.rows[index]
+        scroll = self.stack.widget(1)
+        QTimer.singleShot(0, lambda: shiboken6.isValid(target) and scroll.ensureWidgetVisible(target, 0, 40))
 
     def answer(self, step_id: str, text: str) -> None:
         if self.lesson is not None:
