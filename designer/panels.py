@@ -20,13 +20,28 @@ FILE_LOADERS: dict = {}
 FILE_SAVERS: dict = {}
 
 
+# Built-in packages in the order their panels install: later ones use earlier ones (the teaching panels
+# listen to the training dashboard), so the order must not depend on which package was imported first.
+BUILTIN_PANEL_PACKAGES = ("designer.training", "designer.interchange", "designer.teaching")
+
+
 def _install_builtin_panels():
-    """Import the modules that register installers (other engineers' packages, if present)."""
+    """Import the modules that register installers (other engineers' packages, if present), and put the
+    built-in installers first, in BUILTIN_PANEL_PACKAGES order, before any others."""
     import importlib
 
-    for name in ("designer.training", "designer.interchange", "designer.teaching"):
+    for name in BUILTIN_PANEL_PACKAGES:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:  # the package exists but something it imports is missing: a real bug
                 raise
+
+    def rank(install):
+        module = getattr(install, "__module__", "") or ""
+        for i, package in enumerate(BUILTIN_PANEL_PACKAGES):
+            if module == package or module.startswith(package + "."):
+                return i
+        return len(BUILTIN_PANEL_PACKAGES)
+
+    PANEL_INSTALLERS.sort(key=rank)   # stable: other installers keep their own order, after these
