@@ -31,19 +31,22 @@ class _Call(QObject):
 
 
 class BackgroundCall(QObject):
-    """One function at a time in its own thread; `finished(result)` or `failed(exception)` afterwards."""
+    """One function at a time in its own thread; `finished(result)` or `failed(exception)` afterwards.
+
+    `busy` ends when the result is handed over, before the signal goes out, so a receiver may start the
+    next call at once; the previous thread winds down on its own and is deleted when it has finished."""
 
     finished = Signal(object)
     failed = Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._thread = None
         self._call = None
+        self._threads = {}   # QThread -> its _Call, until the thread has finished
 
     @property
     def busy(self) -> bool:
-        return self._thread is not None
+        return self._call is not None
 
     def start(self, fn) -> None:
         if self.busy:
@@ -56,29 +59,35 @@ class BackgroundCall(QObject):
         call.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)   # works while the GUI thread waits
         call.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._release)
-        self._thread, self._call = thread, call
+        self._threads[thread] = call
+        self._call = call
         thread.start()
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        """Block until the call ends (window closing). The function cannot be interrupted, so no limit by default."""
-        if self._thread is None:
-            return True
-        ok = self._thread.wait() if timeout_ms < 0 else self._thread.wait(timeout_ms)
-        if ok:
-            self._release()
-        return ok
+        """Block until every call has ended (window closing). The function cannot be interrupted, so no limit
+        by default."""
+        for thread in list(self._threads):
+            ok = thread.wait() if timeout_ms < 0 else thread.wait(timeout_ms)
+            if not ok:
+                return False
+        self._release()
+        self._call = None
+        return True
 
     @Slot(object)
     def _done(self, result):
+        if self.sender() is self._call:
+            self._call = None
         self.finished.emit(result)
 
     @Slot(object)
     def _failed(self, exc):
+        if self.sender() is self._call:
+            self._call = None
         self.failed.emit(exc)
 
     @Slot()
     def _release(self):
-        if self._thread is not None and self._thread.isFinished():
-            self._call.deleteLater()
-            self._thread.deleteLater()
-            self._thread = self._call = None
+        for thread in [t for t in self._threads if t.isFinished()]:
+            self._threads.pop(thread).deleteLater()
+            thread.deleteLater()
