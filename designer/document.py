@@ -122,11 +122,9 @@ class GraphDocument(QObject):
         return ""
 
     def insert_on_edge(self, edge: EdgeSpec, kind: str, pos=None) -> str:
-        src, dst = self._graph.node(edge.source), self._graph.node(edge.target)
-        if pos is None:
-            pos = ((src.pos[0] + dst.pos[0]) / 2, (src.pos[1] + dst.pos[1]) / 2)
-        node = make_node(self._graph, kind, {}, edits.free_position(self._graph, pos, self.node_size))
-        self.push(f"Insert {kind}", self._graph.insert_on_edge(edge, node), select=[node.id])
+        room, spot = edits.room_on_edge(self._graph, edge.source, edge.target, pos, self.node_size)
+        node = make_node(room, kind, {}, spot)
+        self.push(f"Insert {kind}", room.insert_on_edge(edge, node), select=[node.id])
         return node.id
 
     def set_params(self, node_id: str, params: dict, merge_field: str | None = None) -> str:
@@ -152,7 +150,9 @@ class GraphDocument(QObject):
     def apply_fix(self, fix) -> None:
         after, inserted = apply_fix(self._graph, fix)
         if inserted:  # the engine puts it halfway along the edge, usually on top of its neighbours
-            spot = edits.free_position(after, after.node(inserted).pos, self.node_size, ignore=(inserted,))
+            source = next(e.source for e in after.edges if e.target == inserted)
+            target = next(e.target for e in after.edges if e.source == inserted)
+            after, spot = edits.room_on_edge(after, source, target, None, self.node_size, ignore=(inserted,))
             after = edits.moved(after, {inserted: spot})
         self.push(fix.label, after, select=[inserted or fix.node_id])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from engine.graph import EdgeSpec, GraphSpec, LayerSpec, file_position, make_node
+from engine.layout import COLUMN_SPACING, ROW_SPACING
 from engine.registry import get_kind
 
 
@@ -112,6 +113,30 @@ def free_position(graph: GraphSpec, pos, size=(116.0, 84.0), ignore=(), gap=16.0
         if not any(abs(ox - x) < w + gap and abs(oy - (y + dy)) < h + gap for ox, oy in others):
             return (round(x, 1), round(y + dy, 1))
     return (round(x, 1), round(y, 1))
+
+
+def room_on_edge(graph: GraphSpec, source: str, target: str, pos=None, size=(116.0, 84.0), ignore=(),
+                 gap=16.0, spacing=(COLUMN_SPACING, ROW_SPACING)) -> tuple:
+    """Where a layer inserted between `source` and `target` goes, and the graph with layers moved aside for it.
+
+    `pos` (the drop point, else halfway) is used when nothing is there. Otherwise the new layer takes the
+    target's place, and the target moves on one column together with every layer level with it and beyond
+    it, or one row down for a top-to-bottom flow, so the chain reads straight on and no connection loops."""
+    w, h = size
+    src, dst = graph.node(source).pos, graph.node(target).pos
+    if pos is None:
+        pos = ((src[0] + dst[0]) / 2, (src[1] + dst[1]) / 2)
+    others = [n for n in graph.nodes if n.id not in ignore]
+    if not any(abs(n.pos[0] - pos[0]) < w + gap and abs(n.pos[1] - pos[1]) < h + gap for n in others):
+        return graph, (round(pos[0], 1), round(pos[1], 1))
+    horizontal = abs(dst[0] - src[0]) >= abs(dst[1] - src[1])
+    if horizontal:
+        shift = {n.id: (n.pos[0] + spacing[0], n.pos[1]) for n in others
+                 if abs(n.pos[1] - dst[1]) < h + gap and n.pos[0] >= dst[0] - 1.0}
+    else:
+        shift = {n.id: (n.pos[0], n.pos[1] + spacing[1]) for n in others
+                 if abs(n.pos[0] - dst[0]) < w + gap and n.pos[1] >= dst[1] - 1.0}
+    return moved(graph, shift), (round(dst[0], 1), round(dst[1], 1))
 
 
 def free_offset(graph: GraphSpec, nodes, offset, size=(116.0, 84.0), gap=16.0) -> tuple:

@@ -51,6 +51,63 @@ def test_drop_on_edge_inserts_layer(make_window):
     assert edge in window.document.graph.edges and not window.document.graph.nodes_of_kind("Dropout")
 
 
+def overlapping(window):
+    rects = {nid: item.sceneBoundingRect() for nid, item in window.scene.node_items.items()}
+    return [(a, b) for a in rects for b in rects if a < b and rects[a].intersects(rects[b])]
+
+
+def test_inserting_on_an_edge_moves_the_rest_of_the_row_aside(make_window):
+    from engine.layout import COLUMN_SPACING
+    from engine.templates import load_template
+
+    window = make_window(load_template("lenet5"))
+    doc = window.document
+    before = {n.id: n.pos for n in doc.graph.nodes}
+    row_y = before["linear_1"][1]
+    beyond = [nid for nid, (x, y) in before.items() if y == row_y and x >= before["linear_1"][0]]
+    assert len(beyond) >= 3 and "linear_1" in beyond
+    nid = doc.insert_on_edge(EdgeSpec("flatten_1", "linear_1", 0), "Dropout")
+    after = {n.id: n.pos for n in doc.graph.nodes}
+    assert after[nid] == before["linear_1"]                       # the new layer takes the target's place
+    for other in beyond:                                          # and the row moves on one column
+        assert after[other] == (before[other][0] + COLUMN_SPACING, before[other][1])
+    assert all(after[o] == before[o] for o in before if o not in beyond)
+    assert overlapping(window) == []
+    doc.undo_stack.undo()                                         # layers and positions back in one step
+    assert {n.id: n.pos for n in doc.graph.nodes} == before
+
+
+def test_inserting_into_a_top_to_bottom_chain_moves_the_column_down(make_window):
+    from engine.layout import ROW_SPACING
+
+    from designer.graph_edits import moved
+
+    graph = chain_graph(("Flatten", {}), ("Linear", {"out_features": 10}))
+    ids = [n.id for n in graph.nodes]
+    graph = moved(graph, {nid: (100.0, 110.0 * i) for i, nid in enumerate(ids)})
+    window = make_window(graph)
+    doc = window.document
+    target = ids[2]
+    nid = doc.insert_on_edge(EdgeSpec(ids[1], target, 0), "Dropout")
+    after = {n.id: n.pos for n in doc.graph.nodes}
+    assert after[nid] == (100.0, 220.0)
+    assert [after[i] for i in ids[2:]] == [(100.0, 110.0 * k + ROW_SPACING) for k in range(2, len(ids))]
+    assert overlapping(window) == []
+
+
+def test_inserting_where_there_is_room_moves_nothing(make_window):
+    from designer.graph_edits import moved
+
+    graph = chain_graph(("Flatten", {}), ("Linear", {"out_features": 10}))
+    ids = [n.id for n in graph.nodes]
+    graph = moved(graph, {nid: (500.0 * i, 0.0) for i, nid in enumerate(ids)})
+    window = make_window(graph)
+    nid = window.document.insert_on_edge(EdgeSpec(ids[1], ids[2], 0), "Dropout")
+    after = {n.id: n.pos for n in window.document.graph.nodes}
+    assert after[nid] == (750.0, 0.0)
+    assert all(after[i] == (500.0 * k, 0.0) for k, i in enumerate(ids))
+
+
 def test_connecting_by_dragging_ports_updates_shape_labels(qtbot, make_window):
     window = make_window(loose_graph("Input", "Conv2d"))
     item = window.scene.node_items["conv2d_1"]
@@ -115,6 +172,8 @@ def test_fix_it_from_inspector_repairs_the_error_in_one_step(qtbot, make_window)
     assert window.document.analysis.ok, window.document.analysis.error_text()
     assert window.document.graph.nodes_of_kind("Flatten")
     assert window.scene.node_items["linear_1"].issue is None
+    flatten = window.document.graph.nodes_of_kind("Flatten")[0]
+    assert flatten.pos == (440.0, 0.0) and overlapping(window) == []   # in line, where linear_1 was
     window.document.undo_stack.undo()
     assert not window.document.graph.nodes_of_kind("Flatten") and not window.document.analysis.ok
 
