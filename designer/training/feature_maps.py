@@ -230,12 +230,15 @@ class FeatureMapsView(QWidget):
             padded[:flat.size] = flat
             images = [map_to_qimage(np.nan_to_num(padded.reshape(side, side), nan=float(flat.min())),
                                     float(flat.min()), float(flat.max()))]
-            captions = [f"{flat.size} values  {flat.min():.2g}…{flat.max():.2g}"]
-            tips = ["a flat vector, drawn row by row"]
+            captions = [f"{flat.min():.2g}…{flat.max():.2g}"]   # the count is in the title; tiles are narrow
+            tips = [f"{flat.size} values drawn row by row: min {flat.min():.4g}, max {flat.max():.4g}, "
+                    f"mean {flat.mean():.4g}"]
             shape = f"{flat.size} values (flat)"
         self.grid.set_tiles(images, captions, tips)
-        self.title.setText(f"<b>{node}</b>: {shape}"
-                           f"<br>Each tile is one channel, coloured from its own minimum (dark) to maximum (yellow).")
+        how = ("Each tile is one channel, coloured from its own minimum (dark) to maximum (yellow)." if a.ndim == 3
+               else "A flat vector has no channels or positions: its values are drawn row by row in one tile, "
+                    "from the minimum (dark) to the maximum (yellow).")
+        self.title.setText(f"<b>{node}</b>: {shape}<br>{how}")
 
     def _pixel_clicked(self, tile: int, row: int, col: int) -> None:
         a = self._current.get(self.node_id)

@@ -122,6 +122,20 @@ def test_feature_maps_without_a_run_use_the_current_weights(qtbot, window, digit
     assert "untrained" in d.feature_maps.timelapse_label.toolTip()
 
 
+def test_a_flat_layer_is_one_tile_of_all_its_values(qtbot, window, digits):
+    d = window.training
+    d.data.set_dataset(digits)
+    d.insight.setCurrentWidget(d.feature_maps)
+    window.select_node("flatten_1")
+    fm = d.feature_maps
+    assert fm.grid.tile_count == 1
+    assert "400 values (flat)" in fm.title.text() and "row by row" in fm.title.text()
+    assert "one channel" not in fm.title.text()
+    values = np.asarray(fm._current["flatten_1"]).reshape(-1)
+    assert values.size == 400
+    assert fm.grid.caption(0) == f"{values.min():.2g}…{values.max():.2g}"   # short enough for the tile
+
+
 def test_confusion_counts_show_on_hover_even_when_cells_are_too_small_for_text(qtbot):
     from PySide6.QtCore import QEvent, QPointF
     from PySide6.QtGui import QHelpEvent, QMouseEvent
