@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPus
 
 from designer.teaching.playground_animation import AnimationBar, StepAnimator
 from designer.teaching.playground_grid import GridView, link_cell_sizes
-from designer.teaching.playground_widgets import MessageLabel, float_spin, spin, titled
+from designer.teaching.playground_widgets import ZERO_BASED, MessageLabel, float_spin, spin, titled
 from engine.teaching.kernels import preset_description, preset_kernel, preset_names
 from engine.teaching.playground import (DEFAULT_INPUT, DEFAULT_KERNEL, conv_steps, output_size_text,
                                         step_arithmetic)
@@ -219,12 +219,12 @@ class ConvolutionTab(QWidget):
             self.output_grid.set_overlay(shown=shown)
             kh, kw = self.kernel.shape
             self.arithmetic.show_text(f"Press Play or Step: the {kh}×{kw} kernel slides over the input, and each "
-                                      f"output cell is the sum of the input values times the kernel's weights.")
+                                      f"output cell is the sum of the input values times the kernel's weights." + ZERO_BASED)
             return
         step = result.steps[position - 1]
         self.input_grid.set_overlay(window=step.positions, weights=self.kernel)
         self.output_grid.set_overlay(current=(step.row, step.col), shown=shown)
-        self.arithmetic.show_text(f"<b>Output row {step.row + 1}, column {step.col + 1}</b> = "
+        self.arithmetic.show_text(f"<b>Output row {step.row}, column {step.col}</b> = "
                                   f"{step_arithmetic(step, self.kernel)}")
 
     # ---- for other tabs and tests ---------------------------------------------------------------

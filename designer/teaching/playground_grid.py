@@ -221,7 +221,7 @@ class GridView(QWidget):
             if cell is not None and (self.shown is None or self.shown[cell]):
                 r, c = cell
                 where = "padding" if self.is_padding(r, c) else \
-                    f"row {r - self.padding[0] + 1}, column {c - self.padding[1] + 1}"
+                    f"row {r - self.padding[0]}, column {c - self.padding[1]}"
                 QToolTip.showText(ev.globalPos(), f"{format_number(self.values[r, c], 4)}  ({where})", self)
             else:
                 QToolTip.hideText()

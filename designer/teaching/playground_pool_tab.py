@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from designer.teaching.playground_animation import AnimationBar, StepAnimator
 from designer.teaching.playground_grid import GridView, link_cell_sizes
 from designer.teaching.playground_sources import MapSourceBox
-from designer.teaching.playground_widgets import MessageLabel, side_note, spin, titled
+from designer.teaching.playground_widgets import ZERO_BASED, MessageLabel, side_note, spin, titled
 from engine.teaching.playground import output_size_text
 from engine.teaching.pooling import pool_arithmetic, pool_steps
 
@@ -130,11 +130,11 @@ class PoolingTab(QWidget):
             self.output_grid.set_overlay(shown=shown)
             self.arithmetic.show_text("Press Play or Step: the window slides over the map and each output cell "
                                       "keeps " + ("the largest value." if self.result.mode == "max" else
-                                                  "the mean of the window."))
+                                                  "the mean of the window.") + ZERO_BASED)
             return
         step = self.result.steps[position - 1]
         chosen = (step.chosen,) if step.chosen else ()
         self.input_grid.set_overlay(window=step.positions, chosen=chosen)
         self.output_grid.set_overlay(current=(step.row, step.col), shown=shown)
-        self.arithmetic.show_text(f"<b>Output row {step.row + 1}, column {step.col + 1}</b> = "
+        self.arithmetic.show_text(f"<b>Output row {step.row}, column {step.col}</b> = "
                                   f"{pool_arithmetic(step, self.result.mode)}")

@@ -6,6 +6,9 @@ from PySide6.QtWidgets import QDoubleSpinBox, QLabel, QSpinBox, QVBoxLayout, QWi
 
 from designer.theme import colors
 
+# Said once where stepping starts: cells are numbered like tensor indices and the feature-map tiles.
+ZERO_BASED = " Rows and columns are counted from 0, as in PyTorch."
+
 
 def titled(title: QLabel | str, widget: QWidget, stretch: int = 1) -> QWidget:
     """`widget` under a bold title (a QLabel the caller may keep to change its text)."""

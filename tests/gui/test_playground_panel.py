@@ -60,6 +60,8 @@ def test_stepping_fills_the_output_like_conv2d(playground, qtbot):
         step = tab.result.steps[n - 1]
         assert tab.output_grid.current == (step.row, step.col)
         assert tab.arithmetic.text().endswith(f"= {format_number(expected[step.row, step.col])}")
+        # numbered from 0 like tensor indices: step n fills row (n-1) // 4, column (n-1) % 4
+        assert tab.arithmetic.text().startswith(f"<b>Output row {(n - 1) // 4}, column {(n - 1) % 4}</b> =")
         assert len(tab.input_grid.window) == 9  # the 3×3 window is highlighted on the padded input
     assert not tab.bar.step.isEnabled()
     np.testing.assert_allclose(tab.output_grid.values, expected)
