@@ -132,22 +132,29 @@ def conv_steps(grid, kernel, stride=1, padding=0, dilation=1, bias: float = 0.0)
         raise ValueError("the bias must be a finite number")
     check_fits(x.shape, k.shape, p, d)
     padded = np.pad(x, ((p[0], p[0]), (p[1], p[1])))
-    oh = window_out(x.shape[0], k.shape[0], s[0], p[0], d[0])
-    ow = window_out(x.shape[1], k.shape[1], s[1], p[1], d[1])
-    rows = np.arange(k.shape[0]) * d[0]
-    cols = np.arange(k.shape[1]) * d[1]
-    output = np.zeros((oh, ow))
+    output = np.zeros(output_shape(x.shape, k.shape, s, p, d))
     steps = []
-    for i in range(oh):
-        for j in range(ow):
-            top, left = i * s[0], j * s[1]
-            window = padded[np.ix_(top + rows, left + cols)]
-            products = window * k
-            total = float(products.sum()) + b
-            output[i, j] = total
-            positions = tuple((int(top + r), int(left + c)) for r in rows for c in cols)
-            steps.append(ConvStep(i, j, top, left, positions, window, products, b, total))
+    for i, j, top, left, positions, window in sliding_windows(padded, k.shape, s, d, output.shape):
+        products = window * k
+        total = float(products.sum()) + b
+        output[i, j] = total
+        steps.append(ConvStep(i, j, top, left, positions, window, products, b, total))
     return ConvResult(padded, k, b, s, p, d, tuple(steps), output)
+
+
+def output_shape(shape, window, stride, padding, dilation) -> tuple:
+    return tuple(window_out(shape[a], window[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
+
+
+def sliding_windows(padded: np.ndarray, window, stride, dilation, out_shape):
+    """Every stop of a window sliding over an already padded grid, row by row:
+    (row, col, top, left, padded (r, c) of each cell in row-major order, the window's values)."""
+    rows, cols = np.arange(window[0]) * dilation[0], np.arange(window[1]) * dilation[1]
+    for i in range(out_shape[0]):
+        for j in range(out_shape[1]):
+            top, left = i * stride[0], j * stride[1]
+            positions = tuple((int(top + r), int(left + c)) for r in rows for c in cols)
+            yield i, j, top, left, positions, padded[np.ix_(top + rows, left + cols)]
 
 
 def output_size_text(n: int, k: int, p: int, s: int, d: int = 1, symbol: str = "W") -> str:

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.layers.common import window_out
-from engine.teaching.playground import as_grid, check_fits, format_number, pair
+from engine.teaching.playground import as_grid, check_fits, format_number, output_shape, pair, sliding_windows
 
 POOL_MODES = ("max", "avg")
 
@@ -54,23 +53,16 @@ def pool_steps(grid, kernel_size=2, stride=None, padding=0, mode: str = "max", d
     check_fits(x.shape, k, p, d, what="pooling window")
     fill = -np.inf if mode == "max" else 0.0
     padded = np.pad(x, ((p[0], p[0]), (p[1], p[1])), constant_values=fill)
-    oh = window_out(x.shape[0], k[0], s[0], p[0], d[0])
-    ow = window_out(x.shape[1], k[1], s[1], p[1], d[1])
-    rows, cols = np.arange(k[0]) * d[0], np.arange(k[1]) * d[1]
-    output = np.zeros((oh, ow))
+    output = np.zeros(output_shape(x.shape, k, s, p, d))
     steps = []
-    for i in range(oh):
-        for j in range(ow):
-            top, left = i * s[0], j * s[1]
-            window = padded[np.ix_(top + rows, left + cols)]
-            positions = tuple((int(top + r), int(left + c)) for r in rows for c in cols)
-            if mode == "max":
-                best = int(np.argmax(window))
-                value, chosen = float(window.flat[best]), positions[best]
-            else:
-                value, chosen = float(window.mean()), ()
-            output[i, j] = value
-            steps.append(PoolStep(i, j, top, left, positions, window, value, chosen))
+    for i, j, top, left, positions, window in sliding_windows(padded, k, s, d, output.shape):
+        if mode == "max":
+            best = int(np.argmax(window))
+            value, chosen = float(window.flat[best]), positions[best]
+        else:
+            value, chosen = float(window.mean()), ()
+        output[i, j] = value
+        steps.append(PoolStep(i, j, top, left, positions, window, value, chosen))
     return PoolResult(mode, padded, k, s, p, d, tuple(steps), output)
 
 

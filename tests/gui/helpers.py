@@ -65,3 +65,12 @@ def loose_graph(*kinds, spacing=220.0) -> GraphSpec:
     for i, kind in enumerate(kinds):
         g = g.with_node(make_node(g, kind, {}, (i * spacing, 0.0)))
     return g
+
+
+def small_training(window, dataset, epochs: int, batch_size: int = 32):
+    """The window's dashboard set up for a short run on `dataset`."""
+    d = window.training
+    d.data.set_dataset(dataset)
+    d.form.batch_size.setValue(batch_size)
+    d.form.epochs.setValue(epochs)
+    return d

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine.data import load_dataset
+from helpers import small_training
 from designer.training.run_store import RunStore
 from designer.training.runs import run_title
 
@@ -17,11 +18,7 @@ def digits():
 
 @pytest.fixture
 def dash(window, digits):
-    d = window.training
-    d.data.set_dataset(digits)
-    d.form.batch_size.setValue(32)
-    d.form.epochs.setValue(2)
-    return d
+    return small_training(window, digits, epochs=2)
 
 
 def test_metrics_are_on_disk_after_each_epoch_while_running(qtbot, dash):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from engine.data import load_dataset
+from helpers import small_training
 from engine.graph import EdgeSpec
 
 
@@ -13,11 +14,7 @@ def digits():
 
 @pytest.fixture
 def dash(window, digits):
-    d = window.training
-    d.data.set_dataset(digits)
-    d.form.batch_size.setValue(32)
-    d.form.epochs.setValue(1)
-    return d
+    return small_training(window, digits, epochs=1)
 
 
 def _collect(dash):
