@@ -241,7 +241,8 @@ class CurvesView(QWidget):
                     continue
                 if smooth:
                     y = exponential_moving_average(y, weight)
-                label = f"{name}" if column in ("loss", "accuracy") else None
+                # named once, in the loss legend: a second legend of runs would cover the accuracy curves
+                label = f"{name}" if column == "loss" else None
                 item = plot.plot(xs, y, pen=dash, name=label, connect="finite",
                                  symbol="t" if table is epochs else None, symbolSize=6, symbolBrush=colour)
                 self._overlay_items.append((plot, item))

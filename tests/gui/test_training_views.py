@@ -102,6 +102,10 @@ def test_runs_overlay_and_compare_hyper_parameters_and_layers(qtbot, window, tra
     assert table.item(0, 1).text() == "0.001" and table.item(0, 2).text() == "0.01"
     assert f"{conv}" in d.runs.layer_diff.text() and "out_channels 6 → 8" in d.runs.layer_diff.text()
     assert len(d.curves._overlays) == 2
+    labels = lambda plot: [label.text for _sample, label in plot.legend.items]  # noqa: E731
+    d.curves.redraw()
+    assert sum(t in (a.name or a.id, b.name or b.id) for t in labels(d.curves.loss_plot)) == 2
+    assert labels(d.curves.acc_plot) == ["train (per step)", "validation (per epoch)"]   # runs named once
     # loading the first run's weights: the next run warm-starts from the layers that still fit
     d.runs.list.setCurrentRow(0)
     d.runs.load_button.click()
