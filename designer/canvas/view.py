@@ -94,8 +94,9 @@ class GraphView(QGraphicsView):
         if abs(target - zoom) > 1e-6:
             self.setTransform(QTransform.fromScale(target, target))
             if target > zoom and readable:  # too big to fit readably: show where the data comes in
-                visible = self.viewport().width() / target
-                self.centerOn(rect.left() + visible / 2, rect.center().y())
+                width, height = self.viewport().width() / target, self.viewport().height() / target
+                y = rect.top() + height / 2 if rect.height() > height else rect.center().y()
+                self.centerOn(rect.left() + width / 2, y)
             else:
                 self.centerOn(rect.center())
 

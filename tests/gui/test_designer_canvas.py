@@ -305,3 +305,18 @@ def test_edges_between_layout_bands_stay_inside_the_design(window):
         assert bounds.left() > design.left() - 60 and bounds.right() < design.right() + 60, edge.edge
         label = edge.mapRectToScene(edge._label_rect)
         assert not any(label.intersects(rect) for rect in nodes), edge.edge
+
+
+def test_a_design_too_big_to_fit_readably_opens_at_its_input(make_window):
+    from engine.graph_io import load_graph
+    from engine.teaching.lessons import LESSONS_DIR
+
+    window = make_window(load_graph(LESSONS_DIR / "designs" / "deep_plain.json"))   # many wrapped bands
+    window.resize(1400, 860)
+    window.canvas.show_design()
+    view = window.canvas
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert view.zoom() > 0.5                                   # readable, so not all of it fits
+    items = window.scene.node_items
+    assert visible.contains(items["input_1"].sceneBoundingRect())
+    assert not visible.contains(items["output_1"].sceneBoundingRect())
