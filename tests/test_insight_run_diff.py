@@ -28,6 +28,13 @@ def test_diff_graphs_finds_added_removed_and_changed_layers():
     assert [n.id for n in back.removed] == [dropout.id] and not back.added
     assert any("out_channels 6 → 8" in line for line in d.lines())
     assert diff_graphs(a, a).same
+    # the few words a run's name gets
+    assert d.summary() == "+BatchNorm2d, +Dropout, …"
+    assert d.summary(most=3) == f"+BatchNorm2d, +Dropout, {conv.id} changed"
+    assert back.summary() == "−Dropout"
+    assert diff_graphs(a, a).summary() == ""
+    relabelled = a.with_node(a.node(conv.id).__class__(**{**a.node(conv.id).__dict__, "label": "C1'"}))
+    assert diff_graphs(a, relabelled).summary() == ""                 # a new label is not a new network
 
 
 @dataclass(frozen=True)

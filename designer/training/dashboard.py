@@ -202,7 +202,7 @@ class TrainingDashboard(InsightMixin, QObject):
         self.run_revision = self.source.revision
         self.stale = False
         self.record = RunRecord(graph=graph, config=config, dataset_key=dataset.key, seed=config.seed,
-                                name=self.store.next_name(graph.name))
+                                name=self.store.next_name(graph))
         run_dir = self.store.folder(self.record.id)
         resume = None
         if self.warm_start is not None:

@@ -5,6 +5,7 @@ import logging
 import shutil
 from pathlib import Path
 
+from engine.insight.run_diff import diff_graphs
 from engine.training.checkpoint import checkpoint_path, load_checkpoint
 from engine.training.run_record import RunRecord, RunRecordError, check_run_id
 
@@ -81,5 +82,10 @@ class RunStore:
         shutil.rmtree(self.folder(run_id), ignore_errors=True)
         self._records.pop(run_id, None)
 
-    def next_name(self, design_name: str) -> str:
-        return f"Run {len(self._records) + 1}" + (f" · {design_name}" if design_name else "")
+    def next_name(self, graph) -> str:
+        """"Run N · design name", plus how the design differs from the last run of the same name, so two
+        runs of an edited design can be told apart in lists and legends."""
+        name = f"Run {len(self._records) + 1}" + (f" · {graph.name}" if graph.name else "")
+        earlier = [r for r in self.records() if r.graph is not None and r.graph.name == graph.name]
+        change = diff_graphs(earlier[-1].graph, graph).summary() if earlier else ""
+        return f"{name} ({change})" if change else name

@@ -34,6 +34,14 @@ class GraphDiff:
     def same(self) -> bool:
         return not (self.added or self.removed or self.changed or self.edges_added or self.edges_removed)
 
+    def summary(self, most: int = 2) -> str:
+        """A few words for a run's name: "+Dropout, conv2d_1 changed" ("" when nothing differs)."""
+        parts = [f"+{n.kind}" for n in self.added] + [f"−{n.kind}" for n in self.removed]
+        parts += [f"{c.node_id} changed" for c in self.changed if any(w != "label" for w, _o, _n in c.changes)]
+        if not parts and (self.edges_added or self.edges_removed):
+            parts = ["rewired"]
+        return ", ".join(parts[:most]) + (", …" if len(parts) > most else "")
+
     def lines(self) -> list:
         """Readable one-line descriptions, for a list view or a report."""
         out = [f"+ {n.id} ({n.kind}{_params_text(n.params)})" for n in self.added]

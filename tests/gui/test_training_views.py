@@ -95,6 +95,7 @@ def test_runs_overlay_and_compare_hyper_parameters_and_layers(qtbot, window, tra
         d.start()
     qtbot.waitUntil(lambda: not d.controller.running)
     a, b = d.store.records()
+    assert a.name == "Run 1 · LeNet-5" and b.name == f"Run 2 · LeNet-5 ({conv} changed)"   # told apart
     d.runs.set_checked([a.id, b.id])
     table = d.runs.config_table
     names = [table.item(r, 0).text() for r in range(table.rowCount())]
