@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ class _Call(QObject):
             self.done.emit(result)
         finally:
             self._fn = None
+            # deleteLater() only works in a thread with a running event loop: return to the GUI thread
+            self.moveToThread(QCoreApplication.instance().thread())
 
 
 class BackgroundCall(QObject):

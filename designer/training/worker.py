@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import traceback
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from engine.training.control import TrainControl
 from engine.training.events import (ActivationSnapshot, CheckpointSaved, EpochMetrics, Failed, Finished,
@@ -46,7 +46,11 @@ class TrainingWorker(QObject):
             self.event.emit(Failed(reason=f"Training stopped with an unexpected error: {exc}",
                                    detail=traceback.format_exc()))
         finally:
-            self._args = None  # drop the data set reference inside the thread that used it
+            # Drop the data set, probe and control: PySide may keep this wrapper after the object is deleted.
+            self._args = self._probe = self._control = self._resume = None
+            # Back to the GUI thread: deleteLater() on an object of a finished thread is never carried out,
+            # so every run leaked its worker (and with it the probe image and the run's control).
+            self.moveToThread(QCoreApplication.instance().thread())
             self.done.emit()
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+import shiboken6
 import torch
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from torch import nn
@@ -235,9 +236,23 @@ def cycle_and_measure(qtbot, make_window, digits, qtlog, warm_up: int, measured:
     return growth
 
 
+def alive(cls) -> int:
+    return sum(isinstance(o, cls) for o in gc.get_objects())
+
+
 def test_ten_start_stop_cycles_end_cleanly(qtbot, make_window, digits, qtlog):
+    from designer.training.background import _Call
+    from designer.training.worker import TrainingWorker
+    from engine.training.control import TrainControl
+
+    before = alive(TrainControl), alive(_Call)
     growth = cycle_and_measure(qtbot, make_window, digits, qtlog, warm_up=3, measured=7)
     assert growth < 16
+    settled_rss_mb()
+    # Nothing of the finished runs is kept: worker objects used to stay behind in their finished threads
+    # (deleteLater needs a running event loop), each holding its run's control and probe image.
+    assert (alive(TrainControl), alive(_Call)) == before
+    assert not [w for w in gc.get_objects() if isinstance(w, TrainingWorker) and shiboken6.isValid(w)]
 
 
 @pytest.mark.soak
