@@ -323,10 +323,21 @@ def test_abort_skips_the_test_evaluation_but_keeps_the_last_checkpoint(faulty, d
 # ---- a full disk ----------------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux) to simulate a full disk")
-def test_a_full_disk_while_saving_a_checkpoint_fails_with_a_clear_message(digits, tmp_path):
+def test_a_full_disk_while_saving_a_checkpoint_fails_with_a_clear_message(digits, tmp_path, monkeypatch):
+    import engine.atomic_write as atomic_write
+
     folder = tmp_path / "checkpoints"
     folder.mkdir()
-    (folder / ".best.pt.tmp").symlink_to("/dev/full")   # every write to it fails with ENOSPC
+    real_mkstemp = atomic_write.tempfile.mkstemp
+
+    def full_disk_mkstemp(*args, **kwargs):   # the temporary file is /dev/full: every write fails, ENOSPC
+        fd, name = real_mkstemp(*args, **kwargs)
+        os.close(fd)
+        os.unlink(name)
+        os.symlink("/dev/full", name)
+        return os.open(name, os.O_WRONLY), name
+
+    monkeypatch.setattr(atomic_write.tempfile, "mkstemp", full_disk_mkstemp)
     events = events_of(tiny(), digits, CFG, run_dir=tmp_path)
     failed = events[-1]
     assert isinstance(failed, Failed), failed

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import torch
 
+from engine.atomic_write import replacing
+
 CHECKPOINT_DIR = "checkpoints"
 
 
@@ -14,16 +16,11 @@ def checkpoint_path(run_dir, which: str) -> Path:
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write atomically (temporary file, then rename) so a stop or crash never leaves half a file."""
+    """Write atomically (temporary file, fsync, rename) so a stop, crash or power cut never leaves half a
+    file; a failed write (disk full) leaves the previous checkpoint as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as f:   # through a Python file, a failed write is an OSError ("No space left...")
-            torch.save(state, f)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)   # a failed write (disk full) leaves no half file behind
-        raise
+    with replacing(path) as tmp, open(tmp, "wb") as f:   # via a Python file, a failed write is an OSError
+        torch.save(state, f)
 
 
 def load_checkpoint(path) -> dict:

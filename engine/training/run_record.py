@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.atomic_write import replacing
 from engine.graph import GraphSpec
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, write_text_atomic
 from engine.training.config import TrainConfig
@@ -135,10 +136,8 @@ def save_weights(weights: dict, path) -> None:
 
     tensors = {k: (torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v.detach().cpu())
                .contiguous() for k, v in weights.items()}
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
+    with replacing(Path(path)) as tmp:
+        save_file(tensors, str(tmp))
 
 
 def load_weights_file(path) -> dict:
