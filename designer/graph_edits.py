@@ -102,15 +102,20 @@ def relabelled(graph: GraphSpec, node_id: str, label: str) -> GraphSpec:
     return graph.with_node(replace(graph.node(node_id), label=label))
 
 
+def _covers(others, pos, size, gap) -> bool:
+    """Whether a node of `size` at `pos` would overlap (or touch within `gap`) a node at any of `others`."""
+    w, h = size
+    return any(abs(ox - pos[0]) < w + gap and abs(oy - pos[1]) < h + gap for ox, oy in others)
+
+
 def free_position(graph: GraphSpec, pos, size=(116.0, 84.0), ignore=(), gap=16.0) -> tuple:
     """`pos`, or the nearest spot straight above or below it where a node of `size` covers no other node."""
-    w, h = size
     x, y = pos
     others = [n.pos for n in graph.nodes if n.id not in ignore]
-    step = (h + gap) / 2
+    step = (size[1] + gap) / 2
     for k in range(400):
         dy = (k + 1) // 2 * step * (-1 if k % 2 else 1)   # 0, -s, +s, -2s, +2s, ...
-        if not any(abs(ox - x) < w + gap and abs(oy - (y + dy)) < h + gap for ox, oy in others):
+        if not _covers(others, (x, y + dy), size, gap):
             return (round(x, 1), round(y + dy, 1))
     return (round(x, 1), round(y, 1))
 
@@ -127,7 +132,7 @@ def room_on_edge(graph: GraphSpec, source: str, target: str, pos=None, size=(116
     if pos is None:
         pos = ((src[0] + dst[0]) / 2, (src[1] + dst[1]) / 2)
     others = [n for n in graph.nodes if n.id not in ignore]
-    if not any(abs(n.pos[0] - pos[0]) < w + gap and abs(n.pos[1] - pos[1]) < h + gap for n in others):
+    if not _covers([n.pos for n in others], pos, size, gap):
         return graph, (round(pos[0], 1), round(pos[1], 1))
     horizontal = abs(dst[0] - src[0]) >= abs(dst[1] - src[1])
     if horizontal:
