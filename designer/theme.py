@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+from engine.resource_files import app_icon_path, style_sheet
+
 THEMES = ("light", "dark")
 
 
@@ -82,7 +82,7 @@ def apply_theme(name: str) -> str:
     app.setProperty("cnn_designer_theme", name)
     app.setStyle("Fusion")  # the same look on every platform, and it honours the palette fully
     app.setPalette(_palette(name))
-    qss = RESOURCES / "styles" / f"{name}.qss"
+    qss = style_sheet(name)
     app.setStyleSheet(qss.read_text(encoding="utf-8") if qss.is_file() else "")
     return name
 
@@ -125,5 +125,5 @@ def line_icon(style, pixmap) -> QIcon:
 
 
 def app_icon() -> QIcon:
-    path = RESOURCES / "icons" / "cnn-designer.svg"
+    path = app_icon_path()
     return QIcon(str(path)) if path.is_file() else QIcon()

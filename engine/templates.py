@@ -6,8 +6,9 @@ from pathlib import Path
 
 from engine.graph import GraphSpec
 from engine.graph_io import load_graph
+from engine.resource_files import template_dir
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "resources" / "templates"
+TEMPLATE_DIR = template_dir()
 DEFAULT_TEMPLATE = "lenet5"
 
 

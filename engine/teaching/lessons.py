@@ -28,6 +28,7 @@ from engine.analysis import analyze
 from engine.data import list_datasets
 from engine.graph import GraphSpec
 from engine.graph_io import load_graph
+from engine.resource_files import lessons_dir
 from engine.teaching.checks import CheckArgError, evaluate_condition, needs_answer, validate_condition
 from engine.teaching.lesson_state import LessonState
 from engine.templates import TEMPLATE_DIR, load_template
@@ -35,7 +36,7 @@ from engine.training.config import TrainConfig
 
 LESSON_FORMAT = "cnn-designer-lesson"
 LESSON_VERSION = 1
-LESSONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "lessons"
+LESSONS_DIR = lessons_dir()
 MIN_STEPS, MAX_STEPS = 4, 8
 MIN_DATA_SIZE = 100          # the training panel's smallest generated data set
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
