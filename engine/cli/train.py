@@ -13,6 +13,7 @@ from pathlib import Path
 
 from engine.atomic_write import write_text_atomic
 from engine.cli import CommandError
+from engine.templates import TEMPLATE_HELP
 from engine.training.cli_options import (add_data_options, add_train_options, config_from_args, load_data,
                                          load_design)
 
@@ -30,7 +31,7 @@ def add_command(subs):
                     "and exits with code 130; a second Ctrl-C aborts at once. Under `torchrun --nproc_per_node=N` "
                     "it trains with DistributedDataParallel (there the ranks agree to stop at the next progress "
                     "report, at most 50 steps later).")
-    p.add_argument("design", help="design file (.json)")
+    p.add_argument("design", help="design file (.json), or a built-in template's name: " + TEMPLATE_HELP)
     add_data_options(p)
     add_train_options(p)
     p.add_argument("--out", metavar="RUN_DIR", help="run folder to write (default: runs/DESIGN-DATE-TIME)")

@@ -10,7 +10,7 @@ from engine.cli import CommandError
 from engine.compiler import input_shape
 from engine.data import DEFAULT_DATASET, DatasetError, list_datasets, load_dataset
 from engine.data.adapt import FIXES
-from engine.graph_io import GraphFileError, load_graph
+from engine.graph_io import GraphFileError
 from engine.training.config import DEVICES, OPTIMIZERS, SCHEDULES, Augmentation, TrainConfig
 
 
@@ -98,8 +98,11 @@ def config_from_args(args) -> TrainConfig:
 
 
 def load_design(path):
+    """A design file or a built-in template's name, as the commands' DESIGN argument takes it."""
+    from engine.templates import load_design_or_template
+
     try:
-        return load_graph(path)
+        return load_design_or_template(path)
     except GraphFileError as exc:
         raise CommandError(str(exc)) from None
 
