@@ -38,8 +38,8 @@ def main():
         model = build_torchvision(key, 10).eval()
         x = torch.randn(1, *shape)
         with torch.no_grad():
-            fwd = timed(lambda: model(x))
-        imp = timed(lambda: import_module(model, shape), repeat=2)
+            fwd = timed(lambda model=model, x=x: model(x))
+        imp = timed(lambda model=model, shape=shape: import_module(model, shape), repeat=2)
         print(f"{key:18s} {imp:9.3f} {fwd:11.4f} {imp / fwd:14.1f}")
     graph = load_template("small_resnet")
     weights = compile_graph(graph).state_dict()

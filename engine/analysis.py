@@ -5,7 +5,7 @@ problem becomes an `Issue` on a node or on the whole graph.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional
 
@@ -201,7 +201,7 @@ def _check_structure(graph, nodes, incoming, outgoing, issues, node_errors):
             if not ins and not outgoing[nid] and len(nodes) > 1:
                 node_errors[nid] = Issue("is not connected; connect it or delete it", nid)
             elif kind.max_inputs == kind.min_inputs:
-                node_errors[nid] = Issue(f"has no input; connect a layer to it", nid)
+                node_errors[nid] = Issue("has no input; connect a layer to it", nid)
             else:
                 node_errors[nid] = Issue(f"needs at least {kind.min_inputs} inputs but has {len(ins)}", nid)
         elif kind.min_inputs == 0 and not outgoing[nid] and len(nodes) > 1:

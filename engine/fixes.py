@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from engine.graph import EdgeSpec, GraphSpec, make_node
+from engine.graph import GraphSpec, make_node
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,8 @@ adding one `register(LayerKind(...))` call in `engine/layers/`; no GUI code chan
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
-
-Shape = tuple  # per-sample shape, batch excluded: (C, H, W) or (F,)
 
 
 class ShapeError(Exception):

@@ -2,7 +2,6 @@
 python and under torchrun with two CPU processes, and saves weights that load into the compiled design."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

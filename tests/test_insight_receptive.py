@@ -4,7 +4,7 @@ import torch
 
 from engine.analysis import analyze
 from engine.compiler import compile_graph
-from engine.graph import EdgeSpec, GraphSpec, chain, make_node
+from engine.graph import EdgeSpec, chain, make_node
 from engine.insight.receptive import Box, receptive_box
 from engine.templates import load_template
 

@@ -107,7 +107,7 @@ LOADERS = {
 @pytest.mark.parametrize("loader", list(LOADERS))
 def test_weight_loaders_refuse_pickles(tmp_path, marker, loader):
     load, error = LOADERS[loader]
-    for name, path in poisoned_files(tmp_path, marker).items():
+    for path in poisoned_files(tmp_path, marker).values():
         with pytest.raises(error) as info:
             load(path)
         message = str(info.value)

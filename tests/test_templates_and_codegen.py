@@ -7,7 +7,7 @@ import torch
 from engine.analysis import analyze
 from engine.codegen import export_python, safe_comment
 from engine.compiler import compile_graph, example_input
-from engine.graph import EdgeSpec, chain, make_node
+from engine.graph import chain
 from engine.templates import list_templates, load_template
 
 EXPECTED_PARAMS = {"lenet5": 61_706, "alexnet": 61_100_840, "vgg11": 132_863_336}

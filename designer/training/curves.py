@@ -248,7 +248,7 @@ class CurvesView(QWidget):
                 self._overlay_items.append((plot, item))
 
     def _hover(self, pos) -> None:
-        for plot, line in self._hover_lines.items():
+        for plot in self._hover_lines:
             if plot.sceneBoundingRect().contains(pos):
                 x = plot.vb.mapSceneToView(pos).x()
                 text = self.values_at(x)

@@ -36,14 +36,6 @@ def import_python_class(path, class_name: str, input_shape, *, confirmed: bool, 
     return _finish(model, input_shape, weights_path, keep_partial, class_name, f"{class_name} imported from a Python file.")
 
 
-def import_nn_module(model: nn.Module, input_shape, weights: Optional[dict] = None, keep_partial: bool = False,
-                     name: str = "") -> ImportedModel:
-    """Import an in-memory module; its own current weights are carried over unless `weights` is given."""
-    result = import_module(model, input_shape, keep_partial=keep_partial, name=name or type(model).__name__)
-    source = weights if weights is not None else model.state_dict()
-    return ImportedModel(result, _renamed(result, source, model))
-
-
 def _finish(model, input_shape, weights_path, keep_partial, name, description) -> ImportedModel:
     weights = None
     if weights_path:

@@ -1,5 +1,4 @@
 """Add and Concat: join branches (residual and inception-style networks)."""
-from torch import nn
 
 from engine.fixes import insert_fix
 from engine.layers.common import fmt_shape

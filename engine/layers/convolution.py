@@ -48,7 +48,7 @@ def _conv_infer(p, ins):
     return (p["out_channels"], h, w)
 
 
-def _conv_args(p, in_ch, out_ch=None, with_defaults=False):
+def _conv_args(p, in_ch, out_ch=None):
     out_ch = p["out_channels"] if out_ch is None else out_ch
     args = [str(in_ch), str(out_ch), f"kernel_size={py_pair(p['kernel_size'])}"]
     if p["stride"] != (1, 1):

@@ -4,7 +4,7 @@ from math import prod
 from torch import nn
 
 from engine.fixes import insert_fix
-from engine.layers.common import fmt_shape, need_flat
+from engine.layers.common import need_flat
 from engine.registry import LayerKind, ParamSpec, Receptive, register
 
 

@@ -11,7 +11,7 @@ from engine.compiler import input_shape
 from engine.data import DEFAULT_DATASET, DatasetError, list_datasets, load_dataset
 from engine.data.adapt import FIXES
 from engine.graph_io import GraphFileError
-from engine.training.config import DEVICES, OPTIMIZERS, SCHEDULES, Augmentation, TrainConfig
+from engine.training.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:

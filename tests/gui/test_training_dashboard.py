@@ -4,7 +4,6 @@ import pytest
 
 from engine.data import load_dataset
 from helpers import small_training
-from engine.graph import EdgeSpec
 
 
 @pytest.fixture(scope="module")
