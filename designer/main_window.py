@@ -28,6 +28,7 @@ from designer.settings import make_settings
 from designer.status_totals import StatusTotals
 from designer.summary_panel import SummaryPanel
 from designer.window_actions import build_actions
+from designer.workspace import install as install_workspace
 from engine.templates import DEFAULT_TEMPLATE, load_template
 
 MENU_ORDER = ("File", "Edit", "View", "Train", "Learn", "Help")
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._install_panels()
         self._restore_layout()
+        self.workspace = install_workspace(self)  # Design / Train / Learn layouts; after every dock exists
         QTimer.singleShot(0, self.canvas.show_design)
 
     # ---- public API for panels and installers --------------------------------------------------

@@ -56,7 +56,7 @@ def build_actions(window) -> dict:
     act("zoom_out", "Zoom &Out", view.zoom_out, Key.ZoomOut)
     act("zoom_reset", "&Actual Size", view.reset_zoom, "Ctrl+0")
     act("fit", "&Fit to Window", view.fit_all, "Ctrl+1", "Show the whole design")
-    act("auto_layout", "Auto-&layout", doc.auto_layout, "Ctrl+L",
+    act("auto_layout", "Auto-&layout", lambda: (doc.auto_layout(), view.show_design()), "Ctrl+L",
         "Arrange the layers in columns from Input to Output", sp.SP_BrowserReload)
 
     file_menu = window.menu("File")

@@ -2,13 +2,23 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QTransform
+from PySide6.QtGui import QFontInfo, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsView
 
-from designer.canvas.node_item import NodeItem
+from designer.canvas.node_item import BODY_FONT, NodeItem
 
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
-READABLE_ZOOM = 0.8  # node text stays legible down to about this zoom
+READABLE_PIXELS = 9.0   # node text smaller than this on screen is hard to read
+
+
+def readable_zoom() -> float:
+    """The smallest zoom at which the nodes' body text is READABLE_PIXELS high on screen (about 0.8 at 96 dpi)."""
+    return READABLE_PIXELS / max(1, QFontInfo(BODY_FONT).pixelSize())
+
+
+def text_pixels(zoom: float) -> float:
+    """How high the nodes' body text is on screen at `zoom`."""
+    return QFontInfo(BODY_FONT).pixelSize() * zoom
 
 
 class GraphView(QGraphicsView):
@@ -24,12 +34,16 @@ class GraphView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_start = None
         self._space_down = False
+        # A design just opened keeps being fitted as docks settle and the window resizes, until the user
+        # zooms, pans or clicks in the canvas: from then on the view stays where they put it.
+        self._keep_fitted = False
 
     # ---- zoom -------------------------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()
 
     def zoom_by(self, factor: float) -> None:
+        self._keep_fitted = False
         target = min(MAX_ZOOM, max(MIN_ZOOM, self.zoom() * factor))
         factor = target / self.zoom()
         if abs(factor - 1) > 1e-6:
@@ -48,9 +62,11 @@ class GraphView(QGraphicsView):
         self.setTransformationAnchor(anchor)
 
     def reset_zoom(self):
+        self._keep_fitted = False
         self.setTransform(QTransform.fromScale(1.0, 1.0))
 
     def wheelEvent(self, event):
+        self._keep_fitted = False
         if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
             super().wheelEvent(event)  # Shift+wheel scrolls, as in most editors
             return
@@ -73,10 +89,18 @@ class GraphView(QGraphicsView):
     def fit_all(self) -> None:
         """Show the whole design (Fit to Window)."""
         self._fit(readable=False)
+        self._keep_fitted = False
 
     def show_design(self) -> None:
-        """Show a freshly opened design: all of it if that stays readable, else its start at a readable zoom."""
+        """Show a freshly opened (or auto-laid-out) design: all of it if that stays readable, else its start
+        (the Input, top-left) at a readable zoom; again whenever the viewport resizes, until the user acts."""
         self._fit(readable=True)
+        self._keep_fitted = True
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self._keep_fitted:
+            self._fit(readable=True)
 
     def _fit(self, readable: bool) -> None:
         items = [i for i in self.scene().items() if isinstance(i, NodeItem)]
@@ -90,7 +114,7 @@ class GraphView(QGraphicsView):
         rect.adjust(-50, -60, 50, 60)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         zoom = self.zoom()
-        target = min(max(zoom, READABLE_ZOOM if readable else MIN_ZOOM), 1.25)
+        target = min(max(zoom, readable_zoom() if readable else MIN_ZOOM), 1.25)
         if abs(target - zoom) > 1e-6:
             self.setTransform(QTransform.fromScale(target, target))
             if target > zoom and readable:  # too big to fit readably: show where the data comes in
@@ -108,6 +132,7 @@ class GraphView(QGraphicsView):
 
     # ---- pan ---------------------------------------------------------------------------------------
     def keyPressEvent(self, event):
+        self._keep_fitted = False
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
             self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
@@ -124,6 +149,7 @@ class GraphView(QGraphicsView):
         super().keyReleaseEvent(event)
 
     def mousePressEvent(self, event):
+        self._keep_fitted = False
         if event.button() == Qt.MouseButton.MiddleButton:
             self._pan_start = event.position()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)

@@ -11,7 +11,7 @@ import logging
 from dataclasses import replace
 
 import shiboken6
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 
@@ -33,6 +33,8 @@ LESSON_WIDTH = 380
 
 
 class LessonsPanel(QWidget):
+    lesson_opened = Signal(str)   # lesson id, after the student opened it (the window shows its Learn layout)
+
     def __init__(self, window, lessons=None, problems=()):
         super().__init__(window)
         self.window = window
@@ -100,6 +102,7 @@ class LessonsPanel(QWidget):
         self._preselect(lesson)
         self._show_lesson(lesson)
         self._raise()
+        self.lesson_opened.emit(lesson.id)
         self.window.show_status(f"Lesson {lesson.number}: {plain_text(lesson.title)}. "
                                 f"Follow the checklist in the Lessons panel.", 8000)
         return True

@@ -20,7 +20,7 @@ class ConfusionMatrixView(QWidget):
         self.selected = None
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(240, 220)
+        self.setMinimumSize(180, 110)   # fits the bottom row of a 720-pixel-high window's Train layout
 
     def set_matrix(self, confusion, class_names) -> None:
         self.confusion = np.asarray(confusion, dtype=np.int64)

@@ -20,7 +20,7 @@ class ProbeView(QWidget):
         super().__init__(parent)
         self._image = None
         self.box = None  # engine.insight.receptive.Box
-        self.setMinimumSize(120, 120)
+        self.setMinimumSize(80, 80)   # small enough for the bottom row of a 720-pixel-high window
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
 
     def set_image(self, image: np.ndarray | None) -> None:
