@@ -13,10 +13,11 @@ from pathlib import Path
 from engine.atomic_write import write_text_atomic  # noqa: F401  (re-exported: the one way to write a file)
 from engine.graph import NODE_ID_PATTERN, EdgeSpec, GraphSpec, LayerSpec, file_position
 from engine.registry import REGISTRY, get_kind
+from engine.units import MB
 
 FORMAT = "cnn-designer-graph"
 VERSION = 1
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = 20 * MB
 MAX_NODES = 20000
 MAX_EDGES = 4 * MAX_NODES
 MAX_TEXT = 2000
@@ -61,7 +62,7 @@ def load_graph(path) -> GraphSpec:
         raise GraphFileError(f"{path} is a folder; open a design file (.json) inside it.")
     if not stat.S_ISREG(info.st_mode):  # a pipe or a device such as /dev/zero would block or never end
         raise GraphFileError(f"{path.name} is not an ordinary file; CNN Designer designs are JSON files (.json).")
-    too_big = (f"{path.name} is larger than {MAX_FILE_BYTES // 1_000_000} MB, the most a design file holds. "
+    too_big = (f"{path.name} is larger than {MAX_FILE_BYTES // MB} MB, the most a design file holds. "
                f"Is this really a CNN Designer design?")
     if info.st_size > MAX_FILE_BYTES:
         raise GraphFileError(too_big)

@@ -21,9 +21,8 @@ import re
 from dataclasses import dataclass
 
 from engine.registry import get_kind
+from engine.units import GB, MB, format_bytes
 
-GB = 1 << 30
-MB = 1 << 20
 DEFAULT_CAP = 4 * GB
 BYTES_PER_WEIGHT = 4   # float32
 ENV = "CNN_DESIGNER_MAX_MEMORY"
@@ -74,8 +73,8 @@ def parse_size(text) -> int:
 
 
 def format_size(n: float) -> str:
-    """'37.0 GB', '512 MB': gigabytes with one decimal from 1 GB, whole megabytes below."""
-    return f"{n / GB:.1f} GB" if n >= GB else f"{max(1, round(n / MB))} MB"
+    """'37.0 GB', '512 MB': as format_bytes, but a limit below 1 GB in whole megabytes, as it is typed."""
+    return format_bytes(n) if n >= GB else f"{max(1, round(n / MB))} MB"
 
 
 def _from_environment():

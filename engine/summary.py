@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from engine.analysis import Analysis
 from engine.graph import GraphSpec
+from engine.units import format_bytes
 
 
 def shape_text(shape) -> str:
@@ -16,11 +17,7 @@ def human_count(n: float) -> str:
     return f"{n:.0f}"
 
 
-def human_bytes(n: float) -> str:
-    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n:.0f} B"
+human_bytes = format_bytes   # the one way the app writes sizes (engine/units.py)
 
 
 def summary_rows(graph: GraphSpec, analysis: Analysis) -> list:

@@ -22,6 +22,7 @@ import torchvision.datasets as tvd
 from torchvision.datasets.utils import check_integrity, extract_archive
 
 from engine.data.base import DatasetError, Split
+from engine.units import format_bytes
 
 DOWNLOAD_TIMEOUT = 20
 
@@ -103,7 +104,7 @@ def _fetch(url: str, dest: Path, progress, label: str) -> None:
             out.write(chunk)
             done += len(chunk)
             if progress:
-                progress(done / total if total else 0.0, f"{label}: {done / 1e6:.1f} MB")
+                progress(done / total if total else 0.0, f"{label}: {format_bytes(done)}")
     tmp.replace(dest)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.units import format_bytes
+
 BYTES = 4  # float32
 OPTIMIZER_STATES = {"sgd": 1, "adam": 2, "adamw": 2}  # momentum buffer; Adam's two moments
 
@@ -27,9 +29,4 @@ def estimate_training_memory(analysis, batch_size: int, optimizer: str = "adam",
     return MemoryEstimate(weights, activations, data_values * BYTES)
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+human_bytes = format_bytes   # the one way the app writes sizes (engine/units.py)
