@@ -1,22 +1,37 @@
-"""Stop and pause a running fit() from another thread (the GUI) or a signal handler (the CLI)."""
+"""Stop and pause a running fit() from another thread (the GUI), another process (the app's training
+process) or a signal handler (the CLI)."""
 from __future__ import annotations
 
 import threading
 
 
 class TrainControl:
-    """Thread-safe flags that fit() checks between training steps.
+    """Flags that fit() checks between training steps; safe to use from any thread.
 
     stop() ends the run after the current step (a "last" checkpoint is written when the run has a run
     folder); pause() holds the run between steps until resume() or stop(). In a torchrun job every rank
     must stop at the same step, so the ranks vote at each progress report (every 1-50 steps, one
     all-reduce that fit() makes anyway for the metrics) instead of adding a collective to every step.
+
+    The flags are threading.Event objects by default; `across_processes(context)` makes them
+    multiprocessing events, so a control handed to a child process at its start steps the fit() running
+    there (one control per child, `reset()` before each run).
     """
 
-    def __init__(self):
-        self._stop = threading.Event()
-        self._abort = False
-        self._running = threading.Event()  # set = not paused
+    def __init__(self, events=None):
+        make = events or threading.Event
+        self._stop, self._abort, self._running = make(), make(), make()   # _running set = not paused
+        self._running.set()
+
+    @classmethod
+    def across_processes(cls, context) -> "TrainControl":
+        """A control whose flags a child process of `context` (a multiprocessing context) shares."""
+        return cls(events=context.Event)
+
+    def reset(self) -> None:
+        """Ready for the next run: not stopped, not aborted, not paused."""
+        self._stop.clear()
+        self._abort.clear()
         self._running.set()
 
     def stop(self) -> None:
@@ -26,7 +41,7 @@ class TrainControl:
     def abort(self) -> None:
         """Stop because the app is closing: like stop() (the "last" checkpoint is still written), but fit()
         skips the closing test-set evaluation so the run ends as soon as the current step does."""
-        self._abort = True
+        self._abort.set()
         self.stop()
 
     def pause(self) -> None:
@@ -42,7 +57,7 @@ class TrainControl:
 
     @property
     def aborted(self) -> bool:
-        return self._abort
+        return self._abort.is_set()
 
     @property
     def paused(self) -> bool:

@@ -75,6 +75,7 @@ def test_a_failed_run_is_kept_with_its_reason(qtbot, dash, monkeypatch):
         return forward(self, x)
 
     monkeypatch.setattr(torch.nn.Linear, "forward", failing_forward)
+    dash.controller.backend = "thread"   # the patched layer exists in this process only
     dash.controller.step.connect(lambda m: m.step == 3 and broken.update(now=True))
     with qtbot.waitSignal(dash.controller.failed, timeout=60000) as failed_signal:
         dash.start()

@@ -5,6 +5,9 @@ cycles in a row leave no thread running and no memory behind.
 
 Faults come from a layer kind registered for these tests: its module holds the worker thread inside the
 forward pass at a chosen step (so the test can act while a step is in progress), then raises or passes.
+These runs train in a thread of this process (CNN_DESIGNER_TRAINING=thread), where the test's layer and
+events live; test_training_process_gui.py covers the same faults in the training process. The start/stop
+cycles use the app's default, the training process, and count its memory too.
 """
 import contextlib
 import ctypes
@@ -54,6 +57,7 @@ class FaultyLayer(nn.Module):
 
 @pytest.fixture
 def plan(monkeypatch):
+    monkeypatch.setenv("CNN_DESIGNER_TRAINING", "thread")   # the plan's events only work within this process
     registry.all_kinds()  # the registry loads the built-in kinds only while it is empty
     current = Plan()
     kind = registry.LayerKind(name="Faulty", category="Activation", help="test-only fault injector", params=(),
@@ -196,10 +200,19 @@ def _valid(obj):
 
 # ---- many start/stop cycles -------------------------------------------------------------------------
 
-def rss_mb() -> float:
-    """This process's resident memory, from /proc (Linux)."""
-    with open("/proc/self/statm") as f:
+def rss_mb(pid="self") -> float:
+    """A process's resident memory, from /proc (Linux)."""
+    with open(f"/proc/{pid}/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def training_processes_rss_mb() -> float:
+    from engine.training import process
+    total = 0.0
+    for pid in process.running_pids():
+        with contextlib.suppress(OSError):
+            total += rss_mb(pid)
+    return total
 
 
 def settled_rss_mb() -> float:
@@ -209,7 +222,7 @@ def settled_rss_mb() -> float:
     # run's thread gets one), and RSS measures the allocator's caching rather than what is still in use.
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    return rss_mb()
+    return rss_mb() + training_processes_rss_mb()
 
 
 def run_cycles(qtbot, dash, cycles: int):
@@ -238,6 +251,8 @@ def cycle_and_measure(qtbot, make_window, digits, qtlog, warm_up: int, measured:
     print(f"\n{measured} start/stop cycles after {warm_up} warm-up: RSS {before:.1f} MB -> "
           f"{before + growth:.1f} MB ({growth:+.2f} MB), {seconds:.1f} s")
     assert len(dash.store.records()) == warm_up + measured
+    from engine.training import process
+    assert len(process.running_pids()) <= 1      # one warm training process waits; no others are left
     assert not [r for r in qtlog.records if "QThread" in r.message]
     return growth
 
@@ -249,8 +264,10 @@ def alive(cls) -> int:
 def test_ten_start_stop_cycles_end_cleanly(qtbot, make_window, digits, qtlog):
     from designer.training.background import _Call
     from designer.training.worker import TrainingWorker
+    from engine.training import process
     from engine.training.control import TrainControl
 
+    process.warm_up()   # the warm training process (and its control) exists before and after
     before = alive(TrainControl), alive(_Call)
     growth = cycle_and_measure(qtbot, make_window, digits, qtlog, warm_up=3, measured=7)
     assert growth < 16
