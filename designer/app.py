@@ -1,8 +1,13 @@
 """The desktop app's entry point: `run_app(argv)` builds the QApplication and the main window."""
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
+
+# Set to 1, the app closes its window right after the first paint and exits (smoke tests, bench/startup.py).
+EXIT_AFTER_PAINT = "CNN_DESIGNER_EXIT_AFTER_PAINT"
 
 
 def run_app(argv) -> int:
@@ -18,9 +23,12 @@ def run_app(argv) -> int:
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("CNN Designer")
+    app.setDesktopFileName("cnn-designer")  # ties the window to the desktop entry (its icon on Wayland's task bar)
     from designer.theme import app_icon
     app.setWindowIcon(app_icon())
     window = MainWindow()
+    if os.environ.get(EXIT_AFTER_PAINT) == "1":
+        _close_after_first_paint(window)
     window.show()
     if argv:
         path = argv[0]
@@ -31,3 +39,24 @@ def run_app(argv) -> int:
     for extra in argv[1:]:
         window.show_status(f"Ignored extra argument {extra!r}; open one design at a time.")
     return app.exec()
+
+
+def _close_after_first_paint(window) -> None:
+    """Close `window` once it has painted, printing when on stderr (time.monotonic(), comparable across
+    processes on one machine), so a script can check that the app starts and quits, and time both."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched, event):
+            if event.type() == QEvent.Type.Paint and not self.property("seen"):
+                self.setProperty("seen", True)
+                print(f"{EXIT_AFTER_PAINT}: painted at {time.monotonic():.3f}", file=sys.stderr, flush=True)
+                QTimer.singleShot(0, close)
+            return False
+
+    def close():
+        print(f"{EXIT_AFTER_PAINT}: closing at {time.monotonic():.3f}", file=sys.stderr, flush=True)
+        window.close()
+
+    watcher = FirstPaint(window)
+    window.installEventFilter(watcher)

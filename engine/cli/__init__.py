@@ -9,6 +9,7 @@ import pkgutil
 import sys
 
 GUI_HELP = "cnn-designer [DESIGN.json]   open the desktop app (optionally with a design or .cnnd bundle)"
+DESKTOP_FLAGS = ("--install-desktop-entry", "--uninstall-desktop-entry")
 
 
 class CommandError(Exception):
@@ -21,6 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Design, train and understand convolutional neural networks.",
         epilog=f"Without a command:\n  {GUI_HELP}\n\nRun 'cnn-designer COMMAND --help' for a command's options.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add CNN Designer to this Linux desktop's menus with its icon, and let the file "
+                             "manager open .cnnd projects with it (under $XDG_DATA_HOME, default ~/.local/share)")
+    parser.add_argument("--uninstall-desktop-entry", action="store_true",
+                        help="remove what --install-desktop-entry added")
     subs = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{__name__}.{info.name}")
@@ -34,12 +40,18 @@ def command_names() -> set:
 
 
 def is_command_line(argv) -> bool:
-    return bool(argv) and (argv[0] in command_names() or argv[0] in ("--version",))
+    return bool(argv) and (argv[0] in command_names() or argv[0] in ("--version", *DESKTOP_FLAGS))
 
 
 def run_command_line(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        if args.install_desktop_entry and args.uninstall_desktop_entry or getattr(args, "run", None):
+            parser.error("give --install-desktop-entry or --uninstall-desktop-entry alone")
+        from engine.desktop_entry import run as desktop_entry
+
+        return desktop_entry(install_entry=args.install_desktop_entry)
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
