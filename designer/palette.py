@@ -1,13 +1,15 @@
 """The layer palette: every registered kind by category, searchable, draggable onto the canvas."""
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QDrag, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from designer import theme
 from designer.mime import layer_kind_mime
-from engine.registry import kinds_by_category
+from engine.registry import get_kind, kinds_by_category
 
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1
 
@@ -88,14 +90,24 @@ class Palette(QWidget):
             group.setExpanded(True)
 
     def filter(self, text: str) -> None:
+        """Show the kinds whose name or category contains every typed word; only when none does, the kinds
+        whose description has a word starting with each typed word ("linear" finds Linear, not every
+        activation described as non-linear)."""
         words = text.lower().split()
+        pairs = [(self.tree.topLevelItem(i), self.tree.topLevelItem(i).child(j))
+                 for i in range(self.tree.topLevelItemCount()) for j in range(self.tree.topLevelItem(i).childCount())]
+        by_name = {id(item) for group, item in pairs
+                   if all(w in f"{group.text(0)} {item.text(0)}".lower() for w in words)}
+        if not by_name:
+            by_name = {id(item) for group, item in pairs
+                       if all(re.search(r"\b" + re.escape(w), get_kind(item.data(0, KIND_ROLE)).help.lower())
+                              for w in words)}
         for i in range(self.tree.topLevelItemCount()):
             group = self.tree.topLevelItem(i)
             visible = 0
             for j in range(group.childCount()):
                 item = group.child(j)
-                haystack = f"{group.text(0)} {item.text(0)} {item.toolTip(0)}".lower()
-                show = all(w in haystack for w in words)
+                show = id(item) in by_name
                 item.setHidden(not show)
                 visible += show
             group.setHidden(visible == 0)

@@ -3,7 +3,7 @@ shows refusals in place; `set_value` updates it from the document without emitti
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit, QSpinBox, QToolButton, QWidget
 
 INT_LIMIT = 2_147_483_647
 
@@ -135,7 +135,10 @@ class ChoiceEditor(ParamEditor):
 
 
 class PairEditor(ParamEditor):
-    """Height × width; 'padding' kinds add a 'same' choice that disables the numbers."""
+    """Height × width; 'padding' kinds add a 'same' choice that disables the numbers.
+
+    A 'square' toggle links the two numbers, so typing 5 into either makes a 5×5 kernel in one edit (one
+    undo step). It starts on when the pair shown first is square, and goes off when the pair stops being."""
 
     def __init__(self, spec):
         super().__init__(spec)
@@ -151,16 +154,33 @@ class PairEditor(ParamEditor):
         self.w.setToolTip("Width: " + self.w.toolTip())
         times = QLabel("×")
         times.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        for widget in (self.h, times, self.w):
+        self.square = QToolButton()
+        self.square.setObjectName("square_link")
+        self.square.setText("=")
+        self.square.setCheckable(True)
+        self.square.setToolTip("Square: keep height and width equal, so one number sets both")
+        for widget in (self.h, times, self.w, self.square):
             self._layout.addWidget(widget)
+        self._shown_once = False
+        self.h.valueChanged.connect(lambda v: self._follow(self.w, v))
+        self.w.valueChanged.connect(lambda v: self._follow(self.h, v))
+        self.square.toggled.connect(lambda on: on and self._follow(self.w, self.h.value()))
         for box in (self.h, self.w):
-            box.valueChanged.connect(self._emit)
             box.editingFinished.connect(self.finished.emit)
+
+    def _follow(self, other, value) -> None:
+        """One number changed: with the link on, the other takes the same value before the pair is sent."""
+        if self.square.isChecked() and other.value() != value:
+            other.blockSignals(True)
+            other.setValue(value)
+            other.blockSignals(False)
+        self._emit()
 
     def _emit(self, *_):
         same = self.mode is not None and self.mode.currentText() == "same"
         self.h.setEnabled(not same)
         self.w.setEnabled(not same)
+        self.square.setEnabled(not same)
         self.committed.emit("same" if same else (self.h.value(), self.w.value()))
 
     def set_value(self, value):
@@ -173,8 +193,15 @@ class PairEditor(ParamEditor):
         if not same:
             self.h.setValue(int(value[0]))
             self.w.setValue(int(value[1]))
+            square = int(value[0]) == int(value[1])
+            if not self._shown_once or not square:   # the user's choice stands while the pair stays square
+                self.square.blockSignals(True)
+                self.square.setChecked(square)
+                self.square.blockSignals(False)
+            self._shown_once = True
         self.h.setEnabled(not same)
         self.w.setEnabled(not same)
+        self.square.setEnabled(not same)
         for widget in widgets:
             widget.blockSignals(False)
 

@@ -61,8 +61,30 @@ def test_pair_and_padding_editors(qtbot, window):
     assert window.document.graph.node("conv2d_2").params["padding"] == "same"
     assert window.scene.node_items["conv2d_2"].texts()[3] == "→ 16×14×14"
     kernel = window.inspector.editors["kernel_size"]
+    kernel.square.setChecked(False)   # a 5×5 kernel starts linked: unlink to make it oblong
     kernel.w.setValue(3)
     assert window.document.graph.node("conv2d_2").params["kernel_size"] == (5, 3)
+
+
+def test_a_square_pair_stays_square_in_one_edit_until_unlinked(qtbot, window):
+    window.select_node("conv2d_1")
+    kernel = window.inspector.editors["kernel_size"]
+    assert kernel.square.isChecked()          # 5×5: linked from the start
+    count = window.document.undo_stack.count()
+    kernel.h.setFocus()
+    kernel.h.selectAll()
+    qtbot.keyClicks(kernel.h, "3")
+    assert window.document.graph.node("conv2d_1").params["kernel_size"] == (3, 3)
+    assert kernel.w.value() == 3 and window.document.undo_stack.count() == count + 1
+    kernel.square.setChecked(False)
+    kernel.w.setValue(5)
+    assert window.document.graph.node("conv2d_1").params["kernel_size"] == (3, 5)
+    assert not kernel.square.isChecked()
+    window.document.undo_stack.undo()         # square again: the user's unlinking stands
+    assert kernel.w.value() == kernel.h.value() and not kernel.square.isChecked()
+    kernel.square.setChecked(True)            # linking an oblong pair squares it on the height
+    window.document.undo_stack.redo()         # 3×5 again: a pair that is not square cannot stay linked
+    assert not kernel.square.isChecked()
 
 
 def test_label_edit_shows_on_canvas(qtbot, window):
@@ -95,6 +117,16 @@ def test_palette_lists_every_kind_and_searches(window):
     assert "MaxPool2d" in visible and "Conv2d" not in visible
     window.palette.search.setText("")
     assert "Conv2d" in window.palette.visible_kinds()
+
+
+def test_palette_search_matches_names_before_descriptions(window):
+    palette = window.palette
+    palette.search.setText("linear")       # ELU, Hardsigmoid, BatchNorm1d mention 'linear' in their help
+    assert palette.visible_kinds() == ["Linear"]
+    palette.search.setText("normalization")   # a category name lists its kinds
+    assert {"BatchNorm2d", "BatchNorm1d"} <= set(palette.visible_kinds())
+    palette.search.setText("residual")     # no name has it: the description of Add does
+    assert "Add" in palette.visible_kinds() and "Conv2d" not in palette.visible_kinds()
 
 
 def test_palette_double_click_adds_at_centre(qtbot, window):
