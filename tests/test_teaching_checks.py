@@ -101,6 +101,12 @@ def test_predicted_shape_hints():
     assert "numbers" in hint(cond, state, "six")
     assert "3 numbers" in hint(cond, state, "6×14")
     assert "⌊(W − K + 2P) / S⌋ + 1" in hint(cond, state, "6×28×28")
+    # the student hears which part of the shape (6×14×14) is wrong, never the right values
+    assert hint(cond, state, "6×28×28").startswith("Channels right, height and width not yet.")
+    assert hint(cond, state, "16×14×14").startswith("Height and width right, channels not yet.")
+    assert hint(cond, state, "16×28×14").startswith("Width right, channels and height not yet.")
+    assert hint(cond, state, "3×7×7").startswith("Not quite: channels, height and width are not right yet.")
+    assert "14" not in hint(cond, state, "6×28×28")
 
 
 def test_receptive_field_and_parameter_predictions():

@@ -50,7 +50,19 @@ def predicted_shape(state: LessonState, node: str, answer: str) -> CheckResult:
     if len(guess) != len(truth):
         return CheckResult(False, f"The output of {node} has {len(truth)} numbers "
                                   f"({'channels×height×width' if len(truth) == 3 else 'one per dimension'}).")
-    return CheckResult(False, SHAPE_HINT)
+    return CheckResult(False, _which_parts(guess, truth) + SHAPE_HINT.removeprefix("Not quite."))
+
+
+def _which_parts(guess: tuple, truth: tuple) -> str:
+    """'Channels right, height and width not yet.': which numbers of a wrong shape are right, without giving
+    the right values away."""
+    names = ("channels", "height", "width") if len(truth) == 3 else tuple(f"number {i + 1}" for i in range(len(truth)))
+    right = [n for n, g, t in zip(names, guess, truth) if g == t]
+    wrong = [n for n, g, t in zip(names, guess, truth) if g != t]
+    said = lambda parts: parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]  # noqa: E731
+    if not right:
+        return f"Not quite: {said(wrong)} are not right yet." if len(wrong) > 1 else f"Not quite: {said(wrong)}."
+    return f"{said(right).capitalize()} right, {said(wrong)} not yet."
 
 
 @check("predicted_receptive_field", needs_answer=True, node=Arg("node"))
