@@ -92,6 +92,10 @@ class TrainingDashboard(InsightMixin, QObject):
             QVBoxLayout(group).addWidget(w)
             box.addWidget(group)
         box.addWidget(self.augment)
+        # The sample images last: a tall grid in the middle pushed Epochs and the other settings out of sight.
+        samples = QGroupBox("Sample images")
+        QVBoxLayout(samples).addWidget(self.data.samples)
+        box.addWidget(samples)
         box.addStretch(1)
         self.settings_panel = QScrollArea()
         self.settings_panel.setWidgetResizable(True)

@@ -68,7 +68,7 @@ class DatasetPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.adapt)
         layout.addWidget(self.description)
-        layout.addWidget(self.samples)
+        # self.samples is placed by the dashboard, below all the settings (see TrainingDashboard._build_widgets)
         self._choice_changed()
 
     @property
