@@ -29,14 +29,16 @@ class Arrangement:
     right: tuple = ()
     right_below: tuple = ()          # a second group under `right`, in the same column
     bottom: tuple = ()               # groups under the canvas: side by side if the window is wide, else tabs
+    tall_bottom: tuple = ()          # the bottom groups in a window at least TALL pixels high
     left_width: int = 190            # pixels
     right_width: float = 0.24        # of the window's width, between MIN_SIDE and MAX_SIDE pixels
-    right_below_height: float = 0.3  # of the window's height
+    right_below_height: float = 0.2  # of the window's height: Messages needs a few lines, the inspector more
     bottom_height: float = 0.0       # of the window's height
 
 
 MIN_SIDE, MAX_SIDE = 290, 440
 WIDE = 1500   # from this window width, bottom groups sit side by side instead of being tabs of one group
+TALL = 900    # from this window height, Design has room for the Summary table under the canvas
 RIGHT_TABS = ("dock_inspector", "dock_training", "dock_explain", "dock_lessons")
 LEFT_DOCKS = ("dock_palette",)
 
@@ -47,7 +49,8 @@ LEFT_DOCKS = ("dock_palette",)
 LAYOUTS = {
     "design": Arrangement(
         "Design", "Alt+1", "Build the network: layers palette, inspector and messages around a large canvas",
-        left=("dock_palette",), right=RIGHT_TABS, right_below=("dock_messages",)),
+        left=("dock_palette",), right=RIGHT_TABS, right_below=("dock_messages",),
+        tall_bottom=(("dock_summary",),), bottom_height=0.2),
     "train": Arrangement(
         "Train", "Alt+2", "Train and compare: training settings, curves, feature maps, results and runs",
         right=("dock_training", "dock_inspector", "dock_explain", "dock_lessons"),
@@ -198,7 +201,7 @@ class Workspace(QObject):
         for dock in docks_all:
             dock.setFloating(False)
             w.removeDockWidget(dock)
-        bottom_groups = layout.bottom
+        bottom_groups = layout.bottom or (layout.tall_bottom if w.height() >= TALL else ())
         if bottom_groups and w.width() < WIDE:   # too narrow to share: one group of tabs
             bottom_groups = (sum(bottom_groups, ()),)
         # Every group's first dock goes in place (split beside its neighbour) before any tabs join:
@@ -229,7 +232,7 @@ class Workspace(QObject):
             for dock in docks:
                 dock.show()
             fronts.setdefault(w.dockWidgetArea(docks[0]), docks[0])
-        placed = set(layout.left + layout.right + layout.right_below + sum(layout.bottom, ()))
+        placed = set(layout.left + layout.right + layout.right_below + sum(bottom_groups, ()))
         for dock in docks_all:
             if dock.objectName() not in placed:
                 self._park(dock, fronts)

@@ -185,3 +185,17 @@ def test_starting_a_run_from_design_shows_the_train_layout_but_not_from_learn(ma
     running_changed.emit(True)
     running_changed.emit(False)
     assert window.workspace.mode == "learn"   # the lesson's checklist stays on screen
+
+
+def test_a_tall_window_has_room_for_the_summary_in_design(make_window):
+    window = make_window()
+    window.resize(1920, 1080)
+    settle()
+    window.workspace.reset()
+    settle()
+    assert window.summary_dock.isVisible() and canvas_share(window) >= 0.45   # 1262×~760 px of canvas
+    window.resize(*LAPTOP)
+    settle()
+    window.workspace.reset()
+    settle()
+    assert window.summary_dock.isHidden()
