@@ -60,19 +60,16 @@ def pump(app):
 
 def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
-    from designer import panels
     from designer.main_window import MainWindow
 
-    if "--designer-only" in sys.argv:  # leave out other engineers' panels (training dashboard, ...)
-        panels._install_builtin_panels = lambda: None
-        panels.PANEL_INSTALLERS.clear()
-    else:
+    with_panels = "--designer-only" not in sys.argv  # leave out other panels (training dashboard, ...)
+    if with_panels:
         print("(all panels installed; add --designer-only to measure the designer without them)")
 
     graph = big_design()
     path = Path(tempfile.mkdtemp(prefix="cnnd-bench-")) / "big.json"
     save_graph(graph, path)
-    window = MainWindow()
+    window = MainWindow(with_panels=with_panels)
     window.resize(1400, 900)
     window.show()
     pump(app)

@@ -28,6 +28,7 @@ class GraphDocument(QObject):
     graph_changed = Signal()
     file_path_changed = Signal(str)
     selection_requested = Signal(list)  # node ids an edit wants selected (paste, insert, fix)
+    about_to_replace = Signal()         # set_graph is starting: per-design state must let go of the old one
     graph_replaced = Signal()           # set_graph: a different design (New, Open, restore)
 
     node_size = (116.0, 84.0)  # the canvas's node size, so inserted layers land in free space
@@ -64,6 +65,7 @@ class GraphDocument(QObject):
 
     def set_graph(self, graph: GraphSpec, path: str = "") -> None:
         """Replace the whole design (New, Open, restore); clears the undo history."""
+        self.about_to_replace.emit()
         self.undo_stack.clear()
         self._apply(graph)
         self.set_file_path(path)

@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QTimer
 from PySide6.QtWidgets import QMenu
 
-from designer import dialogs, panels
+from designer import dialogs
 from designer.graph_edits import blank_graph
 from designer.settings import recovery_dir
 from engine.atomic_write import BACKUP_SUFFIX
@@ -25,9 +25,17 @@ RECOVERY_FORMAT = "cnn-designer-recovery"
 
 
 class FileController:
-    def __init__(self, window):
+    def __init__(self, window, state):
+        """`state` is the window's DesignState: every design this opens, creates or restores replaces the
+        open one through it."""
         self.window = window
         self.document = window.document
+        self.state = state
+        # Design formats besides the native .json, added by the window (e.g. .cnnd projects):
+        # suffix (lower case, with dot) -> callable(path) -> GraphSpec, raising with a readable message;
+        # suffix -> callable(path) writing the open design in that format (Save keeps a .cnnd a .cnnd).
+        self.loaders: dict = {}
+        self.savers: dict = {}
         self.export_menu = QMenu("&Export", window)
         self.export_menu.setObjectName("menu_file_export")
         self.import_menu = QMenu("&Import", window)
@@ -51,7 +59,7 @@ class FileController:
         graph = dialogs.choose_template(self.window)
         if graph is None:
             return False
-        self.document.set_graph(graph, "")
+        self.state.replace_design(graph, "")
         self.window.canvas.show_design()
         if graph == blank_graph():
             self.window.show_status("New blank design: drag layers from the palette in between Input and Output.",
@@ -85,29 +93,34 @@ class FileController:
             self.window.messages.add_note(f"Could not open {path}: {message}")
             dialogs.show_error(self.window, "Cannot open design", message)
             return False
-        self.document.set_graph(graph, str(Path(path).resolve()))
+        self.state.replace_design(graph, str(Path(path).resolve()))
         self.add_recent(str(Path(path).resolve()))
         self.window.canvas.show_design()
         self.window.show_status(f"Opened {path}.")
         return True
 
-    @staticmethod
-    def read_design(path: str):
+    def register_format(self, suffix: str, loader, saver=None) -> None:
+        """Open (and, with a saver, Save) designs in another format, e.g. ".cnnd"."""
+        self.loaders[suffix.lower()] = loader
+        if saver is not None:
+            self.savers[suffix.lower()] = saver
+
+    def read_design(self, path: str):
         suffix = Path(path).suffix.lower()
         if suffix == BACKUP_SUFFIX:  # design.json.bak, the version before the last save: read like design.json
             suffix = Path(Path(path).stem).suffix.lower() or ".json"
-        loader = panels.FILE_LOADERS.get(suffix)
+        loader = self.loaders.get(suffix)
         if loader is not None:
             return loader(path)
         if suffix not in (".json", "") and Path(path).is_file():
-            known = ", ".join(sorted({".json", *panels.FILE_LOADERS}))
+            known = ", ".join(sorted({".json", *self.loaders}))
             raise GraphFileError(f"{Path(path).name} is not a design file this app can open (it opens {known}).")
         return load_graph(path)
 
     # ---- Save ---------------------------------------------------------------------------------------
     def save(self) -> bool:
         path = self.document.file_path
-        if not path or Path(path).suffix.lower() not in (".json", *panels.FILE_SAVERS):
+        if not path or Path(path).suffix.lower() not in (".json", *self.savers):
             return self.save_as()
         return self.write(path)
 
@@ -120,10 +133,10 @@ class FileController:
         return bool(path) and self.write(path)
 
     def write(self, path: str) -> bool:
-        saver = panels.FILE_SAVERS.get(Path(path).suffix.lower())
+        saver = self.savers.get(Path(path).suffix.lower())
         try:
             if saver is not None:  # e.g. a .cnnd project stays a bundle with its runs and weights
-                saver(self.window, path)
+                saver(path)
             else:
                 save_graph(self.document.graph, path)  # atomic, keeps the replaced file as NAME.json.bak
         except (OSError, ValueError) as exc:
@@ -229,7 +242,7 @@ class FileController:
                 what += f"\n(from {origin})"
             restore = dialogs.ask_restore_recovery(self.window, what)
             if restore:
-                self.document.set_graph(graph, origin)
+                self.state.replace_design(graph, origin)
                 self.document.undo_stack.resetClean()  # restored work is unsaved work
                 self.autosave()  # into this window's own backup first, so a second crash loses nothing
             _remove(path)

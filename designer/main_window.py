@@ -1,22 +1,23 @@
 """MainWindow: the canvas in the centre, dockable panels around it, menus, toolbar and status bar.
 
-Other parts of the app extend it through `designer.panels.PANEL_INSTALLERS` using the public methods here
-(`menu`, `add_dock`, `show_status`, `selected_node_id`, ...).
+The window composes itself: it builds the GraphDocument and the DesignState (what belongs to the open
+design beyond its graph), then every panel, handing each the document, the state and the other panels it
+uses. No panel looks another up through the window's attributes; the attributes set here (`training`,
+`lessons_panel`, ...) are the window's own handles on its parts. Panels use the public methods here
+(`menu`, `add_dock`, `show_status`, `selected_node_id`, ...) to place themselves.
 """
 from __future__ import annotations
 
-import sys
-import traceback
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
 
-from designer import panels, theme
+from designer import theme
 from designer.canvas.node_item import NODE_HEIGHT, NODE_WIDTH
 from designer.canvas.scene import GraphScene
 from designer.canvas.view import GraphView
 from designer.clipboard import ClipboardController
+from designer.design_state import DesignState
 from designer.document import GraphDocument
 from designer.file_controller import FileController
 from designer.graph_edits import free_position
@@ -38,7 +39,8 @@ class MainWindow(QMainWindow):
     selection_changed = Signal(str)
     about_to_close = Signal()
 
-    def __init__(self, graph=None, parent=None):
+    def __init__(self, graph=None, parent=None, with_panels: bool = True):
+        """`with_panels=False` leaves out training, import/export and teaching (the canvas benchmark)."""
         super().__init__(parent)
         self._settings = make_settings()
         theme.apply_theme(str(self._settings.value("appearance/theme", "light")))
@@ -53,7 +55,8 @@ class MainWindow(QMainWindow):
         self._last_selection = ""
         self.toolbar = self.addToolBar("Main")
         self.toolbar.setObjectName("toolbar_main")
-        self.files = FileController(self)
+        self.state = DesignState(self.document, parent=self)
+        self.files = FileController(self, self.state)
         self.clipboard = ClipboardController(self)
         self._build_docks()
         self.actions_ = build_actions(self)
@@ -66,7 +69,8 @@ class MainWindow(QMainWindow):
         self.document.file_path_changed.connect(self._update_title)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self._update_title()
-        self._install_panels()
+        if with_panels:
+            self._build_panels()
         self._restore_layout()
         self.workspace = install_workspace(self)  # Design / Train / Learn layouts; after every dock exists
         QTimer.singleShot(0, self.canvas.show_design)
@@ -150,15 +154,24 @@ class MainWindow(QMainWindow):
         self.messages.node_clicked.connect(self.select_node)
         self.palette.add_requested.connect(self.add_kind_at_center)
 
-    def _install_panels(self):
-        panels._install_builtin_panels()
-        for install in list(panels.PANEL_INSTALLERS):
-            try:
-                install(self)
-            except Exception:  # one broken panel must not take the whole designer down
-                traceback.print_exc(file=sys.stderr)
-                name = getattr(install, "__qualname__", repr(install))
-                self.show_status(f"A panel failed to load ({name}); see the console for details.", 10000)
+    def _build_panels(self):
+        """Training, import/export and teaching, in the order they depend on each other (each gets what it
+        uses as arguments, so the order is visible here and nothing depends on which module loaded first)."""
+        from designer.interchange import actions as interchange
+        from designer.teaching import explain_panel, lessons_panel, playground_panel
+        from designer.training import install as training
+
+        state = self.state
+        self.training = training.install(self, state, self.inspector_dock, self.summary_dock, self.messages_dock)
+        self.interchange = interchange.install(self, state, self.training)
+        self.files.register_format(".cnnd", interchange.read_bundle_design, self.interchange.save_project)
+        self.explain_panel, self.explain_dock = explain_panel.install(self, state, self.training,
+                                                                      self.inspector_dock)
+        self.playground, self.playground_dock = playground_panel.install(self, state, self.training,
+                                                                         self.summary_dock)
+        self.lessons_panel, self.lessons_dock = lessons_panel.install(
+            self, state, self.training, {"explain": self.explain_panel, "playground": self.playground},
+            self.inspector_dock)
 
     def _size_to_screen(self):
         """First start: 1400×860, or 90% of a larger screen (the canvas needs the room)."""

@@ -1,7 +1,5 @@
-"""File > Import / Export actions for PyTorch models, ONNX, TorchScript, weights and .cnnd bundles."""
-from designer import panels
-from designer.interchange.actions import install, read_bundle_design, save_bundle_design
+"""File > Import / Export actions for PyTorch models, ONNX, TorchScript, weights and .cnnd bundles.
 
-panels.PANEL_INSTALLERS.append(install)
-panels.FILE_LOADERS[".cnnd"] = read_bundle_design
-panels.FILE_SAVERS[".cnnd"] = save_bundle_design
+The main window builds them with `designer.interchange.actions.install(window, state, dashboard)` and
+registers the .cnnd format with its FileController.
+"""

@@ -25,11 +25,6 @@ def read_bundle_design(path) -> object:
     return bundle.graph
 
 
-def save_bundle_design(window, path) -> None:
-    """FILE_SAVERS entry for .cnnd: Save on an opened project writes the project (runs, weights), not JSON."""
-    window.interchange.save_project(str(path))
-
-
 NO_WEIGHTS = ("There are no weights for this design yet: train it, or load a run's weights in the Runs list, "
               "then export again.")
 EXPORTS = (
@@ -45,10 +40,13 @@ EXPORTS = (
 
 
 class InterchangeActions:
-    def __init__(self, window):
+    def __init__(self, window, state, dashboard=None):
+        """`state` is the window's DesignState (imports and bundles replace the design through it);
+        `dashboard` the training dashboard whose settings and runs exports use, or None."""
         self.window = window
+        self.state = state
+        self.dashboard = dashboard
         self.actions: dict = {}
-        self.project_run_ids: set = set()   # runs that belong to the opened project, whatever design they trained
         menu = window.file_export_menu()
         for text, name, file_filter, suffix in EXPORTS:
             action = QAction(text, window)
@@ -64,19 +62,20 @@ class InterchangeActions:
             action.triggered.connect(slot)
             imports.addAction(action)
             self.actions[name] = action
-        window.document.file_path_changed.connect(self._claim_bundle)
+        # after the state has let go of the previous design, so the bundle's weights and runs are this one's
+        state.replaced.connect(self._claim_bundle)
+        window.document.file_path_changed.connect(self._path_changed)
 
-    # ---- state shared with the training dashboard -------------------------------------------------
     @property
-    def dashboard(self):
-        return getattr(self.window, "training", None)
+    def project_run_ids(self) -> set:
+        """Runs that belong to the opened project, whatever design they trained."""
+        return self.state.project_run_ids
 
     def current_weights(self):
         """Trained or loaded weights that belong to the design as it is now, as tensors; else None."""
-        dash = self.dashboard
-        if dash is None or dash.weights is None or dash.weights_graph != self.window.document.graph:
+        if not self.state.has_trained_weights():
             return None
-        return {k: torch.from_numpy(np.array(v)) for k, v in dash.weights.items()}
+        return {k: torch.from_numpy(np.array(v)) for k, v in self.state.weights.items()}
 
     def design_runs(self) -> list:
         """Runs (with weights) of the design as it is now, and every run of the opened project (so saving an
@@ -85,7 +84,7 @@ class InterchangeActions:
         if dash is None:
             return []
         runs = []
-        for rec in dash.store.records():
+        for rec in self.state.store.records():
             if rec.graph == self.window.document.graph or rec.id in self.project_run_ids:
                 try:
                     weights = dash.store.load_weights(rec.id)
@@ -102,8 +101,9 @@ class InterchangeActions:
         from engine.training.run_record import RunRecord
         record = RunRecord(graph=graph, config=dash.config(), dataset_key=dash.data.key, name=name,
                            weights={k: v.detach().clone() for k, v in weights.items()})
-        dash.store.save(record)
-        dash.runs.set_records(dash.store.records())
+        self.state.stamp(record)
+        self.state.store.save(record)
+        self.state.notify_runs_changed()
         dash.load_run_weights(record.id)
         return record.id
 
@@ -181,7 +181,7 @@ class InterchangeActions:
         imported = dialog.run()
         if imported is None:
             return
-        self.window.document.set_graph(imported.graph, "")
+        self.state.replace_design(imported.graph, "")
         self.window.canvas.show_design()
         self.adopt_weights(imported.graph, imported.weights, f"Imported weights · {imported.graph.name}")
         r = imported.result
@@ -190,32 +190,36 @@ class InterchangeActions:
                                 f"{r.imported_parameters:,} parameters{note}.", 8000)
 
     # ---- bundles -----------------------------------------------------------------------------------
-    def _claim_bundle(self, path: str) -> None:
+    def _path_changed(self, path: str) -> None:
+        if path and Path(path).suffix.lower() != ".cnnd":  # saved as .json: no longer the project
+            self.state.project_run_ids = set()
+
+    def _claim_bundle(self, _identity: str = "") -> None:
+        """The design was replaced: if it came from a .cnnd just read, bring in its runs and weights."""
+        path = self.window.document.file_path
         bundle = _opened_bundles.pop(path, None) if path else None
         if bundle is None:
-            if Path(path).suffix.lower() != ".cnnd":  # another design (New, Open, Save As .json): not this project
-                self.project_run_ids = set()
-            return  # saved as a .cnnd: still the same project
-        self.project_run_ids = {run.id for run in bundle.runs}
-        dash = self.dashboard
-        if dash is None:
             return
-        known = {r.id for r in dash.store.records()}
+        store = self.state.store
+        known = {r.id for r in store.records()}
         last = None
         for run in bundle.runs:
             if run.id not in known:
-                dash.store.save(dataclasses.replace(run))
+                store.save(dataclasses.replace(run))
             last = run
-        dash.runs.set_records(dash.store.records())
+        self.state.add_project_runs(run.id for run in bundle.runs)
+        dash = self.dashboard
+        if dash is None:
+            return
         if bundle.weights is not None:
             adopted = self.adopt_weights(bundle.graph, bundle.weights, f"Project weights · {Path(path).stem}")
-            self.project_run_ids.add(adopted)
+            self.state.add_project_runs([adopted])
         elif last is not None and last.weights is not None:
             dash.load_run_weights(last.id)
         self.window.show_status(f"Opened project {Path(path).name}: {len(bundle.runs)} run(s)"
                                 f"{', weights loaded' if bundle.weights is not None or last else ''}.", 8000)
 
 
-def install(window) -> InterchangeActions:
-    window.interchange = InterchangeActions(window)
-    return window.interchange
+def install(window, state, dashboard=None) -> InterchangeActions:
+    """The File → Export and File → Import entries; the window keeps the returned object."""
+    return InterchangeActions(window, state, dashboard)

@@ -92,17 +92,20 @@ def probe_activations(training, graph, analysis, node_id, cache):
 
 
 def run_metrics(training, graph):
-    """(epoch metrics, run name, trained this very design) of the newest run of this design, else of the last
-    run in this session; (None, "", True) when there is none."""
+    """(epoch metrics, run name, trained this very design) of the newest run of exactly this graph, else of
+    the open design's newest run (before its latest edits); (None, "", True) when there is none. Runs of other
+    designs never count: their numbers would describe another network."""
+    state = getattr(training, "state", None)
+    owns = state.owns_run if state is not None else (lambda _record: True)
     record = getattr(training, "record", None)
     candidates = ([record] if record is not None else []) + list(reversed(_call(getattr(training, "store", None),
                                                                                "records", [])))
-    with_metrics = [r for r in candidates if (r.epoch_metrics or {}).get("train_accuracy")]
+    with_metrics = [r for r in candidates if (r.epoch_metrics or {}).get("train_accuracy") and owns(r)]
     for rec in with_metrics:
         if rec.graph == graph:
             return dict(rec.epoch_metrics), rec.name or rec.id, True
-    if record is not None and record in with_metrics:
-        return dict(record.epoch_metrics), record.name or record.id, False
+    if with_metrics:
+        return dict(with_metrics[0].epoch_metrics), with_metrics[0].name or with_metrics[0].id, False
     return None, "", True
 
 

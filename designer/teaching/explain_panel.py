@@ -18,12 +18,12 @@ from engine.teaching.explain import explain_network, explain_node
 
 
 class ExplainPanel(QWidget):
-    def __init__(self, document, training_source=None, parent=None):
-        """`training_source` is a callable returning the training dashboard (or None), so the panel works with
-        or without one and whichever was installed first."""
+    def __init__(self, document, training=None, state=None, parent=None):
+        """`training` is the training dashboard (or None: the panel explains without probe images or runs);
+        `state` the window's DesignState, whose `replaced` empties what was computed for the old design."""
         super().__init__(parent)
         self.document = document
-        self._training_source = training_source or (lambda: None)
+        self.training = training
         self.node_id = ""
         self.explanation = None
         self._dirty = True
@@ -41,16 +41,14 @@ class ExplainPanel(QWidget):
         self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
         self._settle.timeout.connect(self.refresh)
         document.analysis_changed.connect(self._document_changed)
-        self._connected_training = None
-        self.connect_training()
+        if state is not None:
+            state.replaced.connect(self._design_replaced)
+        if training is not None:
+            self._follow(training)
 
     # ---- inputs ---------------------------------------------------------------------------------------
-    def connect_training(self) -> None:
-        """Follow the dashboard's runs, data set and probe choice (once; safe to call again)."""
-        training = self._training_source()
-        if training is None or training is self._connected_training:
-            return
-        self._connected_training = training
+    def _follow(self, training) -> None:
+        """Follow the dashboard's runs, data set and probe choice."""
         training.run_finished.connect(lambda *_: self.refresh())
         data = getattr(training, "data", None)
         if data is not None and hasattr(data, "dataset_loaded"):
@@ -60,6 +58,13 @@ class ExplainPanel(QWidget):
             signal = getattr(maps, name, None)
             if signal is not None:
                 signal.connect(lambda *_: self._settle.start())
+
+    def _design_replaced(self, _identity: str) -> None:
+        """Another design: nothing computed for the old one (probe activations, its node) is reused."""
+        self._activations.clear()
+        self.node_id = ""
+        self._settle.stop()
+        self.refresh()
 
     def show_node(self, node_id: str) -> None:
         """Explain `node_id` ('' shows the network overview)."""
@@ -88,10 +93,9 @@ class ExplainPanel(QWidget):
             self._dirty = True
             return
         self._dirty = False
-        self.connect_training()
         graph, analysis = self.document.graph, self.document.analysis
         if self.node_id:
-            context = build_context(self._training_source(), graph, analysis, self.node_id, self._activations,
+            context = build_context(self.training, graph, analysis, self.node_id, self._activations,
                                     self._wants_activations())
             self.explanation = explain_node(graph, analysis, self.node_id, context)
         else:
@@ -135,15 +139,13 @@ class ExplainPanel(QWidget):
             self._show()   # theme switch: same explanation, new colours
 
 
-def install(window) -> ExplainPanel:
-    """Add the Explain dock (tabbed with the inspector) and its entry in the Learn menu."""
-    panel = ExplainPanel(window.document, lambda: getattr(window, "training", None), window)
+def install(window, state, training=None, inspector_dock=None) -> tuple:
+    """Add the Explain dock (tabbed with `inspector_dock`) and its entry in the Learn menu; (panel, dock)."""
+    panel = ExplainPanel(window.document, training, state, window)
     dock = window.add_dock(panel, "Explain", Qt.DockWidgetArea.RightDockWidgetArea, "dock_explain")
-    inspector = getattr(window, "inspector_dock", None)
-    if inspector is not None:
-        window.tabifyDockWidget(inspector, dock)
-        inspector.raise_()
-    window.explain_panel, window.explain_dock = panel, dock
+    if inspector_dock is not None:
+        window.tabifyDockWidget(inspector_dock, dock)
+        inspector_dock.raise_()
 
     action = QAction("Explain the selected layer", window)
     action.setObjectName("action_explain")
@@ -167,4 +169,4 @@ def install(window) -> ExplainPanel:
     window.menu("Learn").addAction(action)
     window.selection_changed.connect(panel.show_node)
     panel.show_node(window.selected_node_id())
-    return panel
+    return panel, dock

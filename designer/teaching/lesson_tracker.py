@@ -1,7 +1,7 @@
 """Watches the main window for what a lesson checklist cares about and builds the LessonState from it.
 
 It listens to the document, the selection, the training dashboard (settings, runs, loaded weights) and the
-visibility of the panels, and emits `changed` once per burst of signals (a zero-length timer coalesces
+visibility of the panels it is handed (the window builds them and passes them in), and emits `changed` once per burst of signals (a zero-length timer coalesces
 them), so the checklist is re-evaluated cheaply after every relevant change and never in a tight loop.
 """
 from __future__ import annotations
@@ -13,18 +13,17 @@ from PySide6.QtWidgets import QDockWidget
 
 from engine.teaching.lesson_state import LessonState, View, run_summary_from_record
 
-# Panels owned by other parts of the app, found by their dock's object name.
-DOCK_PANELS = {"explain": "dock_explain", "playground": "dock_playground"}
-
-
 class LessonTracker(QObject):
     changed = Signal()
     run_finished = Signal(str, str)     # run id, id of the run whose weights it started from ("" = none)
-    runs_compared = Signal()            # two or more runs ticked in the Runs tab
 
-    def __init__(self, window, parent=None):
+    def __init__(self, window, training=None, panels=None, parent=None):
+        """`training` is the training dashboard (or None); `panels` maps a lesson panel name ("explain",
+        "playground") to its widget, for "look at this panel" steps."""
         super().__init__(parent)
         self.window = window
+        self.dashboard = training
+        self.panels = dict(panels or {})
         self._summaries: dict = {}      # run id -> RunSummary (runs never change once finished)
         self._starting_from = ""        # warm-start source of the run in progress
         self._watched_docks: set = set()
@@ -33,10 +32,6 @@ class LessonTracker(QObject):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self.changed)
         self._connect()
-
-    @property
-    def dashboard(self):
-        return getattr(self.window, "training", None)
 
     # ---- wiring ---------------------------------------------------------------------------------------
     def _connect(self):
@@ -53,7 +48,7 @@ class LessonTracker(QObject):
             dash.augment.changed.connect(poke)
             dash.form.freeze.textChanged.connect(poke)
             dash.runs.load_weights_requested.connect(poke)
-            dash.runs.overlay_changed.connect(self._on_overlay)
+            dash.runs.overlay_changed.connect(poke)
             dash.insight.currentChanged.connect(poke)
         self.watch_docks()
 
@@ -84,10 +79,14 @@ class LessonTracker(QObject):
         self._starting_from = ""
         self.poke()
 
-    def _on_overlay(self, records):
-        if len(records) >= 2:
-            self.runs_compared.emit()
-        self.poke()
+    def compared_runs(self) -> list:
+        """Ids of the runs ticked in the Runs tab, if the tab is on screen now; else none. Ticks count only
+        where the student can see them (a finished run relists the runs and repeats the ticks of earlier
+        runs, e.g. of another design, without anyone looking)."""
+        runs = getattr(self.dashboard, "runs", None)
+        if runs is None or not runs.isVisible() or runs.visibleRegion().isEmpty():
+            return []
+        return runs.checked_ids()
 
     def summaries(self, run_ids, warm_starts: dict) -> tuple:
         """RunSummary of each run id still in the run store (deleted runs are left out)."""
@@ -111,10 +110,7 @@ class LessonTracker(QObject):
         if dash is not None:
             out.update(curves=dash.curves, feature_maps=dash.feature_maps, filters=dash.filters,
                        results=dash.results, runs=dash.runs, training=dash.settings_panel)
-        for panel, name in DOCK_PANELS.items():
-            dock = self.window.findChild(QDockWidget, name)
-            if dock is not None and dock.widget() is not None:
-                out[panel] = dock.widget()
+        out.update(self.panels)
         return out
 
     def visible_views(self, progress) -> set:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 
 import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -35,9 +34,13 @@ LESSON_WIDTH = 380
 class LessonsPanel(QWidget):
     lesson_opened = Signal(str)   # lesson id, after the student opened it (the window shows its Learn layout)
 
-    def __init__(self, window, lessons=None, problems=()):
+    def __init__(self, window, lessons=None, problems=(), state=None, training=None, panels=None):
+        """`state` is the window's DesignState (lessons replace the design and choose settings through it);
+        `training` the training dashboard, or None; `panels` the other panels a step may ask to look at."""
         super().__init__(window)
         self.window = window
+        self.state = state
+        self.training = training
         if lessons is None:
             lessons, problems = load_lessons()
         self.lessons = list(lessons)
@@ -48,14 +51,12 @@ class LessonsPanel(QWidget):
         self.dock = None
         self.menu_actions: dict = {}     # lesson id -> QAction in the Learn menu
         self._load_after = ""            # lesson whose data set waits for a running load to end
-        dash = getattr(window, "training", None)
-        if dash is not None:
-            dash.data.dataset_loaded.connect(self._data_load_ended)
-            dash.data.load_failed.connect(self._data_load_ended)
-        self.tracker = LessonTracker(window, self)
+        if training is not None:
+            training.data.dataset_loaded.connect(self._data_load_ended)
+            training.data.load_failed.connect(self._data_load_ended)
+        self.tracker = LessonTracker(window, training, panels, self)
         self.tracker.changed.connect(self.evaluate)
         self.tracker.run_finished.connect(self._run_finished)
-        self.tracker.runs_compared.connect(self._runs_compared)
         self.list_page = LessonList()
         self.list_page.open_requested.connect(self.open_lesson)
         self.page = LessonPage()
@@ -124,28 +125,27 @@ class LessonsPanel(QWidget):
         return True
 
     def _replace_design(self, graph) -> None:
-        self.window.document.set_graph(graph, "")   # no file: Save asks where, never over the lesson
+        # no file: Save asks where, never over the lesson. The state drops the previous design's weights,
+        # results and ticked runs, so nothing of another design leaks into the lesson.
+        if self.state is not None:
+            self.state.replace_design(graph, "")
+        else:
+            self.window.document.set_graph(graph, "")
         self.window.canvas.show_design()
 
     def _preselect(self, lesson) -> None:
-        dash = getattr(self.window, "training", None)
-        if dash is None:
+        dash = self.training
+        if dash is None or self.state is None:
             return
-        dash.warm_start = None   # weights loaded during another lesson must not leak into this one
-        if lesson.dataset is not None:
-            dash.data.select(lesson.dataset.key)        # resets the size to the set's default
-            if lesson.dataset.size is not None:
-                dash.data.size.setValue(lesson.dataset.size)
-        if lesson.training is not None:
-            config = replace(lesson.training, device=dash.form.device.currentText())  # the student's machine
-            dash.form.set_config(config)
-            dash.augment.set_augmentation(config.augmentation)
+        self.state.choose_training(lesson.dataset.key if lesson.dataset is not None else None,
+                                   lesson.dataset.size if lesson.dataset is not None else None,
+                                   lesson.training)
         if type(dash).preload_on_show and lesson.dataset is not None:
             self._load_data(dash, lesson)
 
     def _data_load_ended(self, *_):
         lesson_id, self._load_after = self._load_after, ""
-        dash = getattr(self.window, "training", None)
+        dash = self.training
         if lesson_id and self.lesson is not None and self.lesson.id == lesson_id and dash is not None:
             # after the dashboard's own handlers: a Start pressed meanwhile may already be loading again
             QTimer.singleShot(0, lambda: self._load_data(dash, self.lesson))
@@ -198,7 +198,7 @@ class LessonsPanel(QWidget):
         if self.lesson is None:
             return
         self.tracker.watch_docks()
-        progress = self.progress.with_views(self.tracker.visible_views(self.progress))
+        progress = self.progress.with_views(self.tracker.visible_views(self.progress) | self._compared_views())
         self.results = evaluate_steps(self.lesson, self.tracker.state(progress))
         first_tick = not self.progress.done
         progress, new = progress.with_results(self.lesson, self.results)
@@ -239,10 +239,11 @@ class LessonsPanel(QWidget):
             self._save_progress()
             self.evaluate()
 
-    def _runs_compared(self) -> None:
-        if self.lesson is not None:
-            self.progress = self.progress.with_views({View("runs_compare")})
-            self.evaluate()
+    def _compared_views(self) -> set:
+        """Comparing runs counts when two runs trained during this lesson are ticked in the Runs tab on
+        screen (older runs, or another design's, say nothing about what the student just tried)."""
+        ticked = set(self.tracker.compared_runs()) & set(self.progress.run_ids)
+        return {View("runs_compare")} if len(ticked) >= 2 else set()
 
     def _announce(self, new_ids) -> None:
         numbers = [str(i + 1) for i, s in enumerate(self.lesson.steps) if s.id in new_ids]
@@ -284,18 +285,16 @@ class LessonsPanel(QWidget):
         return next((x for x in self.lessons if x.id == lesson_id), None)
 
 
-def install(window) -> LessonsPanel:
-    """Add the Lessons dock (tabbed with the inspector) and the Learn menu's lesson entries."""
-    panel = LessonsPanel(window)
+def install(window, state, training=None, panels=None, inspector_dock=None) -> tuple:
+    """Add the Lessons dock (tabbed with `inspector_dock`) and the Learn menu's lesson entries; (panel, dock)."""
+    panel = LessonsPanel(window, state=state, training=training, panels=panels)
     dock = window.add_dock(panel, "Lessons", Qt.DockWidgetArea.RightDockWidgetArea, "dock_lessons")
     panel.dock = dock
     # One more tab beside the inspector: the full height of the column for the lesson's text. (Split below
     # the inspector's tabs, both got too short to read on a 1000-pixel screen.)
-    inspector = getattr(window, "inspector_dock", None)
-    if inspector is not None:
-        window.tabifyDockWidget(inspector, dock)
-        inspector.raise_()
-    window.lessons_panel, window.lessons_dock = panel, dock
+    if inspector_dock is not None:
+        window.tabifyDockWidget(inspector_dock, dock)
+        inspector_dock.raise_()
     menu = window.menu("Learn")
     menu.addSeparator()
     choose = QAction("Lessons…", window)
@@ -311,4 +310,4 @@ def install(window) -> LessonsPanel:
         menu.addAction(action)
         panel.menu_actions[lesson.id] = action
     panel._refresh_menu()
-    return panel
+    return panel, dock

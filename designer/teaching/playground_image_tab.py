@@ -19,9 +19,9 @@ class ImageTab(QWidget):
 
     map_changed = Signal()
 
-    def __init__(self, window=None, parent=None):
+    def __init__(self, training=None, parent=None):
         super().__init__(parent)
-        self.window = window
+        self.training = training   # the training dashboard (probe image, data set, learned filters), or None
         self.image = None
         self.feature_map = None
         self._fallback = None        # generated digits, made once when no data set is loaded
@@ -70,9 +70,9 @@ class ImageTab(QWidget):
         for box in (self.filter_index, self.stride, self.padding):
             box.valueChanged.connect(lambda *_: self.refresh())
 
-    # ---- what the window offers -------------------------------------------------------------------
+    # ---- what the training dashboard offers ----------------------------------------------------------
     def _dashboard(self):
-        return getattr(self.window, "training", None)
+        return self.training
 
     def _dataset(self):
         dash = self._dashboard()

@@ -15,10 +15,10 @@ CONV_SOURCE, IMAGE_SOURCE = 0, 1
 
 
 class PlaygroundPanel(QWidget):
-    def __init__(self, window=None, parent=None):
+    def __init__(self, training=None, parent=None):
         super().__init__(parent)
         self.conv = ConvolutionTab()
-        self.image = ImageTab(window)
+        self.image = ImageTab(training)
         providers = [
             ("Output of the Step-by-step tab", self.conv.output_map,
              "The Step-by-step tab has no output: its settings are impossible (see the message there)."),
@@ -53,26 +53,24 @@ class PlaygroundPanel(QWidget):
             tab.animator.pause()
 
 
-def install(window) -> PlaygroundPanel:
-    """Add the playground as a bottom dock, tabbed with the summary so the canvas keeps its height."""
-    panel = PlaygroundPanel(window)
-    window.playground = panel
+def install(window, state, training=None, summary_dock=None) -> tuple:
+    """Add the playground as a bottom dock, tabbed with `summary_dock` so the canvas keeps its height;
+    (panel, dock)."""
+    panel = PlaygroundPanel(training, window)
     dock = window.add_dock(panel, "Convolution playground", Qt.DockWidgetArea.BottomDockWidgetArea,
                            "dock_playground")
-    neighbour = getattr(window, "summary_dock", None)
-    if neighbour is not None:  # a saved layout, restored after the installers ran, may move it elsewhere
-        window.tabifyDockWidget(neighbour, dock)
-        neighbour.raise_()
-    window.playground_dock = dock
-    # A new data set, a finished run or an edited design changes the images and filters on offer.
+    if summary_dock is not None:  # a saved layout, restored after the panels are built, may move it elsewhere
+        window.tabifyDockWidget(summary_dock, dock)
+        summary_dock.raise_()
+    # A new data set, a finished run, an edited or another design changes the images and filters on offer.
     refresh = lambda *_: panel.image.isVisible() and panel.image.update_sources()  # noqa: E731
-    dash = getattr(window, "training", None)
-    if dash is not None:
-        dash.data.dataset_loaded.connect(refresh)
-        dash.run_finished.connect(refresh)
+    if training is not None:
+        training.data.dataset_loaded.connect(refresh)
+        training.run_finished.connect(refresh)
     window.document.analysis_changed.connect(refresh)
+    state.replaced.connect(refresh)
     action = dock.toggleViewAction()
     action.setText("Convolution playground")
     action.setToolTip("Watch a convolution, pooling and ReLU compute step by step")
     window.menu("Learn").addAction(action)
-    return panel
+    return panel, dock

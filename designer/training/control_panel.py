@@ -68,6 +68,14 @@ class ControlPanel(QWidget):
         self.pause_button.setText("Resume" if paused else "Pause")
         self.pause_button.setIcon(self._icons["SP_MediaPlay" if paused else "SP_MediaPause"])
 
+    def clear_status(self) -> None:
+        """Another design is open: no progress, step line or message of a previous run stays."""
+        self._pending_step = None
+        self._step_timer.stop()
+        self.progress.setValue(0)
+        self.stats.setText("Not training.")
+        self.show_message("")
+
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020;" if error else "")
         self.message.setText(text)

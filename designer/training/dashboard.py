@@ -1,8 +1,9 @@
 """The training dashboard: runs the design in a worker thread and shows it learning.
 
-It owns the widgets (settings, curves, feature maps, filters, results, runs) and the run state. It
-talks to the rest of the app only through a small `source` object: `graph`, `analysis`, `revision` and
-the `graph_changed` signal (the GraphDocument provides all four), so it can be tested on its own.
+It owns the widgets (settings, curves, feature maps, filters, results, runs) and the run in progress. What
+belongs to the open design (its runs, result, weights, snapshot, probe image) lives in the window's
+DesignState, which the window hands in; when the design is replaced the state says so and every view here
+empties. It reads the design from a `source` GraphDocument (`graph`, `analysis`, `revision`, signals).
 """
 from __future__ import annotations
 
@@ -27,14 +28,20 @@ from designer.training.data_panel import AugmentationPanel, DatasetPanel
 from designer.training.feature_maps import FeatureMapsView
 from designer.training.filters import FilterView
 from designer.training.results import ResultsView
-from designer.training.run_store import RunStore
 from designer.training.runs import RunsView
 from designer.training.wheel_guard import WheelGuard
 from designer.training.worker import TrainingController
+from designer.design_state import DesignState
 
 log = logging.getLogger(__name__)
 SNAPSHOT_REDRAW_MS = 500
 EDIT_SETTLE_MS = 400  # recompute feature maps once edits pause, not on every keystroke or drag
+
+
+def _state_attribute(name: str, doc: str) -> property:
+    """An attribute kept in the DesignState (so it is dropped with its design), readable here as before."""
+    return property(lambda self: getattr(self.state, name), lambda self, value: setattr(self.state, name, value),
+                    doc=doc)
 
 
 class TrainingDashboard(InsightMixin, QObject):
@@ -45,24 +52,27 @@ class TrainingDashboard(InsightMixin, QObject):
     # it off so every test decides itself what is loaded.
     preload_on_show = True
 
-    def __init__(self, source, runs_dir=None, parent=None):
+    weights = _state_attribute("weights", "latest weights as numpy (see weights_graph)")
+    weights_graph = _state_attribute("weights_graph", "the graph the weights were trained for")
+    warm_start = _state_attribute("warm_start", "(run id, weights) to start the next run from")
+    result = _state_attribute("result", "EvaluationResult shown in Results")
+    probe_image = _state_attribute("probe_image", "an image from a file, C×H×W, or None")
+    _latest_snapshot = _state_attribute("snapshot", "newest activation snapshot of this design's run")
+
+    def __init__(self, source, runs_dir=None, parent=None, state=None):
         super().__init__(parent)
         self.source = source
+        self.state = state if state is not None else DesignState(source, runs_dir, self)
+        self.store = self.state.store
         self.controller = TrainingController(self)
-        self.store = RunStore(runs_dir)
         self.record = None                  # RunRecord of the current (or last) run
         self.run_graph = self.run_analysis = None
         self.run_revision = -1
         self.stale = False
-        self.weights = None                 # latest weights as numpy, and the graph they belong to
-        self.weights_graph = None
-        self.warm_start = None              # (run id, weights) to start the next run from
-        self.result = None                  # EvaluationResult shown in Results
         self.selected = ""
         self.probe_index = 0
-        self.probe_image = None             # an image from a file, C×H×W, or None
-        self._latest_snapshot = None
         self._snapshot_dirty = False
+        self._maps_after_run = False        # a run finished: show its final weights' maps once the worker is done
         self._pending_start = False
         self._preloading = False
         self._preload_asked = False
@@ -75,7 +85,8 @@ class TrainingDashboard(InsightMixin, QObject):
         self._snapshot_timer.setInterval(SNAPSHOT_REDRAW_MS)
         self._snapshot_timer.timeout.connect(self._render_snapshot)
         self._snapshot_timer.start()
-        self.runs.set_records(self.store.refresh())
+        self.store.refresh()
+        self._show_runs()
         self._update_device()
 
     # ---- widgets ---------------------------------------------------------------------------------
@@ -144,6 +155,9 @@ class TrainingDashboard(InsightMixin, QObject):
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
         c.running_changed.connect(lambda running: self.controls.set_running(running, c.paused))
+        # Finished arrives while the worker is still winding down (running): the maps of the final weights
+        # can only be computed once it has let go (after a failed run there are no final weights to show).
+        c.running_changed.connect(self._worker_let_go)
         c.paused_changed.connect(lambda paused: self.controls.set_running(c.running, paused))
         self.controls.start_clicked.connect(self.start)
         self.controls.pause_clicked.connect(self.toggle_pause)
@@ -162,6 +176,10 @@ class TrainingDashboard(InsightMixin, QObject):
         self.runs.load_weights_requested.connect(self.load_run_weights)
         self.runs.delete_requested.connect(self._delete_run)
         self.source.graph_changed.connect(self._graph_changed)
+        self.state.replaced.connect(self._design_replaced)
+        self.state.runs_changed.connect(self._show_runs)
+        self.state.training_chosen.connect(self._apply_choice)
+        self.runs.show_all_changed.connect(self._show_runs)
         self._settle = QTimer(self, singleShot=True, interval=EDIT_SETTLE_MS)
         self._settle.timeout.connect(self._edits_settled)
 
@@ -207,6 +225,7 @@ class TrainingDashboard(InsightMixin, QObject):
         self.stale = False
         self.record = RunRecord(graph=graph, config=config, dataset_key=dataset.key, seed=config.seed,
                                 name=self.store.next_name(graph))
+        self.state.stamp(self.record)
         run_dir = self.store.folder(self.record.id)
         resume = None
         if self.warm_start is not None:
@@ -272,13 +291,63 @@ class TrainingDashboard(InsightMixin, QObject):
         self._pending_start = self._preloading = False
 
     def _graph_changed(self) -> None:
-        if self.controller.running and self.source.revision != self.run_revision and not self.stale:
+        if self.controller.running and self.source.revision != self.run_revision and not self.stale \
+                and self.run_is_shown():
             self.stale = True
             if self.record is not None:
                 self.record.name += " (stale: design edited during the run)"
             self._say("You edited the design during the run: this run is now stale. It keeps training the "
                       "design as it was at Start.")
         self._settle.start()  # restarts on every edit
+
+    # ---- the open design ----------------------------------------------------------------------------
+    def run_is_shown(self) -> bool:
+        """True when the run in progress (or the last one) trained the design that is open now: only then do
+        its curves, maps, filters and results belong on screen."""
+        return self.record is not None and self.record.design_id == self.state.identity
+
+    def _design_replaced(self, _identity: str) -> None:
+        """Another design is open: the previous one's run stops, and nothing of it stays on screen."""
+        self._pending_start = False
+        if self.controller.running:
+            self.controller.stop()   # it trained the old design; it ends in the Runs list as "stopped"
+            self.status.emit("Stopped the previous design's run; it stays in the Runs list (show other designs).")
+        self._module_key = self._module_cache = None
+        self._snapshot_dirty = False
+        self.selected = ""
+        self.curves.clear()
+        self.curves.set_overlays([])
+        self.curves.redraw()
+        self.feature_maps.clear()
+        self.filters.set_filters("", None)
+        self.results.clear()
+        if self.gallery is not None:
+            self.gallery.hide()
+        self.controls.clear_status()
+        self.runs.clear_checks()
+        self._show_runs()
+        self._update_device()
+        self._refresh_static_activations()
+
+    def _worker_let_go(self, running: bool) -> None:
+        if not running and self._maps_after_run:
+            self._maps_after_run = False
+            self._refresh_static_activations()
+
+    def _show_runs(self, *_) -> None:
+        records = self.store.records()
+        self.runs.set_records(records, {r.id for r in records if self.state.owns_run(r)})
+
+    def _apply_choice(self, choice) -> None:
+        """A data set and settings chosen for the design (a lesson's); the device stays the student's own."""
+        if choice.dataset_key is not None:
+            self.data.select(choice.dataset_key)        # resets the size to the set's default
+            if choice.size is not None:
+                self.data.size.setValue(choice.size)
+        if choice.config is not None:
+            config = replace(choice.config, device=self.form.device.currentText())
+            self.form.set_config(config)
+            self.augment.set_augmentation(config.augmentation)
 
     def _edits_settled(self) -> None:
         self._update_device()

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QFileDialog
 
 from engine.insight.activations import layer_outputs, module_with_weights
 from engine.training.evaluate import evaluate
-from engine.training.run_record import RunRecordError
 from designer.training.gallery import GalleryDialog
 
 log = logging.getLogger(__name__)
@@ -17,25 +16,31 @@ log = logging.getLogger(__name__)
 
 class InsightMixin:
     # ---- events from the training thread (already on the GUI thread) ----------------------------
+    # A run of a design that has since been replaced keeps recording into its own RunRecord, but draws
+    # nothing: the views show the open design only (run_is_shown).
     def _on_started(self, ev):
+        self.record.status = "running"
+        self._save_progress()
+        if not self.run_is_shown():
+            return
         self.controls.progress.setMaximum(max(1, ev.total_steps))
         self.controls.progress.setValue(0)
         # "NVIDIA A100 (cuda:0)" names the GPU index; "CPU (2 threads)" needs nothing more
         where = ev.device_name if ev.device == "cpu" else f"{ev.device_name} ({ev.device})"
         self.controls.show_device(where, keep_memory=True)
-        self.record.status = "running"
-        self._save_progress()
         self._say(f"Training {ev.parameters:,} parameters on {ev.train_size:,} images "
                   f"({ev.val_size:,} validation, {ev.test_size:,} test) on {ev.device_name}.")
 
     def _on_step(self, m):
-        self.curves.add_event(m)
         self.record.add_event(m)
-        self.controls.show_step(m)
+        if self.run_is_shown():
+            self.curves.add_event(m)
+            self.controls.show_step(m)
 
     def _on_epoch(self, m):
-        self.curves.add_event(m)
         self.record.add_event(m)
+        if self.run_is_shown():
+            self.curves.add_event(m)
 
     def _on_checkpoint(self, ev):
         if ev.which == "last":   # the metrics so far, next to the checkpoint they belong to
@@ -49,6 +54,8 @@ class InsightMixin:
             log.warning("could not save the run's progress: %s", exc)
 
     def _on_snapshot(self, snap):
+        if not self.run_is_shown():
+            return
         self._latest_snapshot = snap
         self._snapshot_dirty = True
         if snap.end_of_epoch:
@@ -66,12 +73,14 @@ class InsightMixin:
             self.filters.set_filters(self.selected, snap.filters.get(self.selected))
 
     def _on_finished(self, ev):
-        self.controls.flush()
-        self.weights, self.weights_graph = ev.weights, self.run_graph
-        self.warm_start = None
-        rec = self.record
-        self.curves.redraw()
-        if ev.test is not None:
+        shown, rec = self.run_is_shown(), self.record
+        if shown:
+            self._snapshot_dirty = False   # the final weights' maps follow; the last snapshot is older
+            self.controls.flush()
+            self.state.set_weights(ev.weights, self.run_graph)
+            self.warm_start = None
+            self.curves.redraw()
+        if ev.test is not None and shown:
             self.result = ev.test
             self.results.show_result(ev.test, f"{rec.name}: weights after {ev.epochs_completed} epoch(s)"
                                               + (" (stopped early)" if ev.stopped else ""))
@@ -82,16 +91,22 @@ class InsightMixin:
             self.store.save(rec)
         except OSError as exc:
             self._say(f"The run finished but could not be saved: {exc}", error=True)
-        self.runs.set_records(self.store.records())
+        self._show_runs()
         acc = f"; test accuracy {ev.test.accuracy:.2%}" if ev.test is not None else ""
-        self._say(f"{'Stopped' if ev.stopped else 'Finished'} after {ev.epochs_completed} epoch(s){acc}.")
-        self._refresh_static_activations()
+        text = f"{'Stopped' if ev.stopped else 'Finished'} after {ev.epochs_completed} epoch(s){acc}."
+        if shown:
+            self._say(text)
+            self._maps_after_run = True
+            self._refresh_static_activations()
+        else:   # the window's status bar only: the training panel shows the open design
+            self.status.emit(f"{rec.name} (a previous design): {text}")
         self.run_finished.emit(ev)
 
     def _on_failed(self, ev):
         log.info("training failed: %s\n%s", ev.reason, ev.detail)
         self._pending_start = False
-        self._say(ev.reason, error=True)
+        if self.record is None or self.run_is_shown():
+            self._say(ev.reason, error=True)
         # keep a failed run that trained at least one step (its curves and the reason), listed with the others
         if self.record is not None and self.record.step_metrics.get("step"):
             self.record.status, self.record.note = "failed", ev.reason
@@ -99,12 +114,13 @@ class InsightMixin:
                 self.store.save(self.record)
             except OSError as exc:
                 log.warning("could not save the failed run: %s", exc)
-            self.runs.set_records(self.store.records())
+            self._show_runs()
 
     # ---- selection, probe and weights-based views ------------------------------------------------
     def set_selected_node(self, node_id: str) -> None:
         self.selected = node_id or ""
-        self.feature_maps.set_node(self.selected)
+        why = self._why_no_data(self.selected)
+        self.feature_maps.set_node(self.selected, why)
         filters = None
         snap = self._latest_snapshot
         if self.controller.running and snap is not None:
@@ -114,7 +130,20 @@ class InsightMixin:
             sub = getattr(module, self.selected, None) if module is not None and self.selected else None
             if sub is not None and type(sub).__name__ == "Conv2d":
                 filters = sub.weight.detach().numpy()
-        self.filters.set_filters(self.selected, filters)
+        self.filters.set_filters(self.selected, None if why else filters, why)
+
+    def _why_no_data(self, node_id: str) -> str:
+        """Why the open design's layer `node_id` has no maps or filters to show ('' when it may have some)."""
+        graph, analysis = self.source.graph, self.source.analysis
+        if not node_id or not graph.has_node(node_id):
+            return ""
+        info = analysis.nodes.get(node_id)
+        if info is not None and info.shape is not None:
+            return ""
+        if not graph.in_edges(node_id) and graph.node(node_id).kind != "Input":
+            return "not connected: nothing flows into this layer, so it has no feature maps or trained filters."
+        problem = info.error.message if info is not None and info.error is not None else "its shape is unknown"
+        return f"no data: {problem}. Fix that to see its feature maps."
 
     # ---- read-only views for other panels (teaching mode) -------------------------------------------
     def current_module(self):
@@ -128,7 +157,7 @@ class InsightMixin:
 
     def has_trained_weights(self) -> bool:
         """True when the weights at hand were trained for exactly the current design."""
-        return self.weights is not None and self.weights_graph == self.source.graph
+        return self.state.has_trained_weights()
 
     def _module(self):
         """The design compiled with the latest weights (random ones when none); None if it cannot compile."""
@@ -219,11 +248,14 @@ class InsightMixin:
             return
         trained = self.weights is not None and self.weights_graph == self.source.graph
         self._eval_source = "current weights" if trained else "untrained (random) weights"
+        self._eval_design = self.state.identity
         self._say("Evaluating on the test set…")
         test = d.test
         self._evaluator.start(lambda: evaluate(module, test, d.class_names, device="cpu"))
 
     def _evaluated(self, result):
+        if getattr(self, "_eval_design", None) != self.state.identity:
+            return   # evaluated the design that was open before this one: not this design's result
         self.result = result
         self.results.show_result(result, f"Evaluated with the {self._eval_source}")
         self._say(f"Test accuracy with the {self._eval_source}: {result.accuracy:.2%}")
@@ -272,4 +304,4 @@ class InsightMixin:
 
     def _delete_run(self, run_id: str):
         self.store.delete(run_id)
-        self.runs.set_records(self.store.records())
+        self._show_runs()

@@ -2,6 +2,8 @@
 epochs; clicking a map pixel outlines its receptive field on the probe image."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -66,6 +68,7 @@ class FeatureMapsView(QWidget):
         self.graph = None
         self.analysis = None
         self.node_id = ""
+        self._why_empty = ""               # why the selected layer has no maps (e.g. "not connected")
         self._current = {}                 # node id -> array, what is on screen
         self._probe_image = None
         self._live = {}                    # latest live activations
@@ -136,8 +139,11 @@ class FeatureMapsView(QWidget):
     def set_probe_count(self, count: int) -> None:
         self.probe_index.setRange(0, max(0, count - 1))
 
-    def set_node(self, node_id: str) -> None:
+    def set_node(self, node_id: str, why_empty: str = "") -> None:
+        """Show `node_id`'s maps; `why_empty` (e.g. "not connected: …") shows instead of any maps held for
+        that id, which may belong to another layer that had the same id."""
         self.node_id = node_id or ""
+        self._why_empty = why_empty if self.node_id else ""
         self.probe.set_box(None)
         self.rf_text.setText("Click a pixel of a feature map to outline what it sees on the input.")
         self.grid.marker = None
@@ -163,6 +169,20 @@ class FeatureMapsView(QWidget):
         if at_end:
             self.timelapse.setValue(len(self._epochs))
         self.timelapse.blockSignals(False)
+
+    def clear(self) -> None:
+        """Forget every map, the time-lapse and the probe image: another design is open."""
+        self._live, self._live_label, self._current, self._shown_label = {}, "", {}, ""
+        self._probe_image = None
+        self.probe.set_image(None)
+        self.graph = self.analysis = None
+        self.clear_timelapse()
+        self._show_source("live")
+        self.set_node("")
+
+    def shown_maps(self) -> dict:
+        """node id -> activations that the tiles draw from now (tests and teaching panels read it)."""
+        return dict(self._current)
 
     def clear_timelapse(self) -> None:
         self._epochs = []
@@ -206,9 +226,13 @@ class FeatureMapsView(QWidget):
             return
         self._render_pending = False
         node = self.node_id
-        data = self._current.get(node) if node else None
+        data = self._current.get(node) if node and not self._why_empty else None
         if not node:
             self.title.setText("Select a layer on the canvas to see its feature maps.")
+            self.grid.set_tiles([])
+            return
+        if self._why_empty:
+            self.title.setText(html.escape(f"{node}: {self._why_empty}"))  # ids and messages come from files
             self.grid.set_tiles([])
             return
         if data is None:

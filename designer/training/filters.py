@@ -1,6 +1,8 @@
 """The kernels of a Conv2d: first-layer kernels as colour (or grey) tiles, deeper ones per input channel."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSpinBox, QVBoxLayout, QWidget
 
@@ -12,6 +14,7 @@ class FilterView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.node_id = ""
+        self._why_empty = ""
         self._weights = None
         self._render_pending = False   # new weights arrived while this tab was hidden
         self.title = QLabel("Select a Conv2d layer on the canvas to see its filters.")
@@ -32,9 +35,11 @@ class FilterView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(scroll, 1)
 
-    def set_filters(self, node_id: str, weights) -> None:
-        """weights: (out, in, kh, kw) array of a Conv2d, or None when the node has none."""
+    def set_filters(self, node_id: str, weights, why_empty: str = "") -> None:
+        """weights: (out, in, kh, kw) array of a Conv2d, or None when the node has none; `why_empty` says why
+        a layer has none to show (e.g. "not connected: …")."""
         self.node_id = node_id or ""
+        self._why_empty = why_empty if self.node_id else ""
         self._weights = None if weights is None else np.asarray(weights, dtype=np.float32)
         if self._weights is not None:
             self.filter_index.setRange(0, self._weights.shape[0] - 1)
@@ -55,6 +60,11 @@ class FilterView(QWidget):
             return
         self._render_pending = False
         w = self._weights
+        if w is None and self._why_empty:
+            self.title.setText(html.escape(f"{self.node_id}: {self._why_empty}"))  # from files: plain
+            self.grid.set_tiles([])
+            self.filter_index.setVisible(False)
+            return
         if w is None:
             self.title.setText(f"{self.node_id or 'This layer'} has no convolution kernels to show; select a "
                                f"Conv2d layer." if self.node_id else "Select a Conv2d layer on the canvas to see "

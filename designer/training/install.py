@@ -8,22 +8,21 @@ from PySide6.QtGui import QAction, QKeySequence
 from designer.training.dashboard import TrainingDashboard
 
 
-def install(window) -> TrainingDashboard:
-    dash = TrainingDashboard(window.document, parent=window)
-    window.training = dash
+def install(window, state, inspector_dock=None, summary_dock=None, messages_dock=None) -> TrainingDashboard:
+    """Build the dashboard for the window's DesignState and add its docks: the settings tabbed with
+    `inspector_dock`, curves with `summary_dock`, feature maps and runs with `messages_dock` (each optional)."""
+    dash = TrainingDashboard(window.document, parent=window, state=state)
     right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
     settings_dock = window.add_dock(dash.settings_panel, "Training", right, "dock_training")
     curves_dock = window.add_dock(dash.curves, "Training curves", bottom, "dock_training_curves")
     insight_dock = window.add_dock(dash.insight, "Feature maps, results and runs", bottom, "dock_training_insight")
-    inspector = getattr(window, "inspector_dock", None)
-    if inspector is not None:
-        window.tabifyDockWidget(inspector, settings_dock)
-        inspector.raise_()
+    if inspector_dock is not None:
+        window.tabifyDockWidget(inspector_dock, settings_dock)
+        inspector_dock.raise_()
     window.splitDockWidget(curves_dock, insight_dock, Qt.Orientation.Horizontal)
     # Share the bottom area with the summary and messages as tabs, so curves and feature maps get the
     # full width; a run brings them to the front.
-    for existing, mine in (("summary_dock", curves_dock), ("messages_dock", insight_dock)):
-        other = getattr(window, existing, None)
+    for other, mine in ((summary_dock, curves_dock), (messages_dock, insight_dock)):
         if other is not None:
             window.tabifyDockWidget(other, mine)
     window.resizeDocks([curves_dock, insight_dock], [330, 330], Qt.Orientation.Vertical)

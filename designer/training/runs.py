@@ -3,8 +3,8 @@ side by side, layers added/removed/changed) and load a run's weights back into t
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
+from PySide6.QtGui import QBrush, QColor, QFont, QPalette
+from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget, QAbstractItemView,
                                QHeaderView)
 
@@ -25,10 +25,12 @@ class RunsView(QWidget):
     overlay_changed = Signal(list)          # RunRecords whose curves to overlay
     load_weights_requested = Signal(str)    # run id
     delete_requested = Signal(str)
+    show_all_changed = Signal(bool)         # "show runs of other designs" toggled
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self._records: dict = {}
+        self._own: set = set()              # ids of the open design's runs (listed first)
         self.list = QListWidget()
         self.list.setToolTip("Tick two or more runs to overlay their curves and compare them")
         self.list.itemChanged.connect(self._checks_changed)
@@ -39,6 +41,11 @@ class RunsView(QWidget):
         self.load_button.clicked.connect(self._load_clicked)
         self.delete_button = QPushButton("Delete run")
         self.delete_button.clicked.connect(self._delete_clicked)
+        self.show_all = QCheckBox("Show runs of other designs")
+        self.show_all.setToolTip("Also list the runs of every other design, after this design's own")
+        self.show_all.toggled.connect(self.show_all_changed)
+        self.heading = QLabel("Runs of this design (tick to overlay and compare)")
+        self.heading.setWordWrap(True)
         self.config_table = QTableWidget()
         self.config_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.config_table.verticalHeader().setVisible(False)
@@ -54,8 +61,9 @@ class RunsView(QWidget):
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(QLabel("Runs (tick to overlay and compare)"))
+        ll.addWidget(self.heading)
         ll.addWidget(self.list, 1)
+        ll.addWidget(self.show_all)
         ll.addLayout(buttons)
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -73,14 +81,28 @@ class RunsView(QWidget):
         layout.addWidget(split)
         self._update_buttons()
 
-    def set_records(self, records) -> None:
+    def set_records(self, records, own_ids=None) -> None:
+        """All runs, oldest first; `own_ids` are the open design's (None: all are). The design's own runs are
+        listed first; the others only when "Show runs of other designs" is ticked."""
         checked = set(self.checked_ids())
         self._records = {r.id: r for r in records}
+        self._own = set(self._records) if own_ids is None else set(own_ids) & set(self._records)
+        own = [r for r in records if r.id in self._own]
+        others = [r for r in records if r.id not in self._own] if self.show_all.isChecked() else []
+        hidden = len(self._records) - len(own) - len(others)
+        self.heading.setText("Runs of this design (tick to overlay and compare)" if own else
+                             "No runs of this design yet: press Start in the Training panel.")
+        self.show_all.setText(f"Show runs of other designs ({hidden} more)" if hidden else
+                              "Show runs of other designs")
+        muted = self.palette().color(QPalette.ColorRole.PlaceholderText)
         self.list.blockSignals(True)
         self.list.clear()
-        for rec in records:
+        for rec in own + others:
             item = QListWidgetItem(run_title(rec))
             note = getattr(rec, "note", "")
+            if rec.id not in self._own:
+                item.setForeground(QBrush(muted))
+                note = "Trained by another design." + (f"\n{note}" if note else "")
             # the list is narrow; the full title (and why a run failed) on hover
             item.setToolTip(run_title(rec) + (f"\n{note}" if note else ""))
             item.setData(Qt.ItemDataRole.UserRole, rec.id)
@@ -90,16 +112,26 @@ class RunsView(QWidget):
         self.list.blockSignals(False)
         self._checks_changed()
 
+    def listed_ids(self) -> list:
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+
+    def clear_checks(self) -> None:
+        """Untick every run (another design is open: its curves must not carry over)."""
+        self.set_checked(())
+
     def checked_ids(self) -> list:
         return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())
                 if self.list.item(i).checkState() == Qt.CheckState.Checked]
 
     def set_checked(self, run_ids) -> None:
         wanted = set(run_ids)
+        self.list.blockSignals(True)   # one overlay_changed for the whole change, not one per item
         for i in range(self.list.count()):
             item = self.list.item(i)
             item.setCheckState(Qt.CheckState.Checked if item.data(Qt.ItemDataRole.UserRole) in wanted
                                else Qt.CheckState.Unchecked)
+        self.list.blockSignals(False)
+        self._checks_changed()
 
     def current_id(self) -> str:
         item = self.list.currentItem()

@@ -74,6 +74,10 @@ class RunRecord:
     # then "finished", "stopped" or "failed"; `note` says why it failed.
     status: str = "finished"
     note: str = ""
+    # Which open design trained it (the app's design identity token) and that design's file, if it had one,
+    # so the app can list a design's own runs first. Empty in runs written before these existed.
+    design_id: str = ""
+    design_path: str = ""
 
     def add_event(self, event) -> None:
         """Append a StepMetrics or EpochMetrics event to the tables (other events are ignored)."""
@@ -89,7 +93,8 @@ class RunRecord:
         run_dir.mkdir(parents=True, exist_ok=True)
         meta = {"format": RUN_FORMAT, "version": RUN_VERSION, "id": self.id, "name": self.name,
                 "created": self.created, "dataset_key": self.dataset_key, "seed": self.seed,
-                "status": self.status, "note": self.note}
+                "status": self.status, "note": self.note, "design_id": self.design_id,
+                "design_path": self.design_path}
         write_text_atomic(run_dir / "run.json", json.dumps(meta, indent=1) + "\n")
         write_text_atomic(run_dir / "graph.json", graph_to_json(self.graph) + "\n")
         write_text_atomic(run_dir / "config.json", json.dumps(self.config.to_dict(), indent=1) + "\n")
@@ -127,7 +132,8 @@ class RunRecord:
                    step_metrics={**_empty(STEP_COLUMNS), **metrics.get("steps", {})},
                    epoch_metrics={**_empty(EPOCH_COLUMNS), **metrics.get("epochs", {})},
                    test=test, weights=weights, status=str(meta.get("status", "finished")),
-                   note=str(meta.get("note", "")))
+                   note=str(meta.get("note", "")), design_id=str(meta.get("design_id", "") or ""),
+                   design_path=str(meta.get("design_path", "") or ""))
 
 
 def save_weights(weights: dict, path) -> None:
