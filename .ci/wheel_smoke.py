@@ -6,7 +6,8 @@ the checkout, with the Python of the virtual environment the wheel was installed
 Checks that the installed code is not the checkout's; that every run-time file of the checkout's
 resources/ is installed, byte for byte; that every template and lesson loads; that the style sheets and
 the icon are found (and the icon renders); that `cnn-designer analyze lenet5` and a one-epoch `train` work;
-and that the app starts offscreen, paints its window and quits cleanly. Prints one line per check and
+that the desktop entry installs (starting this installation, with its icon) and uninstalls; and that the
+app starts offscreen, paints its window and quits cleanly. Prints one line per check and
 exits 1 naming every failure. Not a pytest file: it tests an installation, not the source.
 """
 from __future__ import annotations
@@ -155,6 +156,21 @@ def main() -> int:
         if "test accuracy" not in out or not (run / "weights.safetensors").is_file():
             raise AssertionError(f"no result or no weights in {run}:\n{out}")
         return f"({next(line for line in out.splitlines() if 'test accuracy' in line).strip()})"
+
+    @check("cnn-designer --install-desktop-entry, then --uninstall-desktop-entry")
+    def _():
+        xdg = {"XDG_DATA_HOME": str(work / "xdg-data")}
+        entry = work / "xdg-data" / "applications" / "cnn-designer.desktop"
+        icon = work / "xdg-data" / "icons" / "hicolor" / "scalable" / "apps" / "cnn-designer.svg"
+        command("--install-desktop-entry", env=xdg)
+        launcher = Path(sys.executable).with_name("cnn-designer").absolute()
+        if f"\nExec={launcher} %f\n" not in entry.read_text(encoding="utf-8"):
+            raise AssertionError(f"the entry does not start {launcher}:\n{entry.read_text(encoding='utf-8')}")
+        if icon.read_bytes() != (args.source_resources / "icons" / "cnn-designer.svg").read_bytes():
+            raise AssertionError(f"the entry's icon {icon} is not the app's")
+        command("--uninstall-desktop-entry", env=xdg)
+        if entry.exists() or icon.exists():
+            raise AssertionError("--uninstall-desktop-entry left the entry or its icon behind")
 
     @check("the app starts offscreen, paints its window and quits cleanly")
     def _():
