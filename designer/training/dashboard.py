@@ -309,6 +309,7 @@ class TrainingDashboard(InsightMixin, QObject):
     def _design_replaced(self, _identity: str) -> None:
         """Another design is open: the previous one's run stops, and nothing of it stays on screen."""
         self._pending_start = False
+        self._maps_after_run = self.controller.running   # the new design's maps, once the old run let go
         if self.controller.running:
             self.controller.stop()   # it trained the old design; it ends in the Runs list as "stopped"
             self.status.emit("Stopped the previous design's run; it stays in the Runs list (show other designs).")

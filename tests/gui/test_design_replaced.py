@@ -210,3 +210,28 @@ def test_runs_of_this_design_come_first_and_the_rest_on_request(qtbot, trained_w
     assert window.files.open_path(str(tmp_path / "mine.json"), ask_to_save=False)
     dash.runs.show_all.setChecked(False)
     assert dash.runs.listed_ids() == [again.id]
+
+
+def test_replacing_the_design_during_a_run_stops_it_and_draws_nothing_more(qtbot, make_window, digits,
+                                                                            dialog_answers):
+    window = make_window(load_template("lenet5"))
+    dash = window.training
+    dash.data.set_dataset(digits)
+    dash.form.batch_size.setValue(8)
+    dash.form.epochs.setValue(20)
+    dash.form.device.setCurrentText("cpu")
+    with qtbot.waitSignal(dash.controller.step, timeout=120000):
+        assert dash.start()
+    old = dash.record
+    dialog_answers.template = blank_graph()
+    assert window.files.new_design()
+    with qtbot.waitSignal(dash.run_finished, timeout=120000):
+        pass   # the run of the replaced design ends (stopped)
+    qtbot.waitUntil(lambda: not dash.controller.running, timeout=60000)
+    assert len(dash.curves.metrics.steps["step"]) == 0 and dash.results.result is None
+    assert dash.controls.stats.text() == "Not training." and dash.controls.message.text() == ""
+    assert not dash.has_trained_weights() and dash.feature_maps.epoch_snapshots == []
+    assert "previous design" in window.statusBar().currentMessage()
+    assert dash.runs.listed_ids() == []
+    dash.runs.show_all.setChecked(True)
+    assert dash.runs.listed_ids() == [old.id] and dash.store.get(old.id).status == "stopped"
