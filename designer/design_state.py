@@ -63,6 +63,7 @@ class DesignState(QObject):
         self.store = RunStore(runs_dir)
         self.identity = new_identity()
         self.project_run_ids: set = set()   # runs that came with an opened .cnnd project
+        self._settings_source = None        # the training settings' editor (see set_settings_source)
         self._clear()
         document.about_to_replace.connect(self._let_go)
         document.graph_replaced.connect(self._announce)
@@ -129,3 +130,13 @@ class DesignState(QObject):
     def choose_training(self, dataset_key=None, size=None, config=None) -> None:
         """Show this data set (and size) and these settings in the training settings."""
         self.training_chosen.emit(TrainingChoice(dataset_key, size, config))
+
+    def set_settings_source(self, source) -> None:
+        """`source()` returns (data set key, TrainConfig) as the training settings show them now; the
+        dashboard's form edits them, so this state asks it rather than keeping a copy that could drift."""
+        self._settings_source = source
+
+    def training_settings(self) -> tuple:
+        """(data set key, TrainConfig) chosen for the design; ("", None) without a dashboard. Raises
+        ValueError while a setting is half-typed."""
+        return self._settings_source() if self._settings_source is not None else ("", None)

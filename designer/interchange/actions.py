@@ -99,7 +99,8 @@ class InterchangeActions:
         if dash is None or weights is None:
             return
         from engine.training.run_record import RunRecord
-        record = RunRecord(graph=graph, config=dash.config(), dataset_key=dash.data.key, name=name,
+        dataset_key, config = self.state.training_settings()
+        record = RunRecord(graph=graph, config=config, dataset_key=dataset_key, name=name,
                            weights={k: v.detach().clone() for k, v in weights.items()})
         self.state.stamp(record)
         self.state.store.save(record)
@@ -134,9 +135,8 @@ class InterchangeActions:
             if name == "export_python":
                 text = exporters.export_source(graph, path).summary()
             elif name == "export_script":
-                dash = self.dashboard
-                config = dash.config() if dash is not None else None
-                write_training_script(graph, path, config, dash.data.key if dash is not None else "")
+                dataset_key, config = self.state.training_settings()
+                write_training_script(graph, path, config, dataset_key)
                 text = f"wrote {path}; run it with python or torchrun"
             elif name == "export_onnx":
                 text = exporters.export_onnx(graph, path, weights).summary()
@@ -159,10 +159,10 @@ class InterchangeActions:
         return True
 
     def save_project(self, path: str) -> str:
-        dash = self.dashboard
         runs = self.design_runs()
-        dataset = {"key": dash.data.key} if dash is not None else {}
-        seed = dash.config().seed if dash is not None else 0
+        dataset_key, config = self.state.training_settings()
+        dataset = {"key": dataset_key} if dataset_key else {}
+        seed = config.seed if config is not None else 0
         save_bundle(Bundle(self.window.document.graph, runs, self.current_weights(), dataset, seed), path)
         return f"saved project {path} with {len(runs)} run(s)"
 
@@ -208,6 +208,8 @@ class InterchangeActions:
                 store.save(dataclasses.replace(run))
             last = run
         self.state.add_project_runs(run.id for run in bundle.runs)
+        if bundle.dataset.get("key"):   # the project's data set (an unknown key leaves the choice as it is)
+            self.state.choose_training(str(bundle.dataset["key"]))
         dash = self.dashboard
         if dash is None:
             return

@@ -63,6 +63,7 @@ class TrainingDashboard(InsightMixin, QObject):
         super().__init__(parent)
         self.source = source
         self.state = state if state is not None else DesignState(source, runs_dir, self)
+        self.state.set_settings_source(lambda: (self.data.key or "", self.config()))
         self.store = self.state.store
         self.controller = TrainingController(self)
         self.record = None                  # RunRecord of the current (or last) run

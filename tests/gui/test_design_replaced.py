@@ -99,8 +99,10 @@ def replace(way, window, qtbot, tmp_path, dialog_answers, monkeypatch, make_wind
     elif way == "open_bundle":
         other = make_window(chain_graph(("Conv2d", {"out_channels": 3}), ("Flatten", {}),
                                         ("Linear", {"out_features": 10})))
+        other.training.data.select("uci_digits")
         assert other.interchange.export_to("export_bundle", str(tmp_path / "other.cnnd"))
         assert files.open_path(str(tmp_path / "other.cnnd"), ask_to_save=False), dialog_answers.errors
+        assert window.training.data.key == "uci_digits"   # the project's data set choice came with it
     elif way == "lesson":
         next(a for a in window.menu("Learn").actions() if a.objectName() == "action_lesson_2").trigger()
     elif way == "import_python":
