@@ -167,9 +167,13 @@ class DocumentMachine(RuleBasedStateMachine):
                 if editor.mode is not None:
                     editor.mode.setCurrentIndex(0)
                 h, w = data.draw(st.sampled_from(EXTREME_INTS)), data.draw(st.sampled_from(EXTREME_INTS))
+                square = data.draw(st.booleans(), "square link")
+                editor.square.setChecked(square)
                 editor.h.setValue(h)
                 editor.w.setValue(w)
                 expected = (min(max(h, lo), hi), min(max(w, lo), hi))
+                if square:   # linked: the width typed last sets both
+                    expected = (expected[1], expected[1])
         elif spec.kind == "float":
             text = data.draw(st.sampled_from(FLOAT_TEXTS), "text")
             editor.edit.setText(text)
