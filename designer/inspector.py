@@ -9,6 +9,8 @@ from designer.param_widgets import FloatEditor, make_editor
 from engine.registry import get_kind
 from engine.summary import human_bytes, human_count, shape_text
 
+SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "todo": "Next step"}
+
 
 def _small(text: str, role: str = "help") -> QLabel:
     label = QLabel(text)
@@ -174,7 +176,7 @@ class Inspector(QScrollArea):
         issues = analysis.issues_for(self.node_id)
         issue = next((i for i in issues if i.severity == "error"), issues[0] if issues else None)
         self.issue_label.setText("" if issue is None else
-                                 f"{'Error' if issue.severity == 'error' else 'Warning'}: {issue.message}")
+                                 f"{SEVERITY_WORDS.get(issue.severity, 'Warning')}: {issue.message}")
         self.issue_label.setVisible(issue is not None)
         self._fix = issue.fix if issue is not None else None
         self.fix_button.setVisible(self._fix is not None)

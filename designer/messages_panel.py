@@ -37,9 +37,11 @@ class MessagesPanel(QWidget):
         for note in self.notes:
             item = QListWidgetItem(style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation), note)
             self.list.addItem(item)
-        for issue in sorted(analysis.issues, key=lambda i: i.severity != "error"):
-            icon = QStyle.StandardPixmap.SP_MessageBoxCritical if issue.severity == "error" \
-                else QStyle.StandardPixmap.SP_MessageBoxWarning
+        order = {"error": 0, "warning": 1, "todo": 2}
+        icons = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+                 "todo": QStyle.StandardPixmap.SP_MessageBoxInformation}
+        for issue in sorted(analysis.issues, key=lambda i: order.get(i.severity, 1)):
+            icon = icons.get(issue.severity, QStyle.StandardPixmap.SP_MessageBoxWarning)
             text = str(issue)
             if issue.fix is not None:
                 text += f"   [double-click: {issue.fix.label}]"

@@ -27,8 +27,10 @@ class StatusTotals(QObject):
         self.params.setText(f"Parameters: {human_count(analysis.total_params)}")
         self.macs.setText(f"MACs: {human_count(analysis.total_macs)}")
         self.memory.setText(f"Activations: {human_bytes(analysis.total_memory)}")
-        n, w = len(analysis.errors), len(analysis.warnings)
+        n, w = len(analysis.mistakes), len(analysis.warnings)
         text = "No errors" if not n else f"{n} error{'s' if n != 1 else ''}"
+        if not n and analysis.errors:   # only steps still to take: a hint, not an alarm
+            text = "Not finished: see Messages"
         if w:
             text += f", {w} warning{'s' if w != 1 else ''}"
         self.errors.setText(text)

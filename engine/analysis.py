@@ -22,7 +22,7 @@ BYTES_PER_VALUE = 4  # float32 activations
 class Issue:
     message: str
     node_id: Optional[str] = None
-    severity: str = "error"  # or "warning"
+    severity: str = "error"  # or "warning", or "todo": a step not taken yet (an unfinished design, not a mistake)
     fix: object = None       # engine.fixes.Fix or None
 
     __hash__ = None
@@ -55,6 +55,12 @@ class Analysis:
 
     @property
     def errors(self) -> list:
+        """Everything that stops the design from training: mistakes and steps not taken yet (todos)."""
+        return [i for i in self.issues if i.severity in ("error", "todo")]
+
+    @property
+    def mistakes(self) -> list:
+        """The errors that are wrong rather than unfinished: these are drawn in red."""
         return [i for i in self.issues if i.severity == "error"]
 
     @property
@@ -198,12 +204,17 @@ def _check_structure(graph, nodes, incoming, outgoing, issues, node_errors):
             node_errors[nid] = Issue(f"has a connection into input {max(slots) + 1}, but takes "
                                      f"{_inputs_text(kind.max_inputs)}; delete it and connect input 1", nid)
         elif len(ins) < kind.min_inputs:
-            if not ins and not outgoing[nid] and len(nodes) > 1:
+            if not ins and not outgoing[nid] and spec.kind == "Output" and len(nodes) > 1:   # unfinished, not wrong
+                node_errors[nid] = Issue("waits for the last layer: connect a layer's output to it", nid, "todo")
+            elif not ins and not outgoing[nid] and len(nodes) > 1:
                 node_errors[nid] = Issue("is not connected; connect it or delete it", nid)
             elif kind.max_inputs == kind.min_inputs:
                 node_errors[nid] = Issue("has no input; connect a layer to it", nid)
             else:
                 node_errors[nid] = Issue(f"needs at least {kind.min_inputs} inputs but has {len(ins)}", nid)
+        elif kind.min_inputs == 0 and not outgoing[nid] and spec.kind == "Input" and len(nodes) > 1:
+            node_errors[nid] = Issue("waits for the first layer: drag a layer from the palette and connect "
+                                     "this output to it", nid, "todo")
         elif kind.min_inputs == 0 and not outgoing[nid] and len(nodes) > 1:
             node_errors[nid] = Issue("is not connected; connect it or delete it", nid)
 
@@ -243,7 +254,7 @@ def _input_image_size(graph):
 def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) -> NodeInfo:
     kind = get_kind(spec.kind)
     in_shapes = tuple(s.shape for s in sources)
-    if structural_error is not None:
+    if structural_error is not None and (structural_error.severity != "todo" or len(in_shapes) < kind.min_inputs):
         return NodeInfo(in_shapes=in_shapes, error=structural_error)
     if any(s is None for s in in_shapes):
         return NodeInfo(in_shapes=in_shapes)  # an upstream error already explains this
@@ -264,7 +275,9 @@ def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) 
         params = _count_params(spec.kind, _freeze(spec.params), in_shapes)
     except (RuntimeError, ValueError) as exc:  # PyTorch refused what the shape rule allowed
         return NodeInfo(in_shapes=in_shapes, error=Issue(f"PyTorch refuses this layer: {exc}", nid))
-    return NodeInfo(shape, in_shapes, params, kind.macs(spec.params, list(in_shapes), shape), memory, rf, jump)
+    # an Input waiting for its first layer (a todo) still has its shape, so its edge and Explain can show it
+    return NodeInfo(shape, in_shapes, params, kind.macs(spec.params, list(in_shapes), shape), memory, rf, jump,
+                    structural_error)
 
 
 def _adjust_instead(fix, source):
@@ -312,7 +325,9 @@ def _check_paths(graph, nodes, outgoing, issues):
                 seen.add(e.target)
                 stack.append(e.target)
     if outputs[0] not in seen:
-        issues.append(Issue(f"There is no path from {inputs[0]} to {outputs[0]}; connect the layers in between."))
+        # Unfinished rather than wrong: nothing is drawn in red for it (a blank design starts here)
+        issues.append(Issue(f"There is no path from {inputs[0]} to {outputs[0]} yet; add layers in between and "
+                            f"connect them.", severity="todo"))
 
 
 def _warn_softmax_before_output(graph, nodes, incoming, issues):

@@ -197,3 +197,13 @@ def test_class_count_fix_inserts_a_linear_when_the_feeding_linear_is_shared():
     g = g.with_node(make_node(g, "ReLU")).with_edge(EdgeSpec("linear_1", "relu_1"))
     err = analyze(g).issues_for("output_1")[0]
     assert err.fix.action == "insert"
+
+
+def test_a_blank_design_is_unfinished_not_wrong():
+    from designer.graph_edits import blank_graph
+
+    a = analyze(blank_graph())
+    assert not a.ok and a.mistakes == []          # it cannot train, but nothing in it is a mistake
+    assert {i.severity for i in a.issues} == {"todo"}
+    assert {i.node_id for i in a.issues} == {"input_1", "output_1", None}
+    assert "waits for the first layer" in a.issues_for("input_1")[0].message

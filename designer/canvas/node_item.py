@@ -96,7 +96,7 @@ class NodeItem(QGraphicsItem):
         kind = get_kind(self.spec.kind)
         shape = "" if self.info is None else shape_text(self.info.shape)
         if self.info is not None and self.info.shape is None:
-            shape = "shape unknown" if self.issue is None or self.issue.severity != "error" else "⚠ error"
+            shape = "no shape yet" if self.issue is None or self.issue.severity != "error" else "⚠ error"
         elif shape:
             shape = "→ " + shape
         width = int(NODE_WIDTH - 2 * TEXT_PAD)
@@ -119,7 +119,7 @@ class NodeItem(QGraphicsItem):
     def paint(self, painter, option, widget=None):
         c = theme.colors()
         error = self.issue is not None and self.issue.severity == "error"
-        warning = self.issue is not None and not error
+        warning = self.issue is not None and self.issue.severity == "warning"   # a todo is drawn as usual
         body = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
         border = c.error_border if error else (c.warning_border if warning else c.node_border)
         if self.isSelected():

@@ -1,0 +1,19 @@
+"""A blank design greets the user with the next steps, not with red layers and a count of errors."""
+from __future__ import annotations
+
+from designer.graph_edits import blank_graph
+
+
+def test_a_blank_design_shows_hints_not_errors(make_window):
+    window = make_window(blank_graph())
+    for item in window.scene.node_items.values():
+        assert item.issue is not None and item.issue.severity == "todo", item.node_id
+    assert "error" not in window.totals.errors.text()
+    assert window.totals.errors.text() == "Not finished: see Messages"
+    texts = [window.messages.list.item(i).text() for i in range(window.messages.list.count())]
+    assert any("waits for the first layer" in t for t in texts)
+    window.select_node("input_1")
+    assert window.inspector.issue_label.text().startswith("Next step: ")
+    # one layer dropped but not connected is a real problem again
+    window.document.add_node("ReLU", (300.0, 0.0))
+    assert window.totals.errors.text().startswith("1 error")
