@@ -4,7 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from engine.summary import human_bytes, human_count, summary_rows
+from engine.summary import human_bytes, human_count, layer_count_text, summary_rows
 
 HEADERS = ("Layer", "Kind", "Output shape", "Parameters", "MACs", "Receptive field")
 NUMERIC = {3, 4}
@@ -19,7 +19,7 @@ class SummaryModel(QAbstractTableModel):
 
     def refresh(self, analysis) -> None:
         rows = summary_rows(self.document.graph, analysis)
-        self.error_ids = {i.node_id for i in analysis.errors if i.node_id}
+        self.error_ids = {i.node_id for i in analysis.mistakes if i.node_id}   # red rows: not a todo
         if [r[0] for r in rows] == [r[0] for r in self.rows]:
             self.rows = rows  # same layers in the same order: repaint values only
             if rows:
@@ -102,6 +102,7 @@ class SummaryPanel(QWidget):
 
     def refresh(self, analysis) -> None:
         self.model.refresh(analysis)
-        self.totals.setText(f"<b>Total:</b> {len(self.model.rows)} layers · {analysis.total_params:,} parameters "
+        self.totals.setText(f"<b>Total:</b> {layer_count_text(self.model.document.graph)} · "
+                            f"{analysis.total_params:,} parameters "
                             f"({human_count(analysis.total_params)}) · {human_count(analysis.total_macs)} MACs · "
                             f"{human_bytes(analysis.total_memory)} activations per image")

@@ -20,6 +20,19 @@ def human_count(n: float) -> str:
 human_bytes = format_bytes   # the one way the app writes sizes (engine/units.py)
 
 
+ENDS = ("Input", "Output")
+
+
+def layer_count(graph: GraphSpec) -> int:
+    """The layers between Input and Output: what the Summary's total and Explain's overview both call layers."""
+    return sum(1 for n in graph.nodes if n.kind not in ENDS)
+
+
+def layer_count_text(graph: GraphSpec) -> str:
+    n = layer_count(graph)
+    return f"{n} layer{'s' if n != 1 else ''} between Input and Output"
+
+
 def summary_rows(graph: GraphSpec, analysis: Analysis) -> list:
     """(id, kind, output shape, params, MACs, receptive field) per node, in dependency order."""
     nodes = graph.node_map()

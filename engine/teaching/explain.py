@@ -15,7 +15,7 @@ from typing import Any, Optional
 from engine.analysis import Analysis, NodeInfo
 from engine.graph import GraphSpec, LayerSpec
 from engine.registry import LayerKind, get_kind
-from engine.summary import human_bytes, human_count
+from engine.summary import human_bytes, human_count, layer_count
 
 
 # ---- the plain data an explanation is made of --------------------------------------------------------
@@ -361,15 +361,18 @@ def explain_network(graph: GraphSpec, analysis: Analysis) -> Explanation:
     nodes = graph.node_map()
     total = analysis.total_params
     layers = [nid for nid in analysis.order if nid in nodes and nodes[nid].kind not in ("Input", "Output")]
-    lines = [Fact("Layers", str(len(layers)), "n_layers", len(layers)),
+    count = layer_count(graph)   # the Summary's count too
+    lines = [Fact("Layers between Input and Output", str(count), "n_layers", count),
              Fact("Learned parameters", number_text(total), "total_params", total),
              Fact("Multiply-adds per image", f"{number_text(analysis.total_macs)} "
                   f"({human_count(analysis.total_macs)})", "total_macs", analysis.total_macs),
              Fact("Activation memory per image", human_bytes(analysis.total_memory), "total_memory",
                   analysis.total_memory)]
-    if analysis.errors:
-        lines.append(Text(f"{len(analysis.errors)} error(s) to fix before the network can train; select a layer "
+    if analysis.mistakes:
+        lines.append(Text(f"{len(analysis.mistakes)} error(s) to fix before the network can train; select a layer "
                           f"marked in red to see what is wrong.", "error"))
+    elif analysis.errors:   # only steps not taken yet (a blank design): the next one, gently
+        lines.append(Text(f"Not finished yet: {analysis.errors[0]}."))
     sections = [Section("The whole network", tuple(lines))]
     holders = sorted((nid for nid in layers if analysis.nodes[nid].params), key=lambda n: -analysis.nodes[n].params)
     if total and holders:

@@ -17,3 +17,14 @@ def test_a_blank_design_shows_hints_not_errors(make_window):
     # one layer dropped but not connected is a real problem again
     window.document.add_node("ReLU", (300.0, 0.0))
     assert window.totals.errors.text().startswith("1 error")
+
+
+def test_explain_and_summary_of_a_blank_design_speak_of_next_steps(make_window):
+    from engine.teaching.explain import explain_network
+
+    window = make_window(blank_graph())
+    text = " ".join(str(getattr(line, "text", "")) for s in explain_network(window.document.graph,
+                                                                           window.document.analysis).sections
+                    for line in s.lines)
+    assert "Not finished yet" in text and "error" not in text
+    assert window.summary.model.error_ids == set()

@@ -149,3 +149,14 @@ def test_the_learn_menu_opens_and_closes_the_explain_dock(qtbot, lenet_like):
     qtbot.waitUntil(window.explain_panel.on_screen)
     assert action.isChecked() and not window.explain_dock.isHidden()
 
+
+
+def test_explain_and_summary_count_the_same_layers_and_say_which(qtbot, lenet_like):
+    window = lenet_like
+    window.scene.clearSelection()
+    qtbot.waitUntil(lambda: window.explain_panel.explanation is not None
+                    and window.explain_panel.explanation.node_id == "")
+    # chain_graph: Input, 5 layers, Output; both panels count the 5 and say so
+    assert window.explain_panel.explanation.value("n_layers") == 5
+    assert "Layers between Input and Output" in shown_text(window)
+    assert "5 layers between Input and Output" in window.summary.totals.text()
