@@ -61,12 +61,17 @@ class NodeItem(QGraphicsItem):
     def set_info(self, info, issue) -> None:
         self.info, self.issue = info, issue
         self._texts = None  # made on the next paint, so items off screen cost nothing
+        self._refresh()
+
+    def toolTip(self) -> str:
+        """Made when asked (the scene's help event), not on every analysis: one edit near the Input of a
+        500-layer design changes every layer's info."""
         tip = [f"{self.spec.kind}: {get_kind(self.spec.kind).help}"]
+        issue = self.issue
         if issue is not None:
             tip.insert(0, f"{'Error' if issue.severity == 'error' else 'Warning'}: {issue.message}"
                        + (f"\nRight-click → {issue.fix.label}" if issue.fix is not None else ""))
-        self.setToolTip("\n\n".join(tip))
-        self._refresh()
+        return "\n\n".join(tip)
 
     def set_input_port_count(self, count: int) -> None:
         while len(self.input_ports) > count:

@@ -5,7 +5,7 @@ import math
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
-from PySide6.QtWidgets import QGraphicsScene, QMenu
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu, QToolTip
 
 from designer import dialogs, theme
 from designer.canvas.connect_drag import ConnectDrag
@@ -147,6 +147,18 @@ class GraphScene(QGraphicsScene):
             if edge.source in changed_sources or not item.label:
                 info = analysis.nodes.get(edge.source)
                 item.set_label(shape_text(info.shape) if info is not None and info.shape else "")
+
+    def helpEvent(self, event):
+        """Layers and connections make their tooltips when asked (see NodeItem.toolTip); Qt's own help event
+        only knows tooltips stored with setToolTip, which would cost every edit a rebuild of all of them."""
+        for item in self.items(event.scenePos()):
+            if isinstance(item, (NodeItem, EdgeItem)):
+                QToolTip.showText(event.screenPos(), item.toolTip(), event.widget())
+                event.accept()
+                return
+            if QGraphicsItem.toolTip(item):   # a port or another item with a stored tooltip
+                break
+        super().helpEvent(event)
 
     # ---- queries ----------------------------------------------------------------------------
     def selected_node_ids(self) -> list:

@@ -106,7 +106,7 @@ class TrainingController(QObject):
             from engine.training import process
             try:
                 process.warm_up()
-            except OSError as exc:   # cannot start processes here: train in a thread instead
+            except (OSError, RuntimeError) as exc:   # no child processes here: train in a thread instead
                 log.warning("cannot start a training process (%s); training in a thread", exc)
                 self.backend = "thread"
 
@@ -142,7 +142,7 @@ class TrainingController(QObject):
         from engine.training import process
         try:
             proc = process.acquire()
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             log.warning("cannot start a training process (%s); training in a thread", exc)
             self.backend = "thread"
             return None
