@@ -35,6 +35,34 @@ def curve(start: QPointF, end: QPointF) -> QPainterPath:
     return path
 
 
+class EdgeLabel(QGraphicsItem):
+    """An edge's shape label, drawn above the layers: a layer standing in the way of a connection hid the
+    label under it. It takes no mouse buttons, so clicks reach the edge (or layer) below as before."""
+
+    def __init__(self, edge):
+        super().__init__()
+        self.edge = edge
+        self.setZValue(2)    # layers are at 1, a selected layer at 1.5
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def boundingRect(self) -> QRectF:
+        return self.edge._label_rect.adjusted(-2, -2, 2, 2)
+
+    def paint(self, painter, option, widget=None):
+        edge = self.edge
+        if not edge.label or edge.hidden_for_drag or not edge.isVisible():
+            return
+        c = theme.colors()
+        strong = edge.isSelected() or edge.drop_highlight
+        painter.setPen(QPen(c.port_hover if edge.drop_highlight else (c.edge_selected if strong else c.edge), 1))
+        painter.setBrush(QBrush(c.edge_label_fill))
+        painter.drawRoundedRect(edge._label_rect, 4, 4)
+        painter.setFont(LABEL_FONT)
+        painter.setPen(c.text)
+        # never clipped: at some zooms the text is drawn a little wider than it measured ('6×26×2')
+        painter.drawText(edge._label_rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextDontClip, edge.label)
+
+
 class EdgeItem(QGraphicsItem):
     def __init__(self, edge, source_item, target_item):
         super().__init__()
@@ -51,6 +79,7 @@ class EdgeItem(QGraphicsItem):
         self._label_rect = QRectF()
         self._bounds = QRectF()
         self._shape = None
+        self.label_item = EdgeLabel(self)   # joins the scene with this edge (itemChange)
         source_item.edges.append(self)
         target_item.edges.append(self)
         self.refresh()
@@ -91,11 +120,28 @@ class EdgeItem(QGraphicsItem):
         else:
             self._label_rect = QRectF()
         self._bounds = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)  # asked often
+        self.label_item.prepareGeometryChange()
+        self.label_item.update()
         self.setToolTip(f"{self.edge.source} → {self.edge.target}" + (f": {self.label}" if self.label else "")
                         + "\nDrag the input end to re-attach it; Delete removes it.")
 
     def boundingRect(self) -> QRectF:
         return self._bounds
+
+    def update(self, *args):
+        # the label repaints with the edge: a drag hides both, a drop target highlights both
+        super().update(*args)
+        self.label_item.update()
+
+    def itemChange(self, change, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemSceneChange and self.label_item.scene() is not None:
+            self.label_item.scene().removeItem(self.label_item)   # removed or moved: the label goes too
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSceneHasChanged and value is not None:
+            value.addItem(self.label_item)
+        elif change in (QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged,
+                        QGraphicsItem.GraphicsItemChange.ItemVisibleHasChanged):
+            self.label_item.update()
+        return super().itemChange(change, value)
 
     def shape(self) -> QPainterPath:
         if self._shape is None:
@@ -115,11 +161,4 @@ class EdgeItem(QGraphicsItem):
         painter.setPen(QPen(color, 3.0 if strong else 1.8, Qt.PenStyle.SolidLine,
                             Qt.PenCapStyle.RoundCap))
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
-        if self.label:
-            painter.setPen(QPen(color, 1))
-            painter.setBrush(QBrush(c.edge_label_fill))
-            painter.drawRoundedRect(self._label_rect, 4, 4)
-            painter.setFont(LABEL_FONT)
-            painter.setPen(c.text)
-            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        painter.drawPath(self._path)   # the label is drawn by self.label_item, above the layers
