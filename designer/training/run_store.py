@@ -1,8 +1,11 @@
 """Where finished runs are kept: one RunRecord folder per run under the app's data folder."""
 from __future__ import annotations
 
+import copy
 import logging
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from engine.insight.run_diff import diff_graphs
@@ -25,6 +28,12 @@ def default_runs_dir() -> Path:
     return folder / "runs"
 
 
+def _log_failure(future) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.warning("could not save the run's progress: %s", exc)
+
+
 class RunStore:
     """Runs on disk, newest last. Records are listed without weights; weights load on demand."""
 
@@ -32,6 +41,11 @@ class RunStore:
         self.root = Path(root) if root is not None else default_runs_dir()
         self._records: dict = {}
         self.problems: list = []   # folders that could not be read, with the reason
+        # Progress saves (six files, each fsync'ed) go to one writer thread, in order, so a run's epoch end
+        # never stalls the window; save() and flush() wait for them.
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list = []
+        self._lock = threading.Lock()
 
     def refresh(self) -> list:
         self._records, self.problems = {}, []
@@ -56,6 +70,7 @@ class RunStore:
 
     def save(self, record: RunRecord) -> Path:
         """Write the run (with its weights) and keep it listed without them."""
+        self.flush()   # an older progress save must not land after this one
         path = record.save(self.folder(record.id))
         weights, record.weights = record.weights, None
         self._records[record.id] = record
@@ -64,8 +79,26 @@ class RunStore:
 
     def save_progress(self, record: RunRecord) -> None:
         """Write a running run's record and metrics so far (no weights: its checkpoints hold them), so a
-        crash of the app keeps them; the run is listed once it ends."""
-        record.save(self.folder(record.id))
+        crash of the app keeps them; the run is listed once it ends. Written by a background thread from a
+        copy taken now; flush() waits until it is on disk."""
+        snapshot = copy.copy(record)
+        snapshot.step_metrics = {k: list(v) for k, v in record.step_metrics.items()}
+        snapshot.epoch_metrics = {k: list(v) for k, v in record.epoch_metrics.items()}
+        snapshot.weights = None
+        folder = self.folder(record.id)
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-progress")
+            future = self._writer.submit(snapshot.save, folder)
+            self._pending = [f for f in self._pending if not f.done()] + [future]
+        future.add_done_callback(_log_failure)
+
+    def flush(self) -> None:
+        """Wait until every progress save handed to the writer thread has been written (or has failed)."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for future in pending:
+            future.exception()   # waits; a failure was already logged
 
     def load_weights(self, run_id: str) -> dict:
         rec = RunRecord.load(self.folder(run_id), load_weights=True)

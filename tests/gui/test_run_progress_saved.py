@@ -1,6 +1,7 @@
 """The dashboard writes a run's record and metrics as it goes, so a crash of the app keeps them; failed and
 interrupted runs are listed and say so; an interrupted run's weights come from its last checkpoint."""
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ def test_metrics_are_on_disk_after_each_epoch_while_running(qtbot, dash):
         if ev.which != "last":
             return
         folder = dash.store.folder(dash.record.id)   # read while the run is still going
+        dash.store.flush()     # progress is written by a background thread; wait for the copy just handed over
         meta = json.loads((folder / "run.json").read_text())
         epochs = json.loads((folder / "metrics.json").read_text())["epochs"]["epoch"]
         on_disk.append((meta["status"], len(epochs)))
@@ -36,6 +38,7 @@ def test_metrics_are_on_disk_after_each_epoch_while_running(qtbot, dash):
     with qtbot.waitSignal(dash.run_finished, timeout=60000):
         assert dash.start()
     assert on_disk[0] == ("running", 1)          # epoch 1's metrics next to epoch 1's checkpoint
+    assert [t.name for t in threading.enumerate() if t.name.startswith("run-progress")]  # written off the GUI thread
     (record,) = dash.store.records()
     assert record.status == "finished" and len(record.epoch_metrics["epoch"]) == 2
 
