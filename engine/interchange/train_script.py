@@ -19,7 +19,6 @@ from engine.graph import NODE_ID_PATTERN, GraphSpec
 from engine.graph_io import write_text_atomic
 
 HARNESS_MARKER = "# ---- HARNESS ----"
-SCRIPT_DATASETS = ("synthetic", "tensors", "mnist", "fashion_mnist", "cifar10", "folder")
 # The app's data set keys and the script's equivalents (the app's generated sets become "synthetic").
 DATASET_FOR_KEY = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "folder": "folder"}
 

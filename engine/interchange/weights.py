@@ -9,8 +9,6 @@ from pathlib import Path
 
 import torch
 
-WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
-
 
 class WeightsError(ValueError):
     """A weights file that cannot be used; the message says why."""
