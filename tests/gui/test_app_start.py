@@ -5,10 +5,13 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from designer.app import EXIT_AFTER_PAINT
 from designer.theme import app_icon
 
 
+@pytest.mark.slow  # a whole app start in a new process
 def test_the_app_paints_then_quits_cleanly_when_asked(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", EXIT_AFTER_PAINT: "1",
            "CNN_DESIGNER_SETTINGS_DIR": str(tmp_path / "settings")}
