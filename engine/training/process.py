@@ -11,7 +11,9 @@ A small pool keeps one warm child ready, so Start does not wait for torch to imp
 from __future__ import annotations
 
 import atexit
+import logging
 import multiprocessing
+import pickle
 import signal
 import threading
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from dataclasses import dataclass
 from engine.training.control import TrainControl
 from engine.training.events import Failed
 from engine.training.process_child import child_main
+
+log = logging.getLogger(__name__)
 
 # Functions (picklable: module-level, or functools.partial of one) each child calls before every job, e.g.
 # to register extra layer kinds the child would otherwise not know.
@@ -70,7 +74,7 @@ class TrainingProcess:
         job = Job(graph, data, config, run_dir, probe, resume, torch.get_num_threads(), tuple(SETUP_HOOKS))
         try:
             self._wait_until_ready()
-            self._conn.send(("job", job))
+            self._send_job(job)
         except (OSError, EOFError, ValueError):
             yield self._died()
             return
@@ -86,6 +90,14 @@ class TrainingProcess:
                 return
             if kind == "event":
                 yield payload
+
+    def _send_job(self, job) -> None:
+        try:
+            self._conn.send(("job", job))       # tensors go through shared memory (torch's reductions)
+        except RuntimeError as exc:
+            # Shared memory full (a container's /dev/shm is often 64 MB): send a copy through the pipe instead.
+            log.warning("cannot share the data set with the training process (%s); sending a copy", exc)
+            self._conn.send_bytes(pickle.dumps(("job", job), protocol=pickle.HIGHEST_PROTOCOL))
 
     def close(self, timeout: float = QUIT_TIMEOUT_S) -> None:
         """End the child: ask it to quit, and kill it if it does not within `timeout` seconds."""
