@@ -37,7 +37,7 @@ class Arrangement:
 
 
 MIN_SIDE, MAX_SIDE = 290, 440
-WIDE = 1500   # from this window width, bottom groups sit side by side instead of being tabs of one group
+WIDE = 1800   # from this window width, bottom groups sit side by side (narrower, three curve plots get cramped)
 TALL = 900    # from this window height, Design has room for the Summary table under the canvas
 RIGHT_TABS = ("dock_inspector", "dock_training", "dock_explain", "dock_lessons")
 LEFT_DOCKS = ("dock_palette",)

@@ -91,6 +91,7 @@ class FeatureMapsView(QWidget):
         self.timelapse = QSlider(Qt.Orientation.Horizontal)
         self.timelapse.setRange(0, 0)
         self.timelapse.setToolTip("Time-lapse: the feature maps at the end of each epoch; far right is live")
+        self.timelapse.setMinimumWidth(120)   # in a narrow dock it shrank to its handle and could not be dragged
         self.timelapse.valueChanged.connect(self._timelapse_moved)
         # Which weights the tiles come from ("live: epoch 2, step 140"). It changes with every snapshot, so it
         # has a fixed width: a label that resizes would re-lay out and repaint the whole dock each time.
