@@ -33,6 +33,10 @@ class RunsView(QWidget):
         self._own: set = set()              # ids of the open design's runs (listed first)
         self.list = QListWidget()
         self.list.setToolTip("Tick two or more runs to overlay their curves and compare them")
+        # run titles are long ('Run 2 · Big network (+Dropout) · test 97.1 % · …'): wrap them, never cut them
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.itemChanged.connect(self._checks_changed)
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.load_button = QPushButton("Load weights into design")
@@ -76,6 +80,7 @@ class RunsView(QWidget):
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(1, 2)
+        split.setSizes([400, 600])   # proportions: the list got only its size hint and cut every title
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(split)
@@ -160,7 +165,10 @@ class RunsView(QWidget):
         extra = [("dataset", tuple(r.dataset_key for r in runs))]
         self.config_table.clear()
         self.config_table.setColumnCount(1 + len(runs))
-        self.config_table.setHorizontalHeaderLabels(["setting"] + [r.name or r.id for r in runs])
+        # columns headed 'Run 2', the full name on hover: whole names made the table wider than the dock
+        self.config_table.setHorizontalHeaderLabels(["setting"] + [(r.name or r.id).split(" · ")[0] for r in runs])
+        for j, r in enumerate(runs, start=1):
+            self.config_table.horizontalHeaderItem(j).setToolTip(r.name or r.id)
         self.config_table.setRowCount(len(rows) + len(extra) if runs else 0)
         bold = QFont()
         bold.setBold(True)
@@ -174,6 +182,7 @@ class RunsView(QWidget):
                 if differs:
                     item.setFont(bold)
                     item.setBackground(QBrush(QColor(255, 236, 179)))
+                    item.setForeground(QBrush(QColor(29, 36, 48)))   # dark text on the light marker, in both themes
                 self.config_table.setItem(i, j, item)
         self.config_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         if len(runs) < 2:

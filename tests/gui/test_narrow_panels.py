@@ -12,3 +12,30 @@ def test_the_epoch_slider_keeps_a_draggable_width_in_a_narrow_dock(qtbot):
     qtbot.waitExposed(view)
     assert view.timelapse.width() >= 120 > 3 * view.timelapse.style().pixelMetric(
         view.timelapse.style().PixelMetric.PM_SliderLength)
+
+
+def test_runs_list_wraps_long_titles_and_the_table_heads_columns_short(qtbot):
+    from designer.training.runs import RunsView
+    from engine.templates import load_template
+    from engine.training.config import TrainConfig
+    from engine.training.run_record import RunRecord
+
+    graph = load_template("lenet5")
+    runs = [RunRecord(graph, TrainConfig(lr=lr), "generated_digits", name=f"Run {i} · LeNet-5 (+Dropout, lr {lr})",
+                      test={"accuracy": 0.9})
+            for i, lr in ((1, 0.001), (2, 0.01))]
+    view = RunsView()
+    qtbot.addWidget(view)
+    view.resize(560, 300)    # the Runs tab of a bottom dock on a laptop
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_records(runs)
+    view.set_checked([r.id for r in runs])
+    line = view.list.fontMetrics().lineSpacing()
+    item = view.list.item(0)
+    assert view.list.width() > 0.3 * view.width()
+    assert view.list.visualItemRect(item).height() >= 2 * line     # wrapped, not cut
+    assert view.list.horizontalScrollBar().maximum() == 0
+    header = [view.config_table.horizontalHeaderItem(j).text() for j in range(3)]
+    assert header == ["setting", "Run 1", "Run 2"]
+    assert view.config_table.horizontalHeaderItem(2).toolTip() == runs[1].name
