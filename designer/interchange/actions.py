@@ -64,11 +64,11 @@ class InterchangeActions:
             self.actions[name] = action
         # after the state has let go of the previous design, so the bundle's weights and runs are this one's
         state.replaced.connect(self._claim_bundle)
-        window.document.file_path_changed.connect(self._path_changed)
 
     @property
     def project_run_ids(self) -> set:
-        """Runs that belong to the opened project, whatever design they trained."""
+        """Runs that came with the opened project, whatever design they trained; they stay this design's
+        until another design is open (also after Save As .json, so the Runs list does not lose them)."""
         return self.state.project_run_ids
 
     def current_weights(self):
@@ -190,10 +190,6 @@ class InterchangeActions:
                                 f"{r.imported_parameters:,} parameters{note}.", 8000)
 
     # ---- bundles -----------------------------------------------------------------------------------
-    def _path_changed(self, path: str) -> None:
-        if path and Path(path).suffix.lower() != ".cnnd":  # saved as .json: no longer the project
-            self.state.project_run_ids = set()
-
     def _claim_bundle(self, _identity: str = "") -> None:
         """The design was replaced: if it came from a .cnnd just read, bring in its runs and weights."""
         path = self.window.document.file_path

@@ -237,3 +237,21 @@ def test_replacing_the_design_during_a_run_stops_it_and_draws_nothing_more(qtbot
     assert dash.runs.listed_ids() == []
     dash.runs.show_all.setChecked(True)
     assert dash.runs.listed_ids() == [old.id] and dash.store.get(old.id).status == "stopped"
+
+
+def test_a_projects_runs_stay_this_designs_after_save_as_json(make_window, tmp_path, dialog_answers):
+    from engine.compiler import compile_graph
+
+    graph = load_template("lenet5")
+    first = make_window(graph)
+    run_id = first.interchange.adopt_weights(graph, compile_graph(graph).state_dict(), "Imported weights")
+    assert first.training.runs.listed_ids() == [run_id]
+    assert first.interchange.export_to("export_bundle", str(tmp_path / "p.cnnd"))
+    second = make_window(chain_graph(("Flatten", {}), ("Linear", {"out_features": 10})))
+    assert second.files.open_path(str(tmp_path / "p.cnnd"), ask_to_save=False), dialog_answers.errors
+    runs = second.training.runs
+    own = {r.id for r in second.state.own_runs()}
+    assert run_id in own and set(runs.listed_ids()) == own
+    dialog_answers.save_path = str(tmp_path / "p.json")
+    assert second.files.save_as()
+    assert {r.id for r in second.state.own_runs()} == own and set(runs.listed_ids()) == own
