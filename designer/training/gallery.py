@@ -102,15 +102,23 @@ class ErrorGallery(QWidget):
         idx, probs = top_k(self._probs, 3) if len(self._probs) else (np.zeros((0, 3), int), None)
         self.list.clear()
         alpha = self.opacity.value() / 100.0
+        texts = []
         for i, test_index in enumerate(self.indices[:MAX_IMAGES]):
             img = overlay_to_qimage(self._images[i], heat[i], alpha) if heat is not None else image_to_qimage(self._images[i])
             top3 = "  ".join(f"{self._names[c]} {p:.0%}" for c, p in zip(idx[i], probs[i]))
-            text = f"#{test_index}: {self._names[self._true[i]]} → {self._names[self._pred[i]]}\n{top3}"
+            # one probability a line: on one line, class names longer than a digit were cut
+            text = f"#{test_index}: {self._names[self._true[i]]} → {self._names[self._pred[i]]}\n" + \
+                "\n".join(f"{self._names[c]} {p:.0%}" for c, p in zip(idx[i], probs[i]))
+            texts.append(text)
             item = QListWidgetItem(QIcon(pixmap(img, ICON_SIZE, ICON_SIZE)), text)
             item.setToolTip(f"test image {test_index}\ntrue class: {self._names[self._true[i]]}\n"
                             f"predicted: {self._names[self._pred[i]]}\ntop 3: {top3}")
             item.setData(Qt.ItemDataRole.UserRole, int(test_index))
             self.list.addItem(item)
+        metrics = self.list.fontMetrics()
+        widest = max((metrics.horizontalAdvance(line) for t in texts for line in t.split("\n")), default=0)
+        lines = max((t.count("\n") + 1 for t in texts), default=1)
+        self.list.setGridSize(QSize(max(ICON_SIZE, widest) + 16, ICON_SIZE + lines * metrics.lineSpacing() + 16))
 
     def _saliency(self):
         method = self.method.currentText()

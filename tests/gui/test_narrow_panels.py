@@ -39,3 +39,25 @@ def test_runs_list_wraps_long_titles_and_the_table_heads_columns_short(qtbot):
     header = [view.config_table.horizontalHeaderItem(j).text() for j in range(3)]
     assert header == ["setting", "Run 1", "Run 2"]
     assert view.config_table.horizontalHeaderItem(2).toolTip() == runs[1].name
+
+
+def test_the_gallery_shows_each_top_3_probability_whole(qtbot):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from designer.training.gallery import ICON_SIZE, ErrorGallery
+
+    names = ("rectangle", "triangle", "circle", "ellipse")
+    probs = np.array([[0.1, 0.62, 0.2, 0.08], [0.05, 0.7, 0.15, 0.1]], np.float32)
+    result = SimpleNamespace(targets=[0, 0], predictions=[1, 1], probabilities=probs, class_names=names)
+    gallery = ErrorGallery()
+    qtbot.addWidget(gallery)
+    gallery.show_cell(0, 1, result, np.zeros((2, 1, 8, 8), np.float32), None, [])
+    metrics = gallery.list.fontMetrics()
+    grid = gallery.list.gridSize()
+    for i in range(gallery.list.count()):
+        lines = gallery.list.item(i).text().split("\n")
+        assert len(lines) == 4 and lines[1:] == sorted(lines[1:], key=lambda t: -int(t.split()[-1][:-1]))
+        assert all(metrics.horizontalAdvance(line) < grid.width() for line in lines)
+    assert grid.height() >= ICON_SIZE + 4 * metrics.lineSpacing()
