@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, Q
 from designer.graph_edits import blank_graph
 from engine.analysis import analyze
 from engine.graph_io import GraphFileError
-from engine.summary import human_count
+from engine.summary import human_count, layer_count   # layers between Input and Output, as the Summary
 from engine.templates import DEFAULT_TEMPLATE, list_templates, load_template
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -17,7 +17,7 @@ KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 
 def template_entries() -> list:
     """(key, title, description, size text) for the blank design and each template."""
-    entries = [("", "Blank design", "An Input and an Output; add the layers in between.", "2 layers")]
+    entries = [("", "Blank design", "An Input and an Output; add the layers in between.", "no layers yet")]
     for info in list_templates():
         try:
             graph = load_template(info.key)
@@ -25,7 +25,7 @@ def template_entries() -> list:
             continue
         analysis = analyze(graph)
         entries.append((info.key, info.name, info.description,
-                        f"{len(graph.nodes)} layers · {human_count(analysis.total_params)} parameters · "
+                        f"{layer_count(graph)} layers · {human_count(analysis.total_params)} parameters · "
                         f"{human_count(analysis.total_macs)} MACs"))
     return entries
 

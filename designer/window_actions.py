@@ -176,8 +176,15 @@ to connect them. Drag a connected input port to move that connection.</li>
 <h3>Canvas</h3>
 <ul>
 <li>Wheel: zoom around the cursor. Middle button or Space+drag: pan. Drag on empty space: select.</li>
-<li>Ctrl+1: fit the design in the window. Ctrl+L: auto-layout.</li>
+<li>Ctrl+1: fit the design in the window. Ctrl+L: auto-layout (and show the design readably).</li>
 <li>Ctrl+C / Ctrl+V / Ctrl+D / Delete: copy, paste, duplicate, delete. Ctrl+Z / Ctrl+Shift+Z: undo, redo.</li>
+</ul>
+<h3>Layouts</h3>
+<ul>
+<li>Alt+1 <b>Design</b>, Alt+2 <b>Train</b>, Alt+3 <b>Learn</b> (or the buttons in the toolbar): each layout
+arranges the panels for that work and remembers how you change it. View → Layout → Reset Layout puts it
+back.</li>
+<li>F11 or Ctrl+Shift+F: the canvas alone, without panels and toolbars; the same key brings them back.</li>
 </ul>"""
 
 

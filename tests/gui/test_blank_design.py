@@ -28,3 +28,13 @@ def test_explain_and_summary_of_a_blank_design_speak_of_next_steps(make_window):
                     for line in s.lines)
     assert "Not finished yet" in text and "error" not in text
     assert window.summary.model.error_ids == set()
+
+
+def test_the_template_gallery_counts_layers_as_the_summary_does():
+    from designer.template_gallery import template_entries
+    from engine.summary import layer_count
+    from engine.templates import load_template
+
+    sizes = {key: size for key, _title, _text, size in template_entries()}
+    assert sizes[""] == "no layers yet"
+    assert sizes["lenet5"].startswith(f"{layer_count(load_template('lenet5'))} layers ·")   # 12, not 14
