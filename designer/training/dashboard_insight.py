@@ -121,16 +121,18 @@ class InsightMixin:
         self.selected = node_id or ""
         why = self._why_no_data(self.selected)
         self.feature_maps.set_node(self.selected, why)
-        filters = None
+        filters, note = None, ""
         snap = self._latest_snapshot
         if self.controller.running and snap is not None:
             filters = snap.filters.get(self.selected)
         else:
+            if not self.has_trained_weights():
+                note = "Not trained yet: these are the random starting weights."
             module = self._module()
             sub = getattr(module, self.selected, None) if module is not None and self.selected else None
             if sub is not None and type(sub).__name__ == "Conv2d":
                 filters = sub.weight.detach().numpy()
-        self.filters.set_filters(self.selected, None if why else filters, why)
+        self.filters.set_filters(self.selected, None if why else filters, why, note)
 
     def _why_no_data(self, node_id: str) -> str:
         """Why the open design's layer `node_id` has no maps or filters to show ('' when it may have some)."""
@@ -197,7 +199,7 @@ class InsightMixin:
         self.feature_maps.set_graph(self.source.graph, self.source.analysis)
         trained = self.weights is not None and self.weights_graph == self.source.graph
         self.feature_maps.show_live(layer_outputs(module, probe), probe,
-                                    "current weights" if trained else "untrained (random) weights")
+                                    "current weights" if trained else "untrained (random) weights", trained)
         self.set_selected_node(self.selected)
 
     def _probe_index_chosen(self, index: int):

@@ -73,6 +73,7 @@ class FeatureMapsView(QWidget):
         self._probe_image = None
         self._live = {}                    # latest live activations
         self._live_label = ""
+        self._live_trained = True          # False: the live maps come from random, untrained weights
         self._epochs: list = []            # end-of-epoch snapshots for the time-lapse
         self._shown_label = ""             # which weights the tiles on screen come from
         self._render_pending = False       # new data arrived while this view was hidden
@@ -150,9 +151,10 @@ class FeatureMapsView(QWidget):
         self.grid.marker = None
         self._render()
 
-    def show_live(self, activations: dict, probe_image, label: str) -> None:
-        """New activations from training or from the current weights; shown unless scrubbing back in time."""
-        self._live, self._live_label = activations, label
+    def show_live(self, activations: dict, probe_image, label: str, trained: bool = True) -> None:
+        """New activations from training or from the current weights; shown unless scrubbing back in time.
+        `trained=False`: they come from random starting weights, and the title says the layer is not trained."""
+        self._live, self._live_label, self._live_trained = activations, label, trained
         if probe_image is not None:
             self._probe_image = probe_image
             self.probe.set_image(probe_image)
@@ -263,7 +265,10 @@ class FeatureMapsView(QWidget):
         how = ("Each tile is one channel, coloured from its own minimum (dark) to maximum (yellow)." if a.ndim == 3
                else "A flat vector has no channels or positions: its values are drawn row by row in one tile, "
                     "from the minimum (dark) to the maximum (yellow).")
-        self.title.setText(f"<b>{node}</b>: {shape}<br>{how}")
+        live = self.timelapse.value() >= len(self._epochs)
+        untrained = "<br><i>Not trained yet: these come from the random starting weights.</i>" \
+            if live and not self._live_trained else ""
+        self.title.setText(f"<b>{node}</b>: {shape}<br>{how}{untrained}")
 
     def _pixel_clicked(self, tile: int, row: int, col: int) -> None:
         a = self._current.get(self.node_id)

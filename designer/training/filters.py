@@ -15,6 +15,7 @@ class FilterView(QWidget):
         super().__init__(parent)
         self.node_id = ""
         self._why_empty = ""
+        self._note = ""
         self._weights = None
         self._render_pending = False   # new weights arrived while this tab was hidden
         self.title = QLabel("Select a Conv2d layer on the canvas to see its filters.")
@@ -35,11 +36,13 @@ class FilterView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(scroll, 1)
 
-    def set_filters(self, node_id: str, weights, why_empty: str = "") -> None:
+    def set_filters(self, node_id: str, weights, why_empty: str = "", note: str = "") -> None:
         """weights: (out, in, kh, kw) array of a Conv2d, or None when the node has none; `why_empty` says why
-        a layer has none to show (e.g. "not connected: …")."""
+        a layer has none to show (e.g. "not connected: …"); `note` is added under the title (e.g. "not
+        trained yet")."""
         self.node_id = node_id or ""
         self._why_empty = why_empty if self.node_id else ""
+        self._note = note
         self._weights = None if weights is None else np.asarray(weights, dtype=np.float32)
         if self._weights is not None:
             self.filter_index.setRange(0, self._weights.shape[0] - 1)
@@ -91,4 +94,6 @@ class FilterView(QWidget):
             self.title.setText(f"<b>{self.node_id}</b>: filter {i} of {out}, one {kh}×{kw} kernel per input "
                                f"channel ({inp}); dark negative, mid grey zero, bright positive")
             self.filter_index.setVisible(True)
+        if self._note:
+            self.title.setText(f"{self.title.text()}<br><i>{html.escape(self._note)}</i>")
         self.grid.set_tiles(images, captions)

@@ -74,6 +74,7 @@ def trained_window(qtbot, make_window, digits):
     window.select_node("conv2d_1")
     show_tab(window, dash.feature_maps)
     # the old design is really on screen, so the checks after the replacement can fail
+    assert "Not trained yet" not in dash.feature_maps.title.text()
     assert dash.feature_maps.grid.tile_count == 6 and trained_maps(dash.feature_maps), \
         (dash.feature_maps.timelapse_label.toolTip(), dash.feature_maps.timelapse.value(), dash.feature_maps.timelapse.maximum())
     assert dash.results.result is not None and "Test accuracy" in dash.results.summary.text()
@@ -160,6 +161,10 @@ def test_replacing_the_design_leaves_nothing_of_the_old_one(way, qtbot, trained_
     if conv:
         window.select_node(conv[0].id)
         assert not trained_maps(dash.feature_maps)
+        # a layer of the new design says why its maps and filters mean little yet (or why there are none)
+        assert "Not trained yet" in dash.feature_maps.title.text() or dash.feature_maps.grid.tile_count == 0
+        show_tab(window, dash.filters)
+        assert dash.filters.grid.tile_count == 0 or "Not trained yet" in dash.filters.title.text()
     # runs: the old design's run is neither listed first nor ticked; it is one tick away
     show_tab(window, dash.runs)
     assert old_run.id not in dash.runs.listed_ids() and dash.runs.checked_ids() == []
