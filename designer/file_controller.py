@@ -16,6 +16,9 @@ from designer.graph_edits import blank_graph
 from designer.settings import recovery_dir
 from engine.atomic_write import BACKUP_SUFFIX
 from engine.graph_io import GraphFileError, graph_from_dict, graph_to_dict, load_graph, save_graph, write_text_atomic
+from engine.graph_io import MAX_FILE_BYTES
+from engine.safe_files import load_json_file
+from engine.units import MB
 
 AUTOSAVE_MS = 30_000
 AUTOSAVE_ENV = "CNN_DESIGNER_AUTOSAVE_MS"  # e.g. 500 in the crash-recovery test; at least MIN_AUTOSAVE_MS
@@ -228,7 +231,7 @@ class FileController:
             if not lock.tryLock(0):
                 continue  # its window is still open
             try:
-                record = json.loads(path.read_text(encoding="utf-8"))
+                record = load_json_file(path, MAX_FILE_BYTES + MB, "backup")  # bounded: never a FIFO or huge
                 graph = graph_from_dict(record.get("graph"), "the backup")
                 origin = str(record.get("file_path") or "")
                 saved = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(record.get("saved", _mtime(path)))))

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.safe_files import check_write_target
+
 BACKUP_SUFFIX = ".bak"
 STALE_SECONDS = 24 * 3600  # where a temporary file's owner cannot be asked (Windows), age decides
 
@@ -41,6 +43,7 @@ def replacing(path, backup: bool = False, keep_suffix: bool = False):
     and the temporary file is removed. `keep_suffix` ends the temporary name in the target's suffix, for
     writers that choose the format by it."""
     path = _real_target(Path(path))
+    check_write_target(path)  # never replace a device or FIFO (as root, /dev/null) with a regular file
     folder = path.parent
     _remove_stale_temporaries(path)
     suffix = ".tmp" + (path.suffix if keep_suffix else "")

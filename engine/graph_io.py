@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.atomic_write import write_text_atomic  # noqa: F401  (re-exported: the one way to write a file)
 from engine.graph import NODE_ID_PATTERN, EdgeSpec, GraphSpec, LayerSpec, file_position
 from engine.registry import REGISTRY, get_kind
+from engine.safe_files import FileLimitError, loads_json, repair_text
 from engine.units import MB
 
 FORMAT = "cnn-designer-graph"
@@ -43,7 +44,7 @@ def graph_to_dict(graph: GraphSpec) -> dict:
 
 
 def graph_to_json(graph: GraphSpec) -> str:
-    return json.dumps(graph_to_dict(graph), indent=1, ensure_ascii=False)
+    return repair_text(json.dumps(graph_to_dict(graph), indent=1, ensure_ascii=False))  # always valid UTF-8
 
 
 def save_graph(graph: GraphSpec, path, backup: bool = True) -> None:
@@ -81,15 +82,12 @@ def load_graph(path) -> GraphSpec:
 
 
 def graph_from_json(text: str, source: str = "the design") -> GraphSpec:
+    # Depth-limited, and lone surrogates ("\\ud800") in names and labels repaired to U+FFFD, so a design that
+    # loads can always be saved, trained and exported again (engine.safe_files).
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GraphFileError(f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.") \
-            from None
-    except RecursionError:
-        raise GraphFileError(f"{source} is nested too deeply to be a design file.") from None
-    except ValueError as exc:  # e.g. an integer with more than 4300 digits
-        raise GraphFileError(f"{source} is not a valid design file: {str(exc)[:120]}.") from None
+        data = loads_json(text, source)
+    except FileLimitError as exc:
+        raise GraphFileError(f"{exc}.") from None
     return graph_from_dict(data, source)
 
 
@@ -151,7 +149,7 @@ def _text(value, field, where):
         raise GraphFileError(f"{where}: \"{field}\" must be text; got {type(value).__name__}.")
     if len(value) > MAX_TEXT:
         raise GraphFileError(f"{where}: \"{field}\" is {len(value)} characters long; at most {MAX_TEXT} allowed.")
-    return value
+    return repair_text(value)  # also for dicts built in memory (bundles, backups), not only parsed text
 
 
 def _node(raw, index, source) -> LayerSpec:

@@ -53,8 +53,8 @@ class RunStore:
             for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
                 try:
                     rec = RunRecord.load(folder, load_weights=False)
-                except RunRecordError as exc:
-                    self.problems.append(str(exc))
+                except (RunRecordError, OSError, ValueError) as exc:  # a damaged run is listed as a problem;
+                    self.problems.append(str(exc))                     # the others still load
                     continue
                 self._records[rec.id] = rec
         return self.records()

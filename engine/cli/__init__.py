@@ -4,6 +4,7 @@ code."""
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
@@ -14,6 +15,27 @@ DESKTOP_FLAGS = ("--install-desktop-entry", "--uninstall-desktop-entry")
 
 class CommandError(Exception):
     """A problem the user can fix; printed as one clear message, exit code 2."""
+
+
+def user_errors() -> tuple:
+    """The error types whose message is meant for the person (a bad file, a refused value): every command
+    turns them into one line and exit code 2, also where it does not catch them itself."""
+    from engine.data.base import DatasetError
+    from engine.graph_io import GraphFileError
+    from engine.interchange.bundle import BundleError
+    from engine.safe_files import FileLimitError, NotRegularFileError
+    from engine.training.run_record import RunRecordError
+
+    return (FileLimitError, NotRegularFileError, GraphFileError, BundleError, RunRecordError, DatasetError)
+
+
+def _one_line(exc) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        text = f"cannot write {exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        text = str(exc).strip()
+    text = " ".join(text.split())
+    return text if len(text) <= 1000 else text[:997] + "..."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +88,15 @@ def run_command_line(argv) -> int:
         return int(args.run(args) or 0)
     except CommandError as exc:
         print(f"cnn-designer {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except user_errors() as exc:  # a bad file or value that a command did not translate itself: still one line
+        print(f"cnn-designer {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        print(f"cnn-designer {args.command}: cannot write {exc.filename or 'a file'}: {exc.strerror or exc}. "
+              f"Free some space or choose another folder (--out / -o).", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)

@@ -127,6 +127,7 @@ def _save_dataset(graph, key, config, path: Path) -> str:
     """The app's data set as plain tensors (torch.save of tensors and a list of names: weights_only-safe)."""
     import torch
 
+    from engine.atomic_write import replacing
     from engine.compiler import input_shape
     from engine.data import DatasetError, load_dataset
 
@@ -137,6 +138,7 @@ def _save_dataset(graph, key, config, path: Path) -> str:
         raise CommandError(f"cannot export the data set: {exc.message}") from None
     images = torch.cat([data.train.images, data.val.images])
     labels = torch.cat([data.train.labels, data.val.labels])
-    torch.save({"images": images, "labels": labels, "test_images": data.test.images,
-                "test_labels": data.test.labels, "class_names": list(data.class_names)}, path)
+    with replacing(path) as tmp, open(tmp, "wb") as f:  # never over a device or FIFO, never half-written
+        torch.save({"images": images, "labels": labels, "test_images": data.test.images,
+                    "test_labels": data.test.labels, "class_names": list(data.class_names)}, f)
     return str(path)

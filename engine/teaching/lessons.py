@@ -18,7 +18,6 @@ instead of failing, so one bad file never takes the app down.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from engine.data import list_datasets
 from engine.graph import GraphSpec
 from engine.graph_io import load_graph
 from engine.resource_files import lessons_dir
+from engine.safe_files import FileLimitError, load_json_file
 from engine.teaching.checks import CheckArgError, evaluate_condition, needs_answer, validate_condition
 from engine.teaching.lesson_state import LessonState
 from engine.templates import TEMPLATE_DIR, load_template
@@ -38,6 +38,7 @@ LESSON_FORMAT = "cnn-designer-lesson"
 LESSON_VERSION = 1
 LESSONS_DIR = lessons_dir()
 MIN_STEPS, MAX_STEPS = 4, 8
+MAX_LESSON_BYTES = 1 << 20    # a lesson is a few KB of text
 MIN_DATA_SIZE = 100          # the training panel's smallest generated data set
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 _TOP_KEYS = {"format", "version", "title", "summary", "design", "more_designs", "dataset", "training",
@@ -124,12 +125,10 @@ def load_lessons(folder: Path = LESSONS_DIR) -> tuple:
 def load_lesson(path) -> Lesson:
     """Read and check one lesson file; raises LessonError with the file name and the problem."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LessonError(f"cannot read lesson {path.name}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LessonError(f"lesson {path.name} is not valid JSON: {exc}") from None
+    try:  # bounded (engine.safe_files): never a FIFO, a device, a huge or deeply nested file
+        data = load_json_file(path, MAX_LESSON_BYTES, "lesson")
+    except FileLimitError as exc:
+        raise LessonError(str(exc)) from None
     try:
         return lesson_from_dict(data, path.stem, path.parent)
     except (CheckArgError, LessonError) as exc:

@@ -3,7 +3,6 @@ into a TrainConfig, a design and a data set (every user mistake becomes a Comman
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from engine.cli import CommandError
@@ -11,6 +10,7 @@ from engine.compiler import input_shape
 from engine.data import DEFAULT_DATASET, DatasetError, list_datasets, load_dataset
 from engine.data.adapt import FIXES
 from engine.graph_io import GraphFileError
+from engine.safe_files import MAX_CONFIG_BYTES, FileLimitError, load_json_file
 from engine.training.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
 
 
@@ -70,10 +70,10 @@ _AUG = {"crop_padding": "crop_padding", "rotation": "rotation", "translate": "af
 def config_from_args(args) -> TrainConfig:
     base = {}
     if getattr(args, "config", None):
-        try:
-            base = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot read the training config {args.config}: {exc}") from None
+        try:  # bounded: --config /dev/zero, a FIFO or a deeply nested file is refused with a message
+            base = load_json_file(Path(args.config), MAX_CONFIG_BYTES, "training config")
+        except FileLimitError as exc:
+            raise CommandError(str(exc)) from None
         if not isinstance(base, dict):
             raise CommandError(f"{args.config} must hold a JSON object of TrainConfig fields")
     values = dict(base)

@@ -4,23 +4,34 @@ before any training starts."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+MAX_FREEZE = 20000   # as many as a design has layers (engine.graph_io.MAX_NODES)
 
 
 def _check_number(name, value, low=None, high=None, integer=False, low_open=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
         kind = "a whole number" if integer else "a number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-    if not math.isfinite(value):
+        raise ValueError(f"{name} must be {kind}, got {_shown(value)}")
+    # isfinite() of a 400-digit integer raises OverflowError; a whole number is finite, only its size matters
+    if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")
+    if isinstance(value, int) and abs(value) > 2**63:
+        raise ValueError(f"{name} must be at most {high if high is not None else 2**63}, got {_shown(value)}")
     if low is not None and (value <= low if low_open else value < low):
-        raise ValueError(f"{name} must be {'greater than' if low_open else 'at least'} {low}, got {value!r}")
+        raise ValueError(f"{name} must be {'greater than' if low_open else 'at least'} {low}, got {_shown(value)}")
     if high is not None and value > high:
-        raise ValueError(f"{name} must be at most {high}, got {value!r}")
+        raise ValueError(f"{name} must be at most {high}, got {_shown(value)}")
+
+
+def _shown(value) -> str:
+    """A value from a file, for a message: never 400 digits or a page of text."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -102,8 +113,9 @@ class TrainConfig:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        if not isinstance(self.device, str) or not (self.device in DEVICES or self.device.startswith(("cuda:", "mps:"))):
-            raise ValueError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}")
+        if not isinstance(self.device, str) or not (self.device in DEVICES or re.fullmatch(r"(cuda|mps):\d{1,3}",
+                                                                                            self.device)):
+            raise ValueError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {_shown(self.device)}")
         _check_number("lr (learning rate)", self.lr, 0, 10, low_open=True)
         _check_number("momentum", self.momentum, 0, 1)
         _check_number("weight_decay", self.weight_decay, 0, 1)
@@ -125,8 +137,9 @@ class TrainConfig:
             object.__setattr__(self, "augmentation", Augmentation.from_dict(self.augmentation))
         if not isinstance(self.augmentation, Augmentation):
             raise ValueError("augmentation must be an Augmentation or a dict of its fields")
-        if isinstance(self.freeze, str) or not all(isinstance(n, str) for n in self.freeze):
-            raise ValueError(f"freeze must be a list of node ids, got {self.freeze!r}")
+        if (isinstance(self.freeze, str) or len(self.freeze) > MAX_FREEZE
+                or not all(isinstance(n, str) and len(n) <= 64 for n in self.freeze)):
+            raise ValueError(f"freeze must be a list of at most {MAX_FREEZE} node ids, got {_shown(self.freeze)}")
         object.__setattr__(self, "freeze", tuple(self.freeze))
 
     def to_dict(self) -> dict:
@@ -144,9 +157,10 @@ def _from_dict(cls, data, what):
     if not isinstance(data, dict):
         raise ValueError(f"{what} must be a JSON object, got {type(data).__name__}")
     known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known, key=str)
     if unknown:
-        raise ValueError(f"{what} has unknown field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
+        raise ValueError(f"{what} has unknown field(s) {_shown(', '.join(map(str, unknown)))}; known fields: "
+                         f"{', '.join(sorted(known))}")
     values = dict(data)
     if "freeze" in values and isinstance(values["freeze"], list):
         values["freeze"] = tuple(values["freeze"])

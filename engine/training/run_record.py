@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass, field, fields
@@ -28,10 +29,14 @@ import torch
 
 from engine.atomic_write import replacing
 from engine.graph import GraphSpec
+from engine.graph_io import MAX_FILE_BYTES as MAX_GRAPH_BYTES
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, write_text_atomic
+from engine.safe_files import (MAX_CONFIG_BYTES, MAX_RECORD_BYTES, FileLimitError, load_json_file, read_text_file,
+                               repair_text)
 from engine.training.config import TrainConfig
 from engine.training.checkpoint import unreadable_reason
 from engine.training.events import EpochMetrics, StepMetrics
+from engine.training.run_validation import check_meta, check_metrics, check_results
 
 RUN_FORMAT = "cnn-designer-run"
 RUN_VERSION = 1
@@ -90,22 +95,27 @@ class RunRecord:
     # ---- writing ---------------------------------------------------------------------------------
     def save(self, run_dir) -> Path:
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
         meta = {"format": RUN_FORMAT, "version": RUN_VERSION, "id": self.id, "name": self.name,
                 "created": self.created, "dataset_key": self.dataset_key, "seed": self.seed,
                 "status": self.status, "note": self.note, "design_id": self.design_id,
                 "design_path": self.design_path}
-        write_text_atomic(run_dir / "run.json", json.dumps(meta, indent=1) + "\n")
-        write_text_atomic(run_dir / "graph.json", graph_to_json(self.graph) + "\n")
-        write_text_atomic(run_dir / "config.json", json.dumps(self.config.to_dict(), indent=1) + "\n")
-        write_text_atomic(run_dir / "metrics_steps.csv", _csv(self.step_metrics))
-        write_text_atomic(run_dir / "metrics_epochs.csv", _csv(self.epoch_metrics))
-        write_text_atomic(run_dir / "metrics.json",
-                          json.dumps({"steps": self.step_metrics, "epochs": self.epoch_metrics},
-                                     allow_nan=True) + "\n")
+        # Everything is turned into text (and checked to be writable as UTF-8) before the first file is
+        # written, so a value that cannot be saved fails here and never leaves a half-written run folder;
+        # the design and config go first, so a run.json always has them beside it.
+        files = {"graph.json": graph_to_json(self.graph) + "\n",
+                 "config.json": json.dumps(self.config.to_dict(), indent=1) + "\n",
+                 "run.json": json.dumps(meta, indent=1) + "\n",
+                 "metrics_steps.csv": _csv(self.step_metrics),
+                 "metrics_epochs.csv": _csv(self.epoch_metrics),
+                 "metrics.json": json.dumps({"steps": self.step_metrics, "epochs": self.epoch_metrics},
+                                            allow_nan=True) + "\n"}
         if self.test is not None:
-            write_text_atomic(run_dir / "results.json", json.dumps(self.test, indent=1) + "\n")
-            write_text_atomic(run_dir / "confusion.csv", _confusion_csv(self.test))
+            files["results.json"] = json.dumps(self.test, indent=1) + "\n"
+            files["confusion.csv"] = _confusion_csv(self.test)
+        texts = {name: repair_text(text) for name, text in files.items()}
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            write_text_atomic(run_dir / name, text)
         if self.weights is not None:
             save_weights(self.weights, run_dir / "weights.safetensors")
         return run_dir
@@ -113,27 +123,42 @@ class RunRecord:
     # ---- reading ---------------------------------------------------------------------------------
     @classmethod
     def load(cls, run_dir, load_weights: bool = True) -> "RunRecord":
+        """Read a run folder, checking every file's kind and size and every value's type, range and size
+        (engine.training.run_validation); anything wrong raises RunRecordError naming the file."""
         run_dir = Path(run_dir)
-        meta = _read_json(run_dir / "run.json")
+        meta = _read_json(run_dir / "run.json", MAX_CONFIG_BYTES)
         if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
             raise RunRecordError(f"{run_dir / 'run.json'} is not a CNN Designer run record")
+        version = meta.get("version", RUN_VERSION)
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= RUN_VERSION:
+            raise RunRecordError(f"{run_dir / 'run.json'} has the format version {str(version)[:20]}; this CNN "
+                                 f"Designer reads run records up to version {RUN_VERSION}")
         try:
-            graph = graph_from_json((run_dir / "graph.json").read_text(encoding="utf-8"), str(run_dir / "graph.json"))
-            config = TrainConfig.from_dict(_read_json(run_dir / "config.json"))
-        except (OSError, GraphFileError, ValueError) as exc:
+            fields_ = check_meta(meta, str(run_dir / "run.json"))
+            graph_file = run_dir / "graph.json"
+            graph = graph_from_json(read_text_file(graph_file, MAX_GRAPH_BYTES, "design of the run"), str(graph_file))
+            try:
+                config = TrainConfig.from_dict(_read_json(run_dir / "config.json", MAX_CONFIG_BYTES))
+            except (ValueError, TypeError) as exc:
+                if isinstance(exc, RunRecordError):
+                    raise
+                raise RunRecordError(f"{run_dir / 'config.json'}: {exc}") from None
+            steps, epochs = _empty(STEP_COLUMNS), _empty(EPOCH_COLUMNS)
+            if _exists(run_dir / "metrics.json"):
+                steps, epochs = check_metrics(_read_json(run_dir / "metrics.json", MAX_RECORD_BYTES),
+                                              STEP_COLUMNS, EPOCH_COLUMNS, str(run_dir / "metrics.json"))
+            test = None
+            if _exists(run_dir / "results.json"):
+                test = check_results(_read_json(run_dir / "results.json", MAX_RECORD_BYTES),
+                                     str(run_dir / "results.json"))
+        except RunRecordError:
+            raise
+        except (GraphFileError, ValueError, TypeError) as exc:
             raise RunRecordError(f"cannot read run {run_dir}: {exc}") from None
-        metrics = _read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
-        test = _read_json(run_dir / "results.json") if (run_dir / "results.json").is_file() else None
         weights_path = run_dir / "weights.safetensors"
         weights = load_weights_file(weights_path) if load_weights and weights_path.is_file() else None
-        return cls(graph=graph, config=config, dataset_key=str(meta.get("dataset_key", "")),
-                   id=check_run_id(meta.get("id")), name=str(meta.get("name", "")), created=str(meta.get("created", "")),
-                   seed=int(meta.get("seed", 0)),
-                   step_metrics={**_empty(STEP_COLUMNS), **metrics.get("steps", {})},
-                   epoch_metrics={**_empty(EPOCH_COLUMNS), **metrics.get("epochs", {})},
-                   test=test, weights=weights, status=str(meta.get("status", "finished")),
-                   note=str(meta.get("note", "")), design_id=str(meta.get("design_id", "") or ""),
-                   design_path=str(meta.get("design_path", "") or ""))
+        return cls(graph=graph, config=config, id=check_run_id(meta.get("id")), step_metrics=steps,
+                   epoch_metrics=epochs, test=test, weights=weights, **fields_)
 
 
 def save_weights(weights: dict, path) -> None:
@@ -167,11 +192,17 @@ def load_weights_file(path) -> dict:
     return data
 
 
-def _read_json(path: Path):
+def _read_json(path: Path, max_bytes: int):
+    """Bounded (engine.safe_files): a FIFO, a device, an oversized or deeply nested file is refused."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunRecordError(f"cannot read {path}: {exc}") from None
+        return load_json_file(path, max_bytes, "run file")
+    except FileLimitError as exc:
+        raise RunRecordError(str(exc)) from None
+
+
+def _exists(path: Path) -> bool:
+    """Present in any form: a FIFO or a link to a device named metrics.json is refused, not skipped."""
+    return os.path.lexists(path)
 
 
 def _csv(table: dict) -> str:

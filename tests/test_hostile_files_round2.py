@@ -1,0 +1,315 @@
+"""Hostile and broken files, round 2 (issue 16): every byte read is bounded and validated, every failure is
+one clear line (exit code 2 on the command line), and nothing half-written or broken is left behind.
+
+Each class of break is tested with several members, through the engine and the command line; the app's side
+is in tests/gui/test_hostile_files_round2_gui.py."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+import zipfile
+
+import pytest
+import torch
+
+from designer.training.run_store import RunStore
+from engine.cli import run_command_line
+from engine.compiler import compile_graph
+from engine.graph_io import graph_to_json, load_graph, save_graph
+from engine.interchange.bundle import Bundle, BundleError, load_bundle, save_bundle
+from engine.safe_files import FileLimitError, check_write_target, load_json_file, loads_json, read_regular_file
+from engine.templates import TEMPLATE_DIR, load_template
+from engine.training.config import TrainConfig
+from engine.training.run_record import RunRecord, RunRecordError
+
+LENET = str(TEMPLATE_DIR / "lenet5.json")
+POSIX = pytest.mark.skipif(os.name == "nt", reason="FIFOs and /dev/zero are POSIX")
+
+
+def make_run(graph=None, name="run 1", seed=1) -> RunRecord:
+    graph = graph or load_template("lenet5")
+    torch.manual_seed(seed)
+    run = RunRecord(graph=graph, config=TrainConfig(epochs=2, seed=seed), dataset_key="generated_digits",
+                    name=name, seed=seed, weights={k: v.clone() for k, v in compile_graph(graph).state_dict().items()},
+                    test={"loss": 0.5, "accuracy": 0.75, "count": 8, "class_names": ["a", "b"],
+                          "per_class_accuracy": [0.5, None], "confusion": [[3, 1], [0, 4]], "misclassified": [1]})
+    for epoch in (0, 1):
+        for column in run.epoch_metrics:
+            run.epoch_metrics[column].append(epoch if column in ("epoch", "epochs") else 0.1 * (epoch + 1))
+    return run
+
+
+def cli(capsys, *argv) -> tuple:
+    """Exit code and stderr of the command line, run in this process (an uncaught exception fails the test)."""
+    code = run_command_line([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.err
+
+
+def assert_one_line_error(code, err, command):
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"cnn-designer {command}: "), err
+
+
+# ---- class 1: imported data that later breaks the app -------------------------------------------------------
+
+BAD_RUN_VALUES = [
+    ("results.json", {"accuracy": 10**400}),
+    ("results.json", {"accuracy": float("inf")}),
+    ("results.json", {"accuracy": 7}),
+    ("results.json", {"accuracy": "high"}),
+    ("results.json", {"loss": [1]}),
+    ("results.json", {"class_names": ["a"] * 5000}),
+    ("results.json", {"confusion": [[1, 2]]}),
+    ("results.json", {"misclassified": [-1]}),
+    ("run.json", {"seed": "abc"}),
+    ("run.json", {"seed": 10**400}),
+    ("run.json", {"name": "x" * 100_000}),
+    ("run.json", {"name": ["a list"]}),
+    ("run.json", {"status": {"an": "object"}}),
+    ("run.json", {"created": 12}),
+    ("config.json", {"lr": 10**400}),
+    ("config.json", {"freeze": 5}),
+    ("config.json", {"augmentation": [1]}),
+    ("metrics.json", {"steps": [1, 2]}),
+    ("metrics.json", {"epochs": {"epoch": [10**400], "epochs": [1]}}),
+    ("metrics.json", {"epochs": {"train_loss": ["abc"]}}),
+    ("metrics.json", {"epochs": {"nonsense": [1]}}),
+]
+
+
+def tamper(folder, file, change):
+    path = folder / file
+    data = json.loads(path.read_text())
+    data.update(change)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("file,change", BAD_RUN_VALUES, ids=[f"{f}:{list(c)[0]}" for f, c in BAD_RUN_VALUES])
+def test_a_tampered_run_is_refused_with_a_message_and_the_store_still_loads(tmp_path, file, change):
+    store_root = tmp_path / "runs"
+    good = make_run(name="good")
+    good.save(store_root / good.id)
+    bad = make_run(name="bad", seed=2)
+    bad.save(store_root / bad.id)
+    tamper(store_root / bad.id, file, change)
+    with pytest.raises(RunRecordError) as info:
+        RunRecord.load(store_root / bad.id)
+    assert file in str(info.value) and len(str(info.value)) < 600
+    store = RunStore(store_root)
+    assert [r.id for r in store.refresh()] == [good.id]
+    assert len(store.problems) == 1 and file in store.problems[0]
+
+
+def test_a_bundle_with_a_bad_run_value_is_refused_before_anything_reaches_the_store(tmp_path):
+    run = make_run()
+    path = save_bundle(Bundle(run.graph, [run]), tmp_path / "p.cnnd")
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    folder = next(n for n in members if n.endswith("results.json"))
+    results = json.loads(members[folder])
+    members[folder] = json.dumps({**results, "accuracy": 10**400}).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    with pytest.raises(BundleError, match="accuracy"):
+        load_bundle(path)
+
+
+def test_values_that_are_fine_survive_the_checks(tmp_path):
+    run = make_run()
+    run.step_metrics["loss"] = [float("nan")]
+    for column in run.step_metrics:
+        if column != "loss":
+            run.step_metrics[column] = [1]
+    run.save(tmp_path / "r")
+    back = RunRecord.load(tmp_path / "r")
+    assert back.test == run.test and back.epoch_metrics == run.epoch_metrics
+    assert back.step_metrics["loss"][0] != back.step_metrics["loss"][0]   # NaN: a gap in the curve
+
+
+# ---- class 3: unbounded reads -------------------------------------------------------------------------------
+
+def special_files(tmp_path) -> dict:
+    """Paths that are not regular files: a FIFO, /dev/zero, a link to each, a folder, an oversized file."""
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    (tmp_path / "zero-link.json").symlink_to("/dev/zero")
+    (tmp_path / "fifo-link.json").symlink_to(fifo)
+    (tmp_path / "folder.json").mkdir()
+    with open(tmp_path / "huge.json", "wb") as f:
+        f.truncate(50 * 1024 * 1024)   # sparse: no disk used
+    return {"fifo": fifo, "/dev/zero": "/dev/zero", "link to /dev/zero": tmp_path / "zero-link.json",
+            "link to a fifo": tmp_path / "fifo-link.json", "folder": tmp_path / "folder.json",
+            "oversized": tmp_path / "huge.json"}
+
+
+@POSIX
+def test_the_bounded_reader_refuses_every_kind_of_special_file(tmp_path):
+    for what, path in special_files(tmp_path).items():
+        with pytest.raises(FileLimitError) as info:
+            read_regular_file(path, 1024 * 1024, "test file")
+        assert str(path) in str(info.value), what
+    assert read_regular_file(LENET, 1 << 20) == open(LENET, "rb").read()
+
+
+def test_json_nested_deeply_or_with_huge_numbers_is_one_clear_error():
+    for text in ("[" * 100_000 + "]" * 100_000, "{\"a\":" * 70 + "1" + "}" * 70, "1" * 5000, "{"):
+        with pytest.raises(FileLimitError):
+            loads_json(text, "the test file")
+
+
+@POSIX
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "link to /dev/zero", "link to a fifo", "folder", "oversized"])
+def test_train_config_from_a_special_file_exits_2(tmp_path, capsys, kind):
+    path = special_files(tmp_path)[kind]
+    code, err = cli(capsys, "train", LENET, "--config", path, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "train")
+    assert not (tmp_path / "run").exists()
+
+
+@POSIX
+@pytest.mark.parametrize("member", ["run.json", "config.json", "graph.json", "metrics.json", "results.json"])
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "oversized"])
+def test_eval_of_a_run_folder_with_a_special_member_exits_2(tmp_path, capsys, member, kind):
+    run = make_run()
+    folder = run.save(tmp_path / "run")
+    target = special_files(tmp_path)[kind]
+    (folder / member).unlink()
+    os.symlink(target, folder / member) if kind != "fifo" else os.mkfifo(folder / member)
+    code, err = cli(capsys, "eval", folder)
+    assert_one_line_error(code, err, "eval")
+
+
+@POSIX
+def test_special_files_in_the_run_store_are_problems_not_hangs(tmp_path):
+    root = tmp_path / "runs"
+    for i, member in enumerate(["run.json", "metrics.json", "results.json"]):
+        run = make_run(seed=i)
+        folder = run.save(root / run.id)
+        (folder / member).unlink()
+        os.mkfifo(folder / member)
+    good = make_run(name="good", seed=9)
+    good.save(root / good.id)
+    store = RunStore(root)
+    assert [r.name for r in store.refresh()] == ["good"]
+    assert len(store.problems) == 3
+
+
+@POSIX
+def test_a_lesson_or_design_that_is_a_special_file_is_refused(tmp_path, capsys):
+    from engine.teaching.lessons import LessonError, load_lesson
+    files = special_files(tmp_path)
+    for kind in ("fifo", "link to /dev/zero", "oversized"):
+        with pytest.raises(LessonError):
+            load_lesson(files[kind])
+        code, err = cli(capsys, "analyze", files[kind])
+        assert_one_line_error(code, err, "analyze")
+
+
+# ---- class 5: unencodable text ------------------------------------------------------------------------------
+
+def design_with_surrogates(tmp_path):
+    data = json.loads(open(LENET).read())
+    data["name"] = "net \ud800"
+    data["description"] = "about \udfff this"
+    data["nodes"][1]["label"] = "\udbff label"
+    path = tmp_path / "surrogates.json"
+    path.write_text(json.dumps(data))   # ensure_ascii: the file holds the escapes "\ud800"
+    return path
+
+
+def test_lone_surrogates_are_repaired_at_load(tmp_path):
+    graph = load_graph(design_with_surrogates(tmp_path))
+    assert graph.name == "net \ufffd" and graph.description == "about \ufffd this"
+    assert graph.nodes[1].label == "\ufffd label"
+    graph_to_json(graph).encode("utf-8")
+    save_graph(graph, tmp_path / "again.json")
+    assert load_graph(tmp_path / "again.json") == graph
+
+
+def test_a_design_with_surrogates_trains_and_exports(tmp_path, capsys):
+    path = design_with_surrogates(tmp_path)
+    code = run_command_line(["train", str(path), "--data", "generated_digits", "--size", "100", "--epochs", "1",
+                             "--quiet", "--out", str(tmp_path / "run"), "--device", "cpu"])
+    capsys.readouterr()
+    assert code == 0
+    record = RunRecord.load(tmp_path / "run")
+    assert record.status == "finished" and record.graph.name == "net \ufffd"
+    for fmt, out in (("cnnd", "p.cnnd"), ("py", "p.py"), ("script", "p_train.py")):
+        code, err = cli(capsys, "export", path, "-f", fmt, "-o", tmp_path / out)
+        assert code == 0, err
+    assert load_bundle(tmp_path / "p.cnnd").graph.name == "net \ufffd"
+
+
+def test_run_text_with_surrogates_is_repaired_and_saving_never_leaves_half_a_folder(tmp_path):
+    run = make_run(name="bad \ud800 name")
+    run.note = "\udc00"
+    folder = run.save(tmp_path / "r")
+    back = RunRecord.load(folder)
+    assert back.name == "bad \ufffd name" and back.note == "\ufffd"
+    # A value that cannot be written at all fails before the folder is created.
+    broken = make_run()
+    broken.test = {"accuracy": object()}
+    with pytest.raises(TypeError):
+        broken.save(tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
+def test_a_bundle_whose_run_graph_has_a_surrogate_opens_and_imports_completely(tmp_path):
+    run = make_run()
+    path = save_bundle(Bundle(run.graph, [run]), tmp_path / "p.cnnd")
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    graph_member = next(n for n in members if n.startswith("runs/") and n.endswith("graph.json"))
+    data = json.loads(members[graph_member])
+    data["name"] = "\ud800"
+    members[graph_member] = json.dumps(data).encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name, blob)
+    loaded = load_bundle(path)
+    store = RunStore(tmp_path / "store")
+    store.save(loaded.runs[0])
+    assert [r.graph.name for r in store.refresh()] == ["\ufffd"] and not store.problems
+
+
+# ---- class 6: writing over special files --------------------------------------------------------------------
+
+@POSIX
+@pytest.mark.parametrize("fmt", ["py", "script", "cnnd", "onnx", "torchscript"])
+@pytest.mark.parametrize("kind", ["fifo", "device", "link to a device", "folder"])
+def test_export_never_replaces_a_special_file(tmp_path, capsys, fmt, kind):
+    fifo = tmp_path / "out.cnnd"   # the bundle's suffix, so cnnd gets as far as writing
+    os.mkfifo(fifo)
+    (tmp_path / "null-link.cnnd").symlink_to("/dev/null")
+    (tmp_path / "a-folder.cnnd").mkdir()
+    target = {"fifo": fifo, "device": "/dev/null", "link to a device": tmp_path / "null-link.cnnd",
+              "folder": tmp_path / "a-folder.cnnd"}[kind]
+    before = os.lstat(target)
+    code, err = cli(capsys, "export", LENET, "-f", fmt, "-o", target)
+    assert_one_line_error(code, err, "export")
+    assert "not an ordinary file" in err or "folder" in err or (fmt == "cnnd" and "must end in .cnnd" in err)
+    after = os.lstat(target)
+    assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode) and after.st_ino == before.st_ino
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@POSIX
+def test_writes_refuse_special_files_but_not_new_or_regular_ones(tmp_path):
+    check_write_target(tmp_path / "new.json")
+    (tmp_path / "old.json").write_text("{}")
+    check_write_target(tmp_path / "old.json")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    check_write_target(tmp_path / "dangling")
+    with pytest.raises(OSError, match="device"):
+        check_write_target("/dev/null")
+    run = make_run()
+    os.mkfifo(tmp_path / "train-out")
+    code = run_command_line(["eval", str(run.save(tmp_path / "r")), "--out", "/dev/null", "--size", "100"])
+    assert code == 2
