@@ -166,8 +166,10 @@ class CurvesView(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.25)
         if key != "lr":  # loss falls and accuracy rises: keep each legend out of its curve's way
             # an opaque-ish box: the live curve often runs under the legend and would cross its text
-            plot.addLegend(offset=(-10, 10) if key == "loss" else (-10, -10), brush=pg.mkBrush(255, 255, 255, 215),
-                           pen=pg.mkPen("#ccc"), labelTextColor="#333")
+            # small type, tight rows: in a laptop's 250-pixel-high plots a 9-point legend covered the curves
+            plot.addLegend(offset=(-6, 6) if key == "loss" else (-6, -6), brush=pg.mkBrush(255, 255, 255, 215),
+                           pen=pg.mkPen("#ccc"), labelTextColor="#333", labelTextSize="7.5pt", verSpacing=-6,
+                           horSpacing=2)
         plot.setMenuEnabled(False)
         return plot
 
