@@ -14,6 +14,18 @@ NODE_WIDTH = 116.0  # leaves room between auto-layout columns (175 apart) for th
 NODE_HEIGHT = 84.0
 HEADER_HEIGHT = 22.0
 CORNER = 6.0
+_HEADER: list = []
+
+
+def _header_path() -> QPainterPath:
+    """The coloured header band (rounded top, square bottom), made once: simplified() is costly per paint."""
+    if not _HEADER:
+        header = QPainterPath()
+        header.addRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_HEIGHT), CORNER - 1, CORNER - 1)
+        header.addRect(QRectF(1, HEADER_HEIGHT / 2, NODE_WIDTH - 2, HEADER_HEIGHT / 2 + 1))
+        header.setFillRule(Qt.FillRule.WindingFill)  # the overlap belongs to the header, not a hole in it
+        _HEADER.append(header.simplified())
+    return _HEADER[0]
 
 
 def _font(point_size: float, bold: bool = False) -> QFont:
@@ -59,9 +71,16 @@ class NodeItem(QGraphicsItem):
         self._refresh()
 
     def set_info(self, info, issue) -> None:
+        drawn_before = self._drawn_info()
         self.info, self.issue = info, issue
-        self._texts = None  # made on the next paint, so items off screen cost nothing
-        self._refresh()
+        if self._drawn_info() != drawn_before:   # an edit upstream often leaves this layer's text as it was
+            self._texts = None  # made on the next paint, so items off screen cost nothing
+            self._refresh()
+
+    def _drawn_info(self) -> tuple:
+        """What paint() and the texts take from the analysis."""
+        info, issue = self.info, self.issue
+        return (info is None, None if info is None else info.shape, None if issue is None else issue.severity)
 
     def toolTip(self) -> str:
         """Made when asked (the scene's help event), not on every analysis: one edit near the Input of a
@@ -132,12 +151,8 @@ class NodeItem(QGraphicsItem):
         painter.setPen(QPen(border, 2.5 if (self.isSelected() or error) else 1.2))
         painter.setBrush(QBrush(c.error_fill if error else c.node_fill))
         painter.drawRoundedRect(body, CORNER, CORNER)
-        header = QPainterPath()
-        header.addRoundedRect(QRectF(1, 1, NODE_WIDTH - 2, HEADER_HEIGHT), CORNER - 1, CORNER - 1)
-        header.addRect(QRectF(1, HEADER_HEIGHT / 2, NODE_WIDTH - 2, HEADER_HEIGHT / 2 + 1))
-        header.setFillRule(Qt.FillRule.WindingFill)  # the overlap belongs to the header, not a hole in it
         head_color = c.error_header if error else theme.category_color(get_kind(self.spec.kind).category)
-        painter.fillPath(header.simplified(), QBrush(head_color))
+        painter.fillPath(_header_path(), QBrush(head_color))
         if self._texts is None:
             self._texts = self._make_texts()
         kind_text, title, detail, shape = self._texts
