@@ -313,3 +313,72 @@ def test_writes_refuse_special_files_but_not_new_or_regular_ones(tmp_path):
     os.mkfifo(tmp_path / "train-out")
     code = run_command_line(["eval", str(run.save(tmp_path / "r")), "--out", "/dev/null", "--size", "100"])
     assert code == 2
+
+
+# ---- class 2: size limits that trust the header -------------------------------------------------------------
+
+def rewrite_bundle(path, change):
+    """Rewrite a bundle's members through change(members: dict name -> bytes)."""
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    change(members)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+
+
+@pytest.fixture
+def bundle_with_run(tmp_path):
+    run = make_run()
+    return save_bundle(Bundle(run.graph, [run]), tmp_path / "p.cnnd")
+
+
+def test_many_small_compressed_members_cannot_add_up_to_a_bomb(tmp_path, bundle_with_run, capsys):
+    megabyte_of_spaces = b" " * (1024 * 1024)   # valid JSON whitespace, compressed about 1000-fold
+    rewrite_bundle(bundle_with_run, lambda m: m.update({f"extra/{i:03d}.json": megabyte_of_spaces
+                                                        for i in range(120)}))
+    assert bundle_with_run.stat().st_size < 1024 * 1024
+    with pytest.raises(BundleError, match="unpacks to more than"):
+        load_bundle(bundle_with_run)
+    code, err = cli(capsys, "export", bundle_with_run, "-f", "py", "-o", tmp_path / "x.py")
+    assert_one_line_error(code, err, "export")
+    assert not (tmp_path / "x.py").exists()
+
+
+def test_a_member_that_produces_more_than_its_header_says_is_refused(tmp_path, bundle_with_run):
+    data = bundle_with_run.read_bytes()
+    with zipfile.ZipFile(bundle_with_run) as zf:
+        info = zf.getinfo("graph.json")
+    # Make both headers of graph.json claim 10 bytes: the data still inflates to the real size.
+    real = info.file_size.to_bytes(4, "little")
+    assert data.count(real) >= 2
+    lying = bundle_with_run.with_name("lying.cnnd")
+    lying.write_bytes(data.replace(real, (10).to_bytes(4, "little")))
+    with pytest.raises(BundleError, match="larger than its header|damaged|not a CNN Designer|zip"):
+        load_bundle(lying)
+
+
+@pytest.mark.parametrize("runs", [["runs/{run}/"] * 12_000, ["runs/{run}/"] * 2,
+                                  [f"runs/r{i}/" for i in range(1001)]])
+def test_a_manifest_cannot_make_one_run_count_many_times(tmp_path, bundle_with_run, capsys, runs):
+    def change(members):
+        manifest = json.loads(members["manifest.json"])
+        run = manifest["runs"][0].split("/")[1]
+        manifest["runs"] = [r.format(run=run) for r in runs]
+        members["manifest.json"] = json.dumps(manifest).encode()
+    rewrite_bundle(bundle_with_run, change)
+    with pytest.raises(BundleError, match="more than once|at most 1000"):
+        load_bundle(bundle_with_run)
+    code, err = cli(capsys, "export", bundle_with_run, "-f", "cnnd", "-o", tmp_path / "out.cnnd")
+    assert_one_line_error(code, err, "export")
+    assert not (tmp_path / "out.cnnd").exists()
+
+
+def test_an_oversized_manifest_is_refused_before_it_is_parsed(bundle_with_run):
+    def change(members):
+        manifest = json.loads(members["manifest.json"])
+        manifest["padding"] = os.urandom(1024 * 1024).hex()   # incompressible: no ratio check stops it
+        members["manifest.json"] = json.dumps(manifest).encode()
+    rewrite_bundle(bundle_with_run, change)
+    with pytest.raises(BundleError, match="manifest.json is larger"):
+        load_bundle(bundle_with_run)

@@ -26,7 +26,9 @@ from typing import Optional
 
 from engine.atomic_write import replacing
 from engine.graph import GraphSpec
+from engine.graph_io import MAX_FILE_BYTES as MAX_GRAPH_BYTES
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, load_graph
+from engine.safe_files import FileLimitError, load_json_file, loads_json, read_text_file
 from engine.training.run_record import RUN_ID_PATTERN  # run ids name folders: never a path
 
 FORMAT = "cnn-designer-bundle"
@@ -39,6 +41,10 @@ MAX_TEXT_MEMBER = 64 * 1024 * 1024          # one .json/.csv member
 MAX_WEIGHTS_MEMBER = 4 * 1024 ** 3         # one .safetensors member
 MAX_TOTAL = 8 * 1024 ** 3                  # everything, uncompressed
 MAX_RATIO = 200                            # uncompressed / compressed, for members above 1 MB (zip bombs)
+FREE_BYTES = 16 * 1024 ** 2                # unpacked bytes allowed whatever the ratio; beyond: MAX_RATIO × size
+MAX_MANIFEST = 1024 ** 2                   # manifest.json
+MAX_RUNS = 1000                            # runs listed in a manifest, each at most once
+CHUNK = 1024 ** 2
 
 
 class BundleError(ValueError):
@@ -130,13 +136,61 @@ def load_bundle(path) -> Bundle:
     with zf:
         members = _checked_members(zf, path.name)
         manifest = _manifest(zf, members, path.name)
+        budget = _Budget(path.name, _archive_size(path, members))
         with tempfile.TemporaryDirectory(prefix="cnnd-") as work:
-            # Write only checked names, byte by byte within the declared bounds (never extractall).
+            # Write only checked names, counting the bytes actually produced (never extractall).
             for name, info in members.items():
                 target = Path(work).joinpath(*PurePosixPath(name).parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(_read_member(zf, info, path.name))
+                _extract(zf, info, target, budget)
             return _assemble(Path(work), manifest, members, path)
+
+
+def _archive_size(path: Path, members: dict) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return sum(info.compress_size for info in members.values())
+
+
+class _Budget:
+    """What a bundle may unpack to, counted in bytes actually produced (a zip's headers can lie): at most
+    MAX_TOTAL in all, and at most FREE_BYTES plus MAX_RATIO times the bundle's own size, so thousands of
+    small, highly compressed members cannot add up to a bomb either."""
+
+    def __init__(self, source: str, archive_size: int):
+        self.source, self.spent = source, 0
+        self.allowed = min(MAX_TOTAL, FREE_BYTES + MAX_RATIO * max(archive_size, 0))
+
+    def spend(self, n: int, name: str) -> None:
+        self.spent += n
+        if self.spent > self.allowed:
+            raise BundleError(f"{self.source} unpacks to more than {self.allowed:,} bytes (at {name!r}), far more "
+                              f"than its size explains; only zip bombs are compressed like that. Refused.")
+
+
+def _extract(zf, info, target: Path, budget: _Budget) -> None:
+    """Copy one member to `target` in chunks, refusing it as soon as it produces more bytes than its header
+    declared (which the per-member limits checked) or than the whole bundle's budget allows."""
+    limit = info.file_size
+    written = 0
+    try:
+        with zf.open(info) as src, open(target, "wb") as dst:
+            while True:
+                chunk = src.read(min(CHUNK, limit + 1 - written))
+                if not chunk:
+                    break          # at the end zipfile has checked the CRC
+                written += len(chunk)
+                if written > limit:
+                    raise BundleError(f"{budget.source}: member {info.filename!r} is larger than its header says. "
+                                      f"Refused.")
+                budget.spend(len(chunk), info.filename)
+                dst.write(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, ValueError) as exc:
+        if isinstance(exc, BundleError):
+            raise
+        raise BundleError(f"{budget.source}: member {info.filename!r} is damaged ({exc}); the file is corrupt or "
+                          f"incomplete. Refused.") from None
 
 
 def _checked_members(zf: zipfile.ZipFile, source: str) -> dict:
@@ -210,12 +264,17 @@ def _json(zf, members, name, source):
     if name not in members:
         raise BundleError(f"{source} has no {name}; it is not a complete CNN Designer project bundle")
     try:
-        return json.loads(_read_member(zf, members[name], source).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise BundleError(f"{source}: {name} is not valid JSON ({exc})") from None
+        return loads_json(_read_member(zf, members[name], source).decode("utf-8"), f"{source}: {name}")
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{source}: {name} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except FileLimitError as exc:
+        raise BundleError(str(exc)) from None
 
 
 def _manifest(zf, members, source) -> dict:
+    if "manifest.json" in members and members["manifest.json"].file_size > MAX_MANIFEST:
+        raise BundleError(f"{source}: manifest.json is larger than {MAX_MANIFEST:,} bytes; it is not a CNN "
+                          f"Designer bundle. Refused.")
     m = _json(zf, members, "manifest.json", source)
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise BundleError(f"{source} is not a CNN Designer project bundle (manifest format is "
@@ -229,6 +288,12 @@ def _manifest(zf, members, source) -> dict:
     runs = m.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
         raise BundleError(f"{source}: the manifest's \"runs\" must be a list of folder names")
+    if len(runs) > MAX_RUNS:
+        raise BundleError(f"{source}: the manifest lists {len(runs):,} runs; a bundle holds at most {MAX_RUNS}. "
+                          f"Refused.")
+    if len(set(runs)) != len(runs):
+        raise BundleError(f"{source}: the manifest lists a run folder more than once; each run is listed once. "
+                          f"Refused.")
     for r in runs:
         _check_name(r, source)
         if not r.startswith("runs/") or r.count("/") != 2 or not r.endswith("/"):
@@ -247,12 +312,12 @@ def _manifest(zf, members, source) -> dict:
 def _assemble(work: Path, manifest: dict, members: dict, path: Path) -> Bundle:
     source = path.name
     try:
-        graph = graph_from_json((work / "graph.json").read_text(encoding="utf-8"), f"{source}: graph.json") \
-            if "graph.json" in members else None
+        graph = graph_from_json(read_text_file(work / "graph.json", MAX_GRAPH_BYTES, "design"),
+                                f"{source}: graph.json") if "graph.json" in members else None
     except GraphFileError as exc:
         raise BundleError(str(exc)) from None
-    except UnicodeDecodeError:
-        raise BundleError(f"{source}: graph.json is not UTF-8 text; the bundle is damaged") from None
+    except FileLimitError as exc:
+        raise BundleError(f"{source}: {str(exc).replace(str(work / 'graph.json'), 'graph.json')}") from None
     if graph is None:
         raise BundleError(f"{source} has no graph.json; it is not a complete CNN Designer project bundle")
     weights = None
@@ -303,9 +368,10 @@ def _check_run_files(run_dir: Path, folder: str, source: str) -> None:
         if not file.is_file():
             return None
         try:
-            return json.loads(file.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise BundleError(f"{source}: {folder}{name} is not valid JSON ({exc}); refused") from None
+            return load_json_file(file, MAX_TEXT_MEMBER, "run file")
+        except FileLimitError as exc:
+            text = str(exc).replace(str(run_dir), folder.rstrip("/"))
+            raise BundleError(f"{source}: {text}; refused") from None
 
     meta = read("run.json")
     run_id = meta.get("id") if isinstance(meta, dict) else None
