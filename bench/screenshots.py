@@ -28,6 +28,7 @@ def main(size: str, theme_name: str, layout: str, out: str) -> None:
     width, height = (int(v) for v in size.split("x"))
     window.resize(width, height)
     window.show()
+    window.workspace.reset()   # the layout's default for this size (it was first arranged at the start-up size)
 
     def grab():
         window.grab().save(out)
