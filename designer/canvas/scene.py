@@ -33,9 +33,10 @@ class GraphScene(QGraphicsScene):
         self.background_menu_actions: list = []  # Paste, Select All, Auto-layout, Fit
         self._drag = None
         self._drop_edge = None
-        # Edits move or relabel many items at once; a BSP index would be rebuilt for each of them, while a
-        # linear scan over a few thousand items per paint is cheap.
-        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
+        # Qt's BSP index: with a linear scan every paint asked all items (500 layers, their ports, edges and
+        # labels: thousands of calls into Python) for their bounds. Measured with bench/canvas.py: a drag frame
+        # 11 ms -> 6.5 ms; a parameter edit that relabels every item costs the same either way.
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.node_added.connect(self._on_node_added)
         document.node_removed.connect(self._on_node_removed)
         document.edge_added.connect(self._on_edge_added)
