@@ -1,9 +1,11 @@
 """A confusion-matrix heat map with counts, per-class accuracy beside each row; cells are clickable."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from designer.training.images import VIRIDIS
@@ -75,7 +77,8 @@ class ConfusionMatrixView(QWidget):
                        "The confusion matrix appears when a run finishes,\nor press “Evaluate current weights”.")
             return
         left, top, cell, acc_w = self._layout()
-        fm = QFontMetrics(self.font())
+        label_font, every = self.label_font(cell)
+        fm = QFontMetrics(label_font)
         totals = self.confusion.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             share = np.where(totals > 0, self.confusion / np.maximum(totals, 1), 0.0)  # row-normalised colour
@@ -92,7 +95,7 @@ class ConfusionMatrixView(QWidget):
                     p.setFont(count_font)
                     p.setPen(QColor("black") if level[t, q] > 0.6 else QColor("white"))
                     p.drawText(r, Qt.AlignmentFlag.AlignCenter, str(int(self.confusion[t, q])))
-        p.setFont(self.font())
+        p.setFont(label_font)
         p.setPen(QPen(QColor("#444"), 1))
         p.drawRect(QRectF(left, top, cell * n, cell * n))
         if self.selected is not None:
@@ -100,6 +103,8 @@ class ConfusionMatrixView(QWidget):
             p.drawRect(self.cell_rect(*self.selected))
         p.setPen(text_colour)
         for i, name in enumerate(self.class_names):
+            if i % every:
+                continue   # rows too short for every label: every other one (or third), never overlapping
             p.drawText(QRectF(0, top + i * cell, left - 4, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        fm.elidedText(name, Qt.TextElideMode.ElideRight, int(left - fm.height() - 8)))
             p.save()
@@ -112,6 +117,8 @@ class ConfusionMatrixView(QWidget):
             correct = self.confusion[i, i] / totals[i, 0] if totals[i, 0] else float("nan")
             p.drawText(QRectF(left + n * cell + 6, top + i * cell, acc_w, cell), Qt.AlignmentFlag.AlignVCenter,
                        "—" if np.isnan(correct) else f"{correct:.1%}")
+        p.setFont(self.font())
+        fm = QFontMetrics(self.font())
         p.drawText(QRectF(left, top + n * cell + 4, n * cell, fm.height()), Qt.AlignmentFlag.AlignCenter,
                    "predicted class")
         p.drawText(QRectF(left + n * cell + 6, 0, acc_w, top - 4), Qt.AlignmentFlag.AlignBottom, "correct")
@@ -122,6 +129,16 @@ class ConfusionMatrixView(QWidget):
                    "true class")
         p.restore()
         p.end()
+
+    def label_font(self, cell: float) -> tuple:
+        """(font, every): the class names and row accuracies in a font whose lines fit a cell, down to 6 pt,
+        labelling every `every`-th row and column when even that is too tall (a laptop's short dock)."""
+        font = QFont(self.font())
+        size = font.pointSizeF() if font.pointSizeF() > 0 else 9.0
+        while size > 6.0 and QFontMetrics(font).height() > cell:
+            size = max(6.0, size - 0.5)
+            font.setPointSizeF(size)
+        return font, max(1, math.ceil(QFontMetrics(font).height() / max(cell, 1.0)))
 
     def _count_font(self, cell: float):
         """A font in which the largest count fits a cell, down to 6 pt; None when even that is too big

@@ -61,3 +61,21 @@ def test_the_gallery_shows_each_top_3_probability_whole(qtbot):
         assert len(lines) == 4 and lines[1:] == sorted(lines[1:], key=lambda t: -int(t.split()[-1][:-1]))
         assert all(metrics.horizontalAdvance(line) < grid.width() for line in lines)
     assert grid.height() >= ICON_SIZE + 4 * metrics.lineSpacing()
+
+
+def test_a_small_confusion_matrix_labels_its_rows_without_overlap(qtbot):
+    import numpy as np
+    from PySide6.QtGui import QFontMetrics
+
+    from designer.training.confusion import ConfusionMatrixView
+
+    view = ConfusionMatrixView()
+    qtbot.addWidget(view)
+    view.set_matrix(np.arange(100).reshape(10, 10), tuple(str(i) for i in range(10)))
+    for height in (150, 420):     # a 720-pixel window's bottom dock, and a roomy one
+        view.resize(460, height)
+        _left, _top, cell, _acc = view._layout()
+        font, every = view.label_font(cell)
+        assert QFontMetrics(font).height() <= cell * every + 1e-6
+        assert view.grab().width() == 460             # paints without error
+    assert every == 1 and font.pointSizeF() == view.font().pointSizeF()   # roomy: all labels, normal size
