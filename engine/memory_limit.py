@@ -24,6 +24,7 @@ from engine.registry import get_kind
 from engine.units import GB, MB, format_bytes
 
 DEFAULT_CAP = 4 * GB
+MAX_LIMIT = 1 << 50    # 1,048,576 GB: a larger number is a typo, and would overflow on conversion
 BYTES_PER_WEIGHT = 4   # float32
 ENV = "CNN_DESIGNER_MAX_MEMORY"
 NO_LIMIT = 0
@@ -66,10 +67,15 @@ def parse_size(text) -> int:
     if value in ("none", "off", "unlimited", "0"):
         return NO_LIMIT
     match = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)(gb|g|gib|mb|m|mib)?", value)
+    shown = str(text) if len(str(text)) <= 30 else str(text)[:27] + "..."
     if not match or float(match.group(1)) <= 0:
-        raise ValueError(f"{text!r} is not a memory size; write it like 4GB, 1.5GB or 512MB (or 'none' for no limit)")
+        raise ValueError(f"{shown!r} is not a memory size; write it like 4GB, 1.5GB or 512MB (or 'none' for no limit)")
     unit = MB if (match.group(2) or "g").startswith("m") else GB
-    return max(MB, int(float(match.group(1)) * unit))
+    size = float(match.group(1)) * unit   # inf for 400 digits: refused below, never int(inf)
+    if not size <= MAX_LIMIT:
+        raise ValueError(f"{shown!r} is more memory than any computer has; give at most {MAX_LIMIT // GB:,}GB, "
+                         f"or 'none' for no limit")
+    return max(MB, int(size))
 
 
 def format_size(n: float) -> str:

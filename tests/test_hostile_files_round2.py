@@ -382,3 +382,187 @@ def test_an_oversized_manifest_is_refused_before_it_is_parsed(bundle_with_run):
     rewrite_bundle(bundle_with_run, change)
     with pytest.raises(BundleError, match="manifest.json is larger"):
         load_bundle(bundle_with_run)
+
+
+# ---- class 7: tracebacks instead of exit 2 ------------------------------------------------------------------
+
+SMALL = ["--data", "generated_digits", "--size", "100", "--epochs", "1", "--batch-size", "16", "--device", "cpu",
+         "--quiet"]
+
+
+@pytest.mark.parametrize("file,content", [
+    ("run.json", lambda d: {**d, "seed": "abc"}),
+    ("run.json", lambda d: [d]),
+    ("results.json", lambda d: [1, 2]),
+    ("metrics.json", lambda d: {"steps": [], "epochs": {}}),
+    ("config.json", lambda d: {**d, "augmentation": [[[]]]}),
+    ("config.json", lambda d: "[" * 5000 + "]" * 5000),
+    ("run.json", lambda d: '{"format": "cnn-designer-run", "id": "x", "a":' + "[" * 5000 + "]" * 5000 + "}"),
+    ("run.json", lambda d: {**d, "version": 10**400}),
+])
+def test_eval_of_a_tampered_run_folder_exits_2(tmp_path, capsys, file, content):
+    folder = make_run().save(tmp_path / "run")
+    data = content(json.loads((folder / file).read_text()))
+    (folder / file).write_text(data if isinstance(data, str) else json.dumps(data))
+    code, err = cli(capsys, "eval", folder)
+    assert_one_line_error(code, err, "eval")
+    assert file in err
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, '{"lr": ' + "1" * 5000 + "}",
+                                  '{"lr": ' + "9" * 400 + "}", '{"momentum": "3"}', '{"freeze": 7}', "\xff"])
+def test_a_bad_train_config_file_exits_2(tmp_path, capsys, text):
+    config = tmp_path / "config.json"
+    config.write_bytes(text.encode("utf-8", "surrogateescape") if text != "\xff" else b"\xff\xfe")
+    code, err = cli(capsys, "train", LENET, *SMALL, "--config", config, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "train")
+
+
+@pytest.mark.parametrize("size", ["1" + "0" * 400 + "GB", "9" * 30 + "MB", "1e400GB", "-1GB", "inf"])
+def test_an_absurd_max_memory_exits_2(capsys, size):
+    with pytest.raises(SystemExit) as info:
+        run_command_line(["analyze", LENET, "--max-memory", size])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err and "--max-memory" in err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("which", ["²", "٣", "0", "99", "-1", "nope"])
+def test_export_of_a_run_that_does_not_exist_exits_2(tmp_path, capsys, which):
+    run = make_run()
+    path = save_bundle(Bundle(run.graph, [run]), tmp_path / "p.cnnd")
+    code, err = cli(capsys, "export", path, "--run", which, "-f", "py", "-o", tmp_path / "x.py")
+    assert_one_line_error(code, err, "export")
+
+
+def design_without_input(tmp_path):
+    data = json.loads(open(LENET).read())
+    inputs = {n["id"] for n in data["nodes"] if n["kind"] == "Input"}
+    data["nodes"] = [n for n in data["nodes"] if n["id"] not in inputs]
+    data["edges"] = [e for e in data["edges"] if e["source"] not in inputs]
+    path = tmp_path / "no_input.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["script", "py", "onnx", "torchscript"])
+def test_export_of_a_design_without_input_exits_2(tmp_path, capsys, fmt):
+    extra = ["--data-out", tmp_path / "data.pt"] if fmt == "script" else []
+    code, err = cli(capsys, "export", design_without_input(tmp_path), "-f", fmt, "-o", tmp_path / "out", *extra)
+    assert_one_line_error(code, err, "export")
+    assert "Input" in err and not (tmp_path / "data.pt").exists()
+
+
+def test_train_without_input_or_with_a_missing_resume_path_exits_2(tmp_path, capsys):
+    code, err = cli(capsys, "train", design_without_input(tmp_path), *SMALL, "--out", tmp_path / "a")
+    assert_one_line_error(code, err, "train")
+    for resume in (tmp_path / "missing", tmp_path / "missing" / "checkpoints" / "last.pt"):
+        code, err = cli(capsys, "train", LENET, *SMALL, "--resume", resume, "--out", tmp_path / "b")
+        assert_one_line_error(code, err, "train")
+        assert "resume" in err
+
+
+def test_a_class_count_mismatch_exits_2(tmp_path, capsys):
+    code, err = cli(capsys, "train", LENET, "--data", "generated_shapes", "--fix", "auto", "--size", "100",
+                    "--epochs", "1", "--device", "cpu", "--quiet", "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "train")
+    assert "classes" in err
+
+
+@pytest.mark.parametrize("damage", [
+    lambda s: {**s, "optimizer": {"state": 5}},
+    lambda s: {**s, "optimizer": {"state": {}, "param_groups": [{"params": [99]}]}},
+    lambda s: {**s, "epoch": "one"},
+    lambda s: {**s, "model": {"conv2d_1.weight": torch.zeros(1)}},
+    lambda s: {**s, "model": [1, 2]},
+    lambda s: {**s, "config": [1]},
+])
+def test_a_tampered_checkpoint_exits_2_without_mentioning_a_log(tmp_path, capsys, damage):
+    assert run_command_line(["train", LENET, *SMALL, "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    torch.save(damage(state), last)
+    code, err = cli(capsys, "train", LENET, *SMALL, "--resume", tmp_path / "run", "--out", tmp_path / "again")
+    assert_one_line_error(code, err, "train")
+    assert "log" not in err and "resume" in err.lower()
+
+
+def test_a_full_disk_when_train_starts_exits_2(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from engine.training import run_record
+
+    def full(path, text, backup=False):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    monkeypatch.setattr(run_record, "write_text_atomic", full)
+    code, err = cli(capsys, "train", LENET, *SMALL, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "train")
+    assert "No space left" in err
+
+
+def png_claiming(width, height) -> bytes:
+    """A valid PNG header for a width×height grey image, and no pixel data worth the name."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+CLASSES = tuple(f"c{i}" for i in range(10))   # as many as LeNet's outputs
+
+
+def image_folder(root, per_class=4):
+    from PIL import Image
+    for k, c in enumerate(CLASSES):
+        (root / c).mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("L", (8, 8), color=20 * i + 5 * k).save(root / c / f"{i}.png")
+    return root
+
+
+FOLDER_TRAIN = ["--data", "folder", "--epochs", "1", "--batch-size", "4", "--device", "cpu", "--quiet"]
+
+
+@pytest.mark.parametrize("bad", [png_claiming(30000, 30000), png_claiming(10000, 10000), b"not an image",
+                                 b"\x89PNG\r\n\x1a\n", b""])
+def test_a_bad_image_in_a_data_folder_exits_2(tmp_path, capsys, bad):
+    root = image_folder(tmp_path / "data")
+    (root / "c0" / "bad.png").write_bytes(bad)
+    code, err = cli(capsys, "train", LENET, *FOLDER_TRAIN, "--data-root", root, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, "train")
+    assert "bad.png" in err
+
+
+# ---- class 8: hangs -----------------------------------------------------------------------------------------
+
+@POSIX
+def test_symlink_loops_in_a_data_folder_finish_scanning_and_train(tmp_path, capsys):
+    from engine.data.folder import scan_image_folder
+    root = image_folder(tmp_path / "data")
+    (root / "c0" / "loop").symlink_to(root)                 # back to the top
+    (root / "c1" / "self").symlink_to(root / "c1")          # to itself
+    (root / "c1" / "deeper").mkdir()
+    (root / "c1" / "deeper" / "up").symlink_to(root / "c1")
+    classes, samples = scan_image_folder(root)
+    assert classes == CLASSES and len(samples) == 40
+    code = run_command_line(["train", LENET, *FOLDER_TRAIN, "--data-root", str(root), "--out", str(tmp_path / "r")])
+    assert code == 0, capsys.readouterr().err
+
+
+def test_folder_scans_are_bounded_in_depth_and_count(tmp_path, monkeypatch):
+    from engine.data import folder as folder_module
+    from engine.data.base import DatasetError
+    root = image_folder(tmp_path / "data", per_class=3)
+    deep = root / "c0"
+    for i in range(folder_module.MAX_DEPTH + 3):
+        deep = deep / f"d{i}"
+    deep.mkdir(parents=True)
+    shutil.copy(root / "c0" / "0.png", deep / "deep.png")
+    classes, samples = folder_module.scan_image_folder(root)
+    assert len(samples) == 30 and not any("deep.png" in p for p, _ in samples)
+    monkeypatch.setattr(folder_module, "MAX_ENTRIES", 10)
+    with pytest.raises(DatasetError, match="more than 10 files"):
+        folder_module.scan_image_folder(root)

@@ -135,7 +135,7 @@ def test_command_line_refuses_and_max_memory_changes_the_limit(alexnet_typo, tmp
     save_graph(with_params(load_template("lenet5"), "linear_1", out_features=1_000_000), lenet)
     code = run_command_line(["train", str(lenet), "--data", "generated_digits", "--size", "64", "--epochs", "1",
                              "--max-memory", "1GB", "--quiet", "--out", str(tmp_path / "run")])
-    assert code == 1 and "linear_1: would need" in capsys.readouterr().err
+    assert code == 2 and "linear_1: would need" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         run_command_line(["analyze", str(design), "--max-memory", "lots"])
     assert "like 4GB" in capsys.readouterr().err

@@ -34,8 +34,8 @@ def _one_line(exc) -> str:
         text = f"cannot write {exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
     else:
         text = str(exc).strip()
-    text = " ".join(text.split())
-    return text if len(text) <= 1000 else text[:997] + "..."
+    text = "; ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    return text if len(text) <= 2000 else text[:1997] + "..."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +87,7 @@ def run_command_line(argv) -> int:
     try:
         return int(args.run(args) or 0)
     except CommandError as exc:
-        print(f"cnn-designer {args.command}: {exc}", file=sys.stderr)
+        print(f"cnn-designer {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except user_errors() as exc:  # a bad file or value that a command did not translate itself: still one line
         print(f"cnn-designer {args.command}: {_one_line(exc)}", file=sys.stderr)

@@ -110,7 +110,7 @@ def _pick_run(runs, which):
         return None
     if not which:
         return runs[-1]
-    if which.isdigit() and 1 <= int(which) <= len(runs):
+    if which.isascii() and which.isdigit() and 1 <= int(which) <= len(runs):  # not "²", which isdigit() too
         return runs[int(which) - 1]
     for r in runs:
         if r.id == which or r.name == which:
@@ -132,8 +132,13 @@ def _save_dataset(graph, key, config, path: Path) -> str:
     from engine.data import DatasetError, load_dataset
 
     try:
+        shape = input_shape(graph)
+    except (IndexError, KeyError):
+        raise CommandError("cannot export the data set: the design has no Input layer, so the image size is "
+                           "unknown; add an Input layer (or leave out --data-out)") from None
+    try:
         data = load_dataset(key or "generated_digits", size=getattr(config, "data_size", None),
-                            seed=getattr(config, "seed", 0), input_shape=input_shape(graph))
+                            seed=getattr(config, "seed", 0), input_shape=shape)
     except DatasetError as exc:
         raise CommandError(f"cannot export the data set: {exc.message}") from None
     images = torch.cat([data.train.images, data.val.images])

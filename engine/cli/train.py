@@ -47,6 +47,9 @@ def run(args) -> int:
 
     graph = load_design(args.design)
     config = config_from_args(args)
+    if args.resume and not Path(args.resume).exists():
+        raise CommandError(f"there is no checkpoint or run folder {args.resume} to resume from; give a run folder "
+                           f"written by train, or its checkpoints/last.pt")
     world = init_from_torchrun(config.device)
     try:
         return _train(args, graph, config, world)
@@ -95,8 +98,9 @@ def _train(args, graph, config, world) -> int:
                     _report(event, out, bar)
             elif isinstance(event, Failed):
                 record.status, record.note = "failed", event.reason
+                result = 2 if event.setup else 1   # 2: these inputs cannot train (as every other bad input)
                 if main:
-                    print(f"cnn-designer train: {event.reason}", file=sys.stderr)
+                    print(f"cnn-designer train: {_reason_with_log(event, out)}", file=sys.stderr)
     finally:
         signal.signal(signal.SIGINT, previous)
         if main:
@@ -120,6 +124,18 @@ def _continued_record(out: Path, resume, graph, config):
         return None
     record.graph, record.config = graph, config
     return record
+
+
+def _reason_with_log(event, out: Path) -> str:
+    """The command line keeps no log of its own: the details a reason refers to go to RUN_DIR/error.log."""
+    if "the details are in the log" not in event.reason:
+        return event.reason
+    log = out / "error.log"
+    try:
+        write_text_atomic(log, event.detail or event.reason)
+    except OSError:
+        return event.reason.replace("; the details are in the log", "")
+    return event.reason.replace("the details are in the log", f"the details are in {log}")
 
 
 def _forget_rewound(record, event) -> None:

@@ -36,6 +36,11 @@ def load_checkpoint(path) -> dict:
         raise ValueError(f"cannot read checkpoint {path}: {unreadable_reason(exc)}") from None
     if not isinstance(state, dict) or "model" not in state or "epoch" not in state:
         raise ValueError(f"{path} is not a CNN Designer training checkpoint")
+    model, config = state["model"], state.get("config")
+    if not isinstance(model, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in model.items()) or \
+            not (config is None or isinstance(config, dict)):
+        raise ValueError(f"{path} is damaged: its weights or settings are not what CNN Designer saves there")
     return state
 
 

@@ -78,6 +78,8 @@ def failure(exc: BaseException, batch_size: int, layer: str | None = None, when:
                   f"{', and close other programs' if ram else ''}.")
     elif isinstance(exc, (TrainingSetupError, DataSourceError, CheckpointError)):
         reason = str(exc)
+        if isinstance(exc, TrainingSetupError):
+            return Failed(reason=reason, detail=detail, setup=True)
     else:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         error = f"{type(exc).__name__}{': ' + message if message else ''}"

@@ -162,7 +162,7 @@ class _Run:
             raise TrainingSetupError(f"Cannot resume: {exc}.") from None
         try:
             self.model.load_state_dict(state["model"])
-        except RuntimeError:
+        except (RuntimeError, TypeError, AttributeError):
             raise TrainingSetupError(
                 f"Cannot resume: the checkpoint was saved from a different network "
                 f"({state_dict_mismatch(self.model.state_dict(), state['model'])}). Open the design it was trained "
@@ -173,19 +173,27 @@ class _Run:
                 raise TrainingSetupError(f"Cannot resume: the checkpoint was trained with {name} {saved[name]!r}, "
                                          f"not {getattr(self.config, name)!r}; resume with {name} {saved[name]!r} "
                                          f"or start a new run.")
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.schedule is not None and state.get("schedule"):
-            self.schedule.load_state_dict(state["schedule"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.skip = int(state["epoch"]), int(state.get("step_in_epoch", 0))
-        self.global_step = int(state.get("global_step", 0))
-        self.best_val, self.bad_epochs = float(state.get("best_val_loss", math.inf)), int(state.get("bad_epochs", 0))
-        if state.get("rng") is not None:
-            torch.set_rng_state(state["rng"])
-        if state.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self.source.set_state(state.get("aug_rng"))
+        try:  # a tampered or foreign checkpoint: its optimizer state may be anything tensors and dicts can hold
+            if not isinstance(state.get("epoch"), int) or isinstance(state["epoch"], bool) or state["epoch"] < 0:
+                raise ValueError("its epoch is not a whole number")
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.schedule is not None and state.get("schedule"):
+                self.schedule.load_state_dict(state["schedule"])
+            if self.scaler is not None and state.get("scaler"):
+                self.scaler.load_state_dict(state["scaler"])
+            self.epoch, self.skip = int(state["epoch"]), int(state.get("step_in_epoch", 0))
+            self.global_step = int(state.get("global_step", 0))
+            self.best_val = float(state.get("best_val_loss", math.inf))
+            self.bad_epochs = int(state.get("bad_epochs", 0))
+            if state.get("rng") is not None:
+                torch.set_rng_state(state["rng"])
+            if state.get("cuda_rng") is not None and self.device.type == "cuda":
+                torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+            self.source.set_state(state.get("aug_rng"))
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError, RuntimeError, OverflowError) as exc:
+            raise TrainingSetupError(f"Cannot resume: the checkpoint {where} is damaged ({type(exc).__name__}: "
+                                     f"{str(exc)[:120]}). Resume from another checkpoint (checkpoints/best.pt) or "
+                                     f"start a new run.") from None
 
     def _state(self, epoch: int, step_in_epoch: int) -> dict:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
