@@ -178,6 +178,11 @@ class Inspector(QScrollArea):
         self.issue_label.setText("" if issue is None else
                                  f"{SEVERITY_WORDS.get(issue.severity, 'Warning')}: {issue.message}")
         self.issue_label.setVisible(issue is not None)
+        role = "help" if issue is not None and issue.severity == "todo" else "error"   # a next step is not red
+        if self.issue_label.property("role") != role:
+            self.issue_label.setProperty("role", role)
+            self.issue_label.style().unpolish(self.issue_label)
+            self.issue_label.style().polish(self.issue_label)
         self._fix = issue.fix if issue is not None else None
         self.fix_button.setVisible(self._fix is not None)
         if self._fix is not None:

@@ -14,6 +14,7 @@ def test_a_blank_design_shows_hints_not_errors(make_window):
     assert any("waits for the first layer" in t for t in texts)
     window.select_node("input_1")
     assert window.inspector.issue_label.text().startswith("Next step: ")
+    assert window.inspector.issue_label.property("role") == "help"     # quiet text, not the red of errors
     # one layer dropped but not connected is a real problem again
     window.document.add_node("ReLU", (300.0, 0.0))
     assert window.totals.errors.text().startswith("1 error")
