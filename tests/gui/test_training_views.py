@@ -120,6 +120,7 @@ def test_runs_overlay_and_compare_hyper_parameters_and_layers(qtbot, window, tra
 
 def test_feature_maps_without_a_run_use_the_current_weights(qtbot, window, digits):
     d = window.training
+    window.workspace.switch_to("train")   # the Design layout keeps the feature maps out of the way
     d.data.set_dataset(digits)
     conv = window.document.graph.nodes_of_kind("Conv2d")[0].id
     window.select_node(conv)
@@ -129,6 +130,7 @@ def test_feature_maps_without_a_run_use_the_current_weights(qtbot, window, digit
 
 def test_a_flat_layer_is_one_tile_of_all_its_values(qtbot, window, digits):
     d = window.training
+    window.workspace.switch_to("train")
     d.data.set_dataset(digits)
     d.insight.setCurrentWidget(d.feature_maps)
     window.select_node("flatten_1")
@@ -230,6 +232,7 @@ def test_a_probe_image_from_a_file_is_fitted_to_the_input_and_a_bad_file_is_expl
     from PIL import Image
 
     d = window.training
+    window.workspace.switch_to("train")
     d.data.set_dataset(digits)
     window.select_node(window.document.graph.nodes_of_kind("Conv2d")[0].id)
     rgb = np.zeros((40, 60, 3), np.uint8)
