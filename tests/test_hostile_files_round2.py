@@ -566,3 +566,52 @@ def test_folder_scans_are_bounded_in_depth_and_count(tmp_path, monkeypatch):
     monkeypatch.setattr(folder_module, "MAX_ENTRIES", 10)
     with pytest.raises(DatasetError, match="more than 10 files"):
         folder_module.scan_image_folder(root)
+
+
+# ---- class 9: generated code that breaks on odd names -------------------------------------------------------
+
+def design_named(tmp_path, name, file="named.json"):
+    graph = load_template("lenet5")
+    from dataclasses import replace
+    path = tmp_path / file
+    save_graph(replace(graph, name=name), path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["%(prog)s 100%", "100% net", "%(foo)s", "50%% %s %d {} {0}", "Exception",
+                                  "__builtins__", "print", "torch nn", "data loader"])
+def test_exported_scripts_of_odd_design_names_run(tmp_path, capsys, name):
+    import subprocess
+    design = design_named(tmp_path, name)
+    script = tmp_path / "odd_train.py"
+    code, err = cli(capsys, "export", design, "-f", "script", "-o", script)
+    assert code == 0, err
+    done = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "usage:" in done.stdout, done.stderr[-2000:]
+    code, err = cli(capsys, "export", design, "-f", "py", "-o", tmp_path / "odd.py")
+    assert code == 0, err
+    namespace = {"__name__": "odd"}
+    exec(compile((tmp_path / "odd.py").read_text(), "odd.py", "exec"), namespace)
+    assert namespace["torch"] is torch and namespace["nn"] is torch.nn
+
+
+@pytest.mark.parametrize("name", ["__builtins__", "__name__", "Exception", "print", "torch", "nn", "ｔｏｒｃｈ",
+                                  "main", "DataLoader", "MODEL_CLASS", "match", "1net", "a-b", "class"])
+def test_reserved_or_unusable_class_names_are_refused(tmp_path, capsys, name):
+    for fmt in ("py", "script"):
+        code, err = cli(capsys, "export", LENET, "-f", fmt, "--class-name", name, "-o", tmp_path / f"x.{fmt}")
+        assert_one_line_error(code, err, "export")
+        assert not (tmp_path / f"x.{fmt}").exists()
+
+
+def test_a_good_class_name_is_used(tmp_path, capsys):
+    code, err = cli(capsys, "export", LENET, "-f", "script", "--class-name", "MyNet", "-o", tmp_path / "t.py")
+    assert code == 0 and "class MyNet(nn.Module)" in (tmp_path / "t.py").read_text()
+
+
+@pytest.mark.parametrize("opset", ["0", "-1", "6", "99", "100000"])
+def test_an_unavailable_onnx_opset_exits_2_without_a_dump(tmp_path, capsys, opset):
+    pytest.importorskip("onnx")
+    code, err = cli(capsys, "export", LENET, "-f", "onnx", f"--opset={opset}", "-o", tmp_path / "n.onnx")
+    assert_one_line_error(code, err, "export")
+    assert "opsets 7 to" in err and not (tmp_path / "n.onnx").exists()

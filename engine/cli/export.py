@@ -79,6 +79,7 @@ def _export(project, run_record, weights, out: Path, args) -> str:
         write_training_script(graph, out, config, dataset_key, data_path, args.class_name)
         return f"wrote {out}: run it with 'python {out.name}' or 'torchrun --nproc_per_node=N {out.name}'"
     if fmt == "onnx":
+        _check_opset(args.opset)
         return exporters.export_onnx(graph, out, weights, opset=args.opset).summary()
     if fmt == "torchscript":
         return exporters.export_torchscript(graph, out, weights).summary()
@@ -95,12 +96,21 @@ def _export(project, run_record, weights, out: Path, args) -> str:
 
 
 def _check_class_name(name) -> None:
-    """The exported source uses `torch` and `nn`, so the class may not shadow them."""
-    import keyword
+    """The class may not shadow what the exported code uses (torch, nn, builtins, the script's own names)."""
+    from engine.interchange.train_script import script_class_name_problem
 
-    if name is not None and (not name.isidentifier() or keyword.iskeyword(name) or name in ("torch", "nn")):
-        raise CommandError(f"--class-name {name!r} cannot name a Python class here; use letters, digits and "
-                           f"underscores, not starting with a digit (e.g. --class-name MyNet)")
+    problem = script_class_name_problem(name) if name is not None else ""
+    if problem:
+        raise CommandError(f"--class-name {name!r} cannot name the network's class: {problem}; choose another "
+                           f"name (e.g. --class-name MyNet)")
+
+
+def _check_opset(opset) -> None:
+    from engine.interchange.exporters import MIN_OPSET, choose_opset
+
+    if opset is not None and not MIN_OPSET <= opset <= choose_opset():
+        raise CommandError(f"--opset {opset} is not available; the installed tools export opsets {MIN_OPSET} to "
+                           f"{choose_opset()} (leave out --opset for {choose_opset()})")
 
 
 def _pick_run(runs, which):

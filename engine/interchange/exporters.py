@@ -72,6 +72,9 @@ def export_weights(graph: GraphSpec, weights: dict, path) -> ExportReport:
     return ExportReport(path, "safetensors" if path.suffix == ".safetensors" else "state_dict", checked=True)
 
 
+MIN_OPSET = 7   # the oldest opset torch.onnx exports (torch.onnx._constants.ONNX_MIN_OPSET)
+
+
 def choose_opset() -> int:
     """The newest opset both the installed PyTorch exporter and the installed onnx package support."""
     try:
@@ -94,8 +97,13 @@ def export_onnx(graph: GraphSpec, path, weights: Optional[dict] = None, opset: O
         import onnx
     except ImportError:
         raise ExportError("ONNX export needs the onnx package: pip install 'cnn-designer[onnx]'") from None
+    newest = choose_opset()
+    if opset is None:
+        opset = newest
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ExportError(f"ONNX opset {opset!r} is not available; the installed tools export opsets {MIN_OPSET} "
+                          f"to {newest}")
     module = compiled_with_weights(graph, weights)
-    opset = opset or choose_opset()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation chatter is not the person's concern

@@ -7,13 +7,12 @@ codegen.safe_comment.
 """
 from __future__ import annotations
 
-import keyword
 import re
 from pathlib import Path
 from typing import Optional
 
 from engine.analysis import analyze
-from engine.codegen import class_name_for, export_python, safe_comment
+from engine.codegen import class_name_for, class_name_problem, export_python, safe_comment
 from engine.compiler import GraphInvalidError, input_shape
 from engine.graph import NODE_ID_PATTERN, GraphSpec
 from engine.graph_io import write_text_atomic
@@ -62,6 +61,26 @@ def _literal(name, value):
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
+def script_names() -> frozenset:
+    """Every top-level name the script defines besides the class (harness functions, imports, constants)."""
+    import ast
+
+    names = {"MODEL_CLASS", "INPUT_SHAPE", "NUM_CLASSES", "DEFAULTS"}
+    for node in ast.parse(harness_source()).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
+def script_class_name_problem(name) -> str:
+    """class_name_problem for a training script: its own names are taken too."""
+    return class_name_problem(name, script_names())
+
+
 def harness_source() -> str:
     text = (Path(__file__).with_name("script_template.py")).read_text(encoding="utf-8")
     return text.split(HARNESS_MARKER, 1)[1].lstrip("\n")
@@ -74,14 +93,15 @@ def export_training_script(graph: GraphSpec, config=None, dataset_key: str = "",
     if not analysis.ok:
         raise GraphInvalidError(analysis)
     # Only a plain identifier reaches `MODEL_CLASS = ...`; anything else falls back to the design's name.
-    usable = bool(class_name) and class_name.isidentifier() and not keyword.iskeyword(class_name) \
-        and class_name not in ("torch", "nn")
-    cls = class_name if usable else class_name_for(graph)
+    usable = bool(class_name) and not script_class_name_problem(class_name)
+    cls = class_name if usable else class_name_for(graph, reserved=script_names())
     model = export_python(graph, class_name=cls, analysis=analysis)
     model = model.split('\nif __name__ == "__main__":', 1)[0].rstrip() + "\n"
     output = next(n for n in graph.nodes if n.kind == "Output")
     defaults = script_defaults(config, dataset_key, data_path)
-    title = safe_comment(graph.name) or "network"
+    # The docstring is argparse's description: "%(" in it would make argparse %-format it, and then any
+    # other "%" (a design called "100% CNN %(prog)s") breaks --help.
+    title = (safe_comment(graph.name) or "network").replace("%(", "% (")
     doc = (f'"""Train {title.replace(chr(34), chr(39)).replace(chr(92), "/")} (exported by CNN Designer).\n\n'
            f"    python train.py --epochs 5                        # one process (GPU if present)\n"
            f"    torchrun --nproc_per_node=4 train.py              # several GPUs (or CPU processes)\n"
