@@ -93,3 +93,28 @@ def test_a_child_that_dies_becomes_one_failed_event(digits):
 def test_death_reasons_say_what_happened_and_what_to_do(code, words):
     reason = process.death_reason(code)
     assert words in reason and ("Start" in reason)
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_in_the_training_process(tmp_path):
+    """spawn re-imports the parent's main script in the child; a launcher without the usual guard would build
+    its window again in there (and start processes of its own)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "launcher.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        sys.path[:0] = {[p for p in sys.path if p]!r}
+        with open({str(marker)!r}, "a") as f:
+            f.write(str(os.getpid()) + "\\n")
+        from engine.training import process
+        proc = process.acquire()
+        proc._wait_until_ready()
+        print(proc.pid)
+        process.shutdown_all()
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(marker.read_text().split()) == 1 and out.stdout.strip().isdigit()

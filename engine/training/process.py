@@ -11,11 +11,14 @@ A small pool keeps one warm child ready, so Start does not wait for torch to imp
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import multiprocessing
 import pickle
 import signal
+import sys
 import threading
+import types
 from dataclasses import dataclass
 
 from engine.training.control import TrainControl
@@ -52,7 +55,8 @@ class TrainingProcess:
         ours, theirs = context.Pipe()
         self._process = context.Process(target=child_main, args=(theirs, self.control), daemon=False,
                                         name="cnn-designer-training")
-        self._process.start()
+        with _without_main_module():
+            self._process.start()
         theirs.close()
         self._conn = ours
         self._ready = False
@@ -132,6 +136,27 @@ class TrainingProcess:
             self._process.join(2.0)
         return Failed(reason=death_reason(self._process.exitcode),
                       detail=f"training process {self.pid} exit code {self._process.exitcode}")
+
+
+@contextlib.contextmanager
+def _without_main_module():
+    """Start a child without re-running the parent's main script in it. multiprocessing's spawn imports the
+    parent's __main__ in the child (for targets defined there); ours lives in the engine, and a script
+    without an `if __name__ == "__main__"` guard (a notebook, a user's own launcher, a benchmark) would
+    otherwise build its whole window again inside the training process."""
+    with _main_lock:
+        main = sys.modules.get("__main__")
+        stand_in = types.ModuleType("__main__")
+        stand_in.__spec__ = None
+        sys.modules["__main__"] = stand_in
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
+_main_lock = threading.Lock()
 
 
 def death_reason(exitcode) -> str:
