@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMenu
 
 from designer import dialogs
 from designer.graph_edits import blank_graph
+from designer.plain_text import plain_tooltip
 from designer.settings import recovery_dir
 from engine.atomic_write import BACKUP_SUFFIX
 from engine.graph_io import GraphFileError, graph_from_dict, graph_to_dict, load_graph, save_graph, write_text_atomic
@@ -179,7 +180,7 @@ class FileController:
         recent = self.recent_files()
         for path in recent:
             action = self.recent_menu.addAction(Path(path).name, lambda p=path: self.open_path(p))
-            action.setToolTip(path)
+            action.setToolTip(plain_tooltip(path))
             action.setEnabled(Path(path).is_file())
         if not recent:
             self.recent_menu.addAction("No recent designs").setEnabled(False)

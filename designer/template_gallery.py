@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QListWidget, Q
                                QStyledItemDelegate, QVBoxLayout)
 
 from designer.graph_edits import blank_graph
+from designer.plain_text import plain_tooltip
 from engine.analysis import analyze
 from engine.graph_io import GraphFileError
 from engine.summary import human_count, layer_count   # layers between Input and Output, as the Summary
@@ -76,7 +77,7 @@ class TemplateGallery(QDialog):
         for key, title, description, size in template_entries():
             item = QListWidgetItem(f"{title}\n{description}\n{size}")
             item.setData(KEY_ROLE, key)
-            item.setToolTip(description)
+            item.setToolTip(plain_tooltip(description))
             self.list.addItem(item)
             if key == DEFAULT_TEMPLATE:
                 self.list.setCurrentItem(item)

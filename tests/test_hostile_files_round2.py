@@ -20,7 +20,7 @@ from engine.cli import run_command_line
 from engine.compiler import compile_graph
 from engine.graph_io import graph_to_json, load_graph, save_graph
 from engine.interchange.bundle import Bundle, BundleError, load_bundle, save_bundle
-from engine.safe_files import FileLimitError, check_write_target, load_json_file, loads_json, read_regular_file
+from engine.safe_files import FileLimitError, check_write_target, loads_json, read_regular_file
 from engine.templates import TEMPLATE_DIR, load_template
 from engine.training.config import TrainConfig
 from engine.training.run_record import RunRecord, RunRecordError

@@ -8,6 +8,7 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
+from designer.plain_text import plain_tooltip
 from designer.training.images import VIRIDIS
 
 
@@ -182,7 +183,7 @@ class ConfusionMatrixView(QWidget):
             if found is None:
                 QToolTip.hideText()
             else:
-                QToolTip.showText(event.globalPos(), self.cell_description(*found) + "; click to see them", self,
+                QToolTip.showText(event.globalPos(), plain_tooltip(self.cell_description(*found) + "; click to see them"), self,
                                   self.cell_rect(*found).toRect())
             return True
         return super().event(event)

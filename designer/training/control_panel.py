@@ -4,6 +4,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QStyle, QVBoxLayout, QWidget
 
+from designer.plain_text import plain_label
 from engine.insight.memory import human_bytes
 
 PROGRESS_REFRESH_MS = 250  # the progress text changes a few times a second, not on every report
@@ -45,6 +46,7 @@ class ControlPanel(QWidget):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("trainingMessage")
+        plain_label(self.message)   # it quotes run names and failure reasons
         self._memory = None
         self._pending_step = None
         self._step_timer = QTimer(self, singleShot=True, interval=PROGRESS_REFRESH_MS)

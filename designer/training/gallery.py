@@ -9,8 +9,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QSlider, QVBoxLayout, QWidget)
 
-from engine.insight.saliency import grad_cam, input_gradient_saliency, top_k
+from designer.plain_text import plain_tooltip
 from designer.training.images import image_to_qimage, overlay_to_qimage, pixmap
+from engine.insight.saliency import grad_cam, input_gradient_saliency, top_k
 
 MAX_IMAGES = 60
 ICON_SIZE = 112
@@ -111,8 +112,8 @@ class ErrorGallery(QWidget):
                 "\n".join(f"{self._names[c]} {p:.0%}" for c, p in zip(idx[i], probs[i]))
             texts.append(text)
             item = QListWidgetItem(QIcon(pixmap(img, ICON_SIZE, ICON_SIZE)), text)
-            item.setToolTip(f"test image {test_index}\ntrue class: {self._names[self._true[i]]}\n"
-                            f"predicted: {self._names[self._pred[i]]}\ntop 3: {top3}")
+            item.setToolTip(plain_tooltip(f"test image {test_index}\ntrue class: {self._names[self._true[i]]}\n"
+                                          f"predicted: {self._names[self._pred[i]]}\ntop 3: {top3}"))
             item.setData(Qt.ItemDataRole.UserRole, int(test_index))
             self.list.addItem(item)
         metrics = self.list.fontMetrics()

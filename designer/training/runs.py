@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QLis
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget, QAbstractItemView,
                                QHeaderView)
 
+from designer.plain_text import plain_tooltip
 from engine.insight.run_diff import compare_configs, diff_graphs
 
 
@@ -109,7 +110,7 @@ class RunsView(QWidget):
                 item.setForeground(QBrush(muted))
                 note = "Trained by another design." + (f"\n{note}" if note else "")
             # the list is narrow; the full title (and why a run failed) on hover
-            item.setToolTip(run_title(rec) + (f"\n{note}" if note else ""))
+            item.setToolTip(plain_tooltip(run_title(rec) + (f"\n{note}" if note else "")))
             item.setData(Qt.ItemDataRole.UserRole, rec.id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(Qt.CheckState.Checked if rec.id in checked else Qt.CheckState.Unchecked)
@@ -168,7 +169,7 @@ class RunsView(QWidget):
         # columns headed 'Run 2', the full name on hover: whole names made the table wider than the dock
         self.config_table.setHorizontalHeaderLabels(["setting"] + [(r.name or r.id).split(" · ")[0] for r in runs])
         for j, r in enumerate(runs, start=1):
-            self.config_table.horizontalHeaderItem(j).setToolTip(r.name or r.id)
+            self.config_table.horizontalHeaderItem(j).setToolTip(plain_tooltip(r.name or r.id))
         self.config_table.setRowCount(len(rows) + len(extra) if runs else 0)
         bold = QFont()
         bold.setBold(True)
@@ -194,7 +195,7 @@ class RunsView(QWidget):
         for other in runs[1:]:
             d = diff_graphs(base.graph, other.graph)
             lines = d.lines() or ["same layers and connections"]
-            parts.append(f"<b>{other.name or other.id}</b> vs <b>{base.name or base.id}</b>:<br>"
+            parts.append(f"<b>{_escape(other.name or other.id)}</b> vs <b>{_escape(base.name or base.id)}</b>:<br>"
                          + "<br>".join(_escape(line) for line in lines))
         self.layer_diff.setText("<br><br>".join(parts))
 
