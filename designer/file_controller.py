@@ -18,6 +18,7 @@ from designer.settings import recovery_dir
 from engine.atomic_write import BACKUP_SUFFIX
 from engine.graph_io import GraphFileError, graph_from_dict, graph_to_dict, load_graph, save_graph, write_text_atomic
 from engine.graph_io import MAX_FILE_BYTES
+from engine.summary import layer_count
 from engine.safe_files import load_json_file
 from engine.units import MB
 
@@ -241,7 +242,8 @@ class FileController:
                 _remove(path)
                 lock.unlock()
                 continue
-            what = f"“{graph.name or Path(origin).name or 'Untitled'}”, {len(graph.nodes)} layers, saved {saved}"
+            # layers between Input and Output, as the Summary counts them
+            what = f"“{graph.name or Path(origin).name or 'Untitled'}”, {layer_count(graph)} layers, saved {saved}"
             if origin:
                 what += f"\n(from {origin})"
             restore = dialogs.ask_restore_recovery(self.window, what)

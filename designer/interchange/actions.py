@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.interchange.bundle import Bundle, load_bundle, save_bundle
+from engine.summary import layer_count   # layers between Input and Output, as the Summary counts them
 
 _opened_bundles: dict = {}   # resolved path -> Bundle read by read_bundle_design, claimed by the window
 
@@ -186,7 +187,7 @@ class InterchangeActions:
         self.adopt_weights(imported.graph, imported.weights, f"Imported weights · {imported.graph.name}")
         r = imported.result
         note = f"; {len(r.unmapped)} operation(s) left for you to finish" if r.unmapped else ""
-        self.window.show_status(f"Imported {imported.graph.name}: {len(r.graph.nodes)} layers, "
+        self.window.show_status(f"Imported {imported.graph.name}: {layer_count(r.graph)} layers, "
                                 f"{r.imported_parameters:,} parameters{note}.", 8000)
 
     # ---- bundles -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cli import CommandError
+from engine.summary import layer_count   # layers between Input and Output, as the app's Summary counts them
 from engine.graph_io import save_graph
 
 
@@ -66,7 +67,7 @@ def run(args) -> int:
     for w in result.warnings:
         print(f"note: {w}")
     _write(imported, out)
-    print(f"imported {len(result.graph.nodes)} layers, {result.imported_parameters:,} parameters "
+    print(f"imported {layer_count(result.graph)} layers, {result.imported_parameters:,} parameters "
           f"(original {result.original_parameters:,}) -> {out}")
     return 0
 
