@@ -246,10 +246,13 @@ def cycle_and_measure(qtbot, make_window, digits, qtlog, warm_up: int, measured:
     dash.form.snapshot_every.setValue(1)   # every step also sends feature maps across the threads
     run_cycles(qtbot, dash, warm_up)
     before, t0 = settled_rss_mb(), time.perf_counter()
+    child_before = training_processes_rss_mb()
     run_cycles(qtbot, dash, measured)
     growth, seconds = settled_rss_mb() - before, time.perf_counter() - t0
+    child_growth = training_processes_rss_mb() - child_before
     print(f"\n{measured} start/stop cycles after {warm_up} warm-up: RSS {before:.1f} MB -> "
-          f"{before + growth:.1f} MB ({growth:+.2f} MB), {seconds:.1f} s")
+          f"{before + growth:.1f} MB ({growth:+.2f} MB, of which the training process {child_growth:+.2f} MB), "
+          f"{seconds:.1f} s")
     assert len(dash.store.records()) == warm_up + measured
     from engine.training import process
     assert len(process.running_pids()) <= 1      # one warm training process waits; no others are left
