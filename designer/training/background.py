@@ -6,6 +6,8 @@ import traceback
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
+from designer import gui_gc
+
 log = logging.getLogger(__name__)
 
 
@@ -63,6 +65,7 @@ class BackgroundCall(QObject):
         thread.finished.connect(self._release)
         self._threads[thread] = call
         self._call = call
+        gui_gc.worker_started()   # loads import big libraries: their collections must not run in the thread
         thread.start()
 
     def wait(self, timeout_ms: int = -1) -> bool:
@@ -93,3 +96,4 @@ class BackgroundCall(QObject):
         for thread in [t for t in self._threads if t.isFinished()]:
             self._threads.pop(thread).deleteLater()
             thread.deleteLater()
+            gui_gc.worker_ended()

@@ -15,6 +15,7 @@ import traceback
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, QTimer, Signal, Slot
 
+from designer import gui_gc
 from engine.training.control import TrainControl
 from engine.training.events import (ActivationSnapshot, CheckpointSaved, EpochMetrics, Failed, Finished,
                                     Started, StepMetrics)
@@ -133,6 +134,7 @@ class TrainingController(QObject):
         worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._thread_finished)
         self._thread, self._worker = thread, worker
+        gui_gc.worker_started()   # the run allocates all the time: collections belong on the GUI thread
         thread.start()
         self.running_changed.emit(True)
 
@@ -212,4 +214,5 @@ class TrainingController(QObject):
         if worker is not None:
             worker.deleteLater()
         thread.deleteLater()
+        gui_gc.worker_ended()
         self.running_changed.emit(False)
