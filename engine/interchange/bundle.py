@@ -132,7 +132,7 @@ def load_bundle(path) -> Bundle:
     except FileNotFoundError:
         raise BundleError(f"there is no file {path}") from None
     except (zipfile.BadZipFile, OSError) as exc:
-        raise BundleError(f"{path.name} is not a CNN Designer project bundle (not a readable zip: {exc})") from None
+        raise BundleError(f"{path.name} is not a CNN Designer project bundle (not a readable zip: {_brief(exc)})") from None
     with zf:
         members = _checked_members(zf, path.name)
         manifest = _manifest(zf, members, path.name)
@@ -189,7 +189,7 @@ def _extract(zf, info, target: Path, budget: _Budget) -> None:
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, ValueError) as exc:
         if isinstance(exc, BundleError):
             raise
-        raise BundleError(f"{budget.source}: member {info.filename!r} is damaged ({exc}); the file is corrupt or "
+        raise BundleError(f"{budget.source}: member {info.filename!r} is damaged ({_brief(exc)}); the file is corrupt or "
                           f"incomplete. Refused.") from None
 
 
@@ -231,6 +231,20 @@ def _checked_members(zf: zipfile.ZipFile, source: str) -> dict:
     return members
 
 
+def _brief(exc) -> str:
+    """An exception's text for a message: zipfile quotes whole damaged headers."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 150 else text[:147] + "..."
+
+
+def _shown(value) -> str:
+    """A value from the bundle, for a message: repr() cut short, whatever the bundle put there."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return "a huge number"
+    text = repr(value)
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
 def _check_name(name: str, source: str) -> None:
     bad = None
     if not name or len(name) > 300:
@@ -244,7 +258,7 @@ def _check_name(name: str, source: str) -> None:
     elif any(not ch.isprintable() for ch in name):
         bad = "control characters in its name"
     if bad:
-        raise BundleError(f"{source}: member {name!r} has {bad}; refused without extracting anything.")
+        raise BundleError(f"{source}: member {_shown(name)} has {bad}; refused without extracting anything.")
 
 
 def _read_member(zf, info, source) -> bytes:
@@ -253,7 +267,7 @@ def _read_member(zf, info, source) -> bytes:
         with zf.open(info) as f:
             data = f.read(info.file_size + 1)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as exc:
-        raise BundleError(f"{source}: member {info.filename!r} is damaged ({exc}); the file is corrupt or "
+        raise BundleError(f"{source}: member {info.filename!r} is damaged ({_brief(exc)}); the file is corrupt or "
                           f"incomplete. Refused.") from None
     if len(data) > info.file_size:
         raise BundleError(f"{source}: member {info.filename!r} is larger than its header says. Refused.")
@@ -278,12 +292,12 @@ def _manifest(zf, members, source) -> dict:
     m = _json(zf, members, "manifest.json", source)
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         raise BundleError(f"{source} is not a CNN Designer project bundle (manifest format is "
-                          f"{m.get('format') if isinstance(m, dict) else None!r})")
+                          f"{_shown(m.get('format') if isinstance(m, dict) else None)})")
     version = m.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise BundleError(f"{source}: the manifest's version {version!r} is not valid")
+        raise BundleError(f"{source}: the manifest's version {_shown(version)} is not valid")
     if version > VERSION:
-        raise BundleError(f"{source} was saved by a newer CNN Designer (bundle version {version}); this version "
+        raise BundleError(f"{source} was saved by a newer CNN Designer (bundle version {_shown(version)}); this version "
                           f"opens bundles up to version {VERSION}. Update CNN Designer to open it.")
     runs = m.get("runs", [])
     if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
@@ -297,7 +311,7 @@ def _manifest(zf, members, source) -> dict:
     for r in runs:
         _check_name(r, source)
         if not r.startswith("runs/") or r.count("/") != 2 or not r.endswith("/"):
-            raise BundleError(f"{source}: run folder {r!r} is not of the form runs/NAME/")
+            raise BundleError(f"{source}: run folder {_shown(r)} is not of the form runs/NAME/")
     if not isinstance(m.get("dataset", {}), dict):
         raise BundleError(f"{source}: the manifest's \"dataset\" must be an object")
     seed = m.get("seed", 0)
@@ -340,7 +354,7 @@ def _safetensors(file: Path, what: str) -> dict:
     try:
         return load_file(str(file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise BundleError(f"{what} is not a valid safetensors file ({exc}); refused") from None
+        raise BundleError(f"{what} is not a valid safetensors file ({_brief(exc)}); refused") from None
 
 
 def _load_run(work: Path, folder: str, source: str):
@@ -357,6 +371,7 @@ def _load_run(work: Path, folder: str, source: str):
         return RunRecord.load(run_dir)
     except Exception as exc:  # anything in an untrusted run folder that does not read back means it is damaged
         text = str(exc).replace(str(work) + os.sep, "").replace(str(work), "")
+        text = text if len(text) <= 700 else text[:697] + "..."
         raise BundleError(f"{source}: run {folder} cannot be read: {text or type(exc).__name__}") from None
 
 
@@ -376,7 +391,8 @@ def _check_run_files(run_dir: Path, folder: str, source: str) -> None:
     meta = read("run.json")
     run_id = meta.get("id") if isinstance(meta, dict) else None
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
-        raise BundleError(f"{source}: {folder}run.json has the run id {run_id!r}; a run id is 1-64 letters, digits, "
+        shown = repr(run_id) if len(repr(run_id)) <= 70 else repr(run_id)[:67] + "..."
+        raise BundleError(f"{source}: {folder}run.json has the run id {shown}; a run id is 1-64 letters, digits, "
                           f"'-' or '_' (never a path). Refused.")
     metrics = read("metrics.json")
     if metrics is not None:

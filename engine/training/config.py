@@ -56,7 +56,7 @@ class Augmentation:
     def __post_init__(self):
         _check_number("augmentation.crop_padding", self.crop_padding, 0, 64, integer=True)
         if not isinstance(self.hflip, bool):
-            raise ValueError(f"augmentation.hflip must be true or false, got {self.hflip!r}")
+            raise ValueError(f"augmentation.hflip must be true or false, got {_shown(self.hflip)}")
         _check_number("augmentation.rotation", self.rotation, 0, 180)
         _check_number("augmentation.affine_translate", self.affine_translate, 0, 0.5)
         _check_number("augmentation.affine_scale", self.affine_scale, 0, 0.9)
@@ -110,9 +110,9 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {_shown(self.optimizer)}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {_shown(self.schedule)}")
         if not isinstance(self.device, str) or not (self.device in DEVICES or re.fullmatch(r"(cuda|mps):\d{1,3}",
                                                                                             self.device)):
             raise ValueError(f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {_shown(self.device)}")
@@ -132,7 +132,7 @@ class TrainConfig:
         if self.data_size is not None:
             _check_number("data_size", self.data_size, 10, 10_000_000, integer=True)
         if not isinstance(self.mixed_precision, bool):
-            raise ValueError(f"mixed_precision must be true or false, got {self.mixed_precision!r}")
+            raise ValueError(f"mixed_precision must be true or false, got {_shown(self.mixed_precision)}")
         if isinstance(self.augmentation, dict):
             object.__setattr__(self, "augmentation", Augmentation.from_dict(self.augmentation))
         if not isinstance(self.augmentation, Augmentation):

@@ -50,7 +50,8 @@ RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def check_run_id(run_id) -> str:
     """Run ids name folders, so only plain names are allowed (never `..` or a path)."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
-        raise RunRecordError(f"the run id {run_id!r} is not valid; a run id is 1-64 letters, digits, '-' or '_'")
+        shown = repr(run_id) if len(repr(run_id)) <= 70 else repr(run_id)[:67] + "..."
+        raise RunRecordError(f"the run id {shown} is not valid; a run id is 1-64 letters, digits, '-' or '_'")
     return run_id
 
 
@@ -142,7 +143,7 @@ class RunRecord:
             except (ValueError, TypeError) as exc:
                 if isinstance(exc, RunRecordError):
                     raise
-                raise RunRecordError(f"{run_dir / 'config.json'}: {exc}") from None
+                raise RunRecordError(f"{run_dir / 'config.json'}: {str(exc)[:600]}") from None
             steps, epochs = _empty(STEP_COLUMNS), _empty(EPOCH_COLUMNS)
             if _exists(run_dir / "metrics.json"):
                 steps, epochs = check_metrics(_read_json(run_dir / "metrics.json", MAX_RECORD_BYTES),
@@ -154,7 +155,7 @@ class RunRecord:
         except RunRecordError:
             raise
         except (GraphFileError, ValueError, TypeError) as exc:
-            raise RunRecordError(f"cannot read run {run_dir}: {exc}") from None
+            raise RunRecordError(f"cannot read run {run_dir}: {str(exc)[:600]}") from None
         weights_path = run_dir / "weights.safetensors"
         weights = load_weights_file(weights_path) if load_weights and weights_path.is_file() else None
         return cls(graph=graph, config=config, id=check_run_id(meta.get("id")), step_metrics=steps,
