@@ -10,9 +10,10 @@ def main(argv=None) -> int:
 
     if is_command_line(argv):
         return run_command_line(argv)
-    from designer.app import run_app
+    from designer.app import end_process, run_app
 
-    return run_app(argv)
+    end_process(run_app(argv))
+    return 0   # not reached: end_process ends the process
 
 
 if __name__ == "__main__":

@@ -41,6 +41,33 @@ def run_app(argv) -> int:
     return app.exec()
 
 
+def end_process(code: int) -> None:
+    """End the desktop app's process once its event loop has returned, without the interpreter's teardown.
+
+    Every window has closed by then: runs are flushed, settings synced, worker threads joined, the recovery
+    lock released. What is left is freeing hundreds of thousands of objects one by one and unloading
+    PyTorch's and Qt's libraries, which took as long as starting (seconds) and only kept the process in the
+    task list. The atexit handlers still run first (training processes, logging, multiprocessing).
+    Only for the console entry point: run_app returns normally for callers that go on afterwards."""
+    import atexit
+
+    from PySide6.QtWidgets import QApplication
+
+    from designer.main_window import MainWindow
+
+    app = QApplication.instance()
+    for widget in app.topLevelWidgets() if app is not None else []:
+        if isinstance(widget, MainWindow):   # closing synced them; a value written since would be lost
+            widget.settings().sync()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):   # closed or missing (pythonw) streams
+            pass
+    os._exit(code)
+
+
 def _close_after_first_paint(window) -> None:
     """Close `window` once it has painted, printing when on stderr (time.monotonic(), comparable across
     processes on one machine), so a script can check that the app starts and quits, and time both."""

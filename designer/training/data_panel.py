@@ -1,6 +1,8 @@
 """Data-set picker with sample images and class names, and the augmentation settings with a live preview."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 from PySide6.QtCore import Signal
@@ -15,6 +17,10 @@ from designer.training.images import image_to_qimage
 from designer.training.tiles import TileGrid
 
 PREVIEW_COUNT = 8
+
+
+class LoadCancelled(Exception):
+    """Raised inside a load's progress report once the load was cancelled (the window is closing)."""
 
 
 class DatasetPanel(QWidget):
@@ -34,6 +40,8 @@ class DatasetPanel(QWidget):
         self._loader.finished.connect(self._loaded)
         self._loader.failed.connect(self._load_failed)
         self._pending_key = None
+        self._cancelled = threading.Event()   # of the load running now; a new load gets a new one
+        self._closing = False
         self.choice = QComboBox()
         for info in list_datasets():
             suffix = "" if info.offline else " (needs download)"
@@ -106,7 +114,7 @@ class DatasetPanel(QWidget):
 
     def load(self) -> None:
         """Load the chosen data set in a background thread; dataset_loaded follows."""
-        if self._loader.busy:
+        if self._loader.busy or self._closing:   # nothing new once the window closes: it would outlive it
             return
         key, size = self.key, self.size.value() if self.size.isVisible() else None
         root = self.folder or None
@@ -114,7 +122,21 @@ class DatasetPanel(QWidget):
         self._pending_key = key
         self.load_button.setEnabled(False)
         self.status.emit(f"Loading {self.choice.currentText()}…")
-        self._loader.start(lambda: load_dataset(key, size=size, root=root, input_shape=shape, fix=fix))
+        cancelled = self._cancelled = threading.Event()
+
+        def progress(_fraction, _message):
+            # Generating the default set takes seconds; a window that closes meanwhile should not wait for it.
+            if cancelled.is_set():
+                raise LoadCancelled()
+
+        self._loader.start(lambda: load_dataset(key, size=size, root=root, input_shape=shape, fix=fix,
+                                                progress=progress))
+
+    def cancel(self) -> None:
+        """The window is closing: stop the running load at its next progress report (generated sets and
+        downloads report often; an import of scikit-learn cannot be interrupted) and start no other."""
+        self._closing = True
+        self._cancelled.set()
 
     def wait(self) -> None:
         self._loader.wait()
@@ -140,6 +162,8 @@ class DatasetPanel(QWidget):
 
     def _load_failed(self, exc):
         self.load_button.setEnabled(True)
+        if isinstance(exc, LoadCancelled):
+            return   # only when the window closes: nobody waits for this load any more
         message = exc.message if isinstance(exc, DatasetError) else f"Could not load the data set: {exc}"
         self.status.emit(message)
         self.load_failed.emit(message)

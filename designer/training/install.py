@@ -66,5 +66,7 @@ def install(window, state, inspector_dock=None, summary_dock=None, messages_dock
 
     dash.status.connect(lambda text: window.show_status(text, 6000))
     window.selection_changed.connect(dash.set_selected_node)
+    # first stop a data-set load (closing would otherwise wait until the set is generated), then shut down
+    window.about_to_close.connect(dash.data.cancel)
     window.about_to_close.connect(dash.shutdown)
     return dash

@@ -8,6 +8,7 @@ Everything runs as batched torch arithmetic, so 10,000 images take about a secon
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -63,8 +64,10 @@ _MAX_SEGMENTS = max(s.shape[0] for _, s in _GLYPHS)
 
 
 
-def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64) -> torch.Tensor:
-    """Draw one random digit image per label: float32 N×1×28×28 in [0, 1]."""
+def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
+           progress: Callable[[float, str], None] | None = None) -> torch.Tensor:
+    """Draw one random digit image per label: float32 N×1×28×28 in [0, 1]. progress(fraction, message), if
+    given, is called after each handwriting style (a caller may raise from it to stop early)."""
     digits_all = torch.tensor([d for d, _ in _GLYPHS])
     counts = torch.bincount(digits_all, minlength=10)
     first = torch.cumsum(counts, 0) - counts  # styles are stored digit by digit
@@ -106,15 +109,18 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64) -> torch
             dist = ((rx - t * dx).square_() + (ry - t * dy).square_()).amin(dim=1).sqrt_()  # (B, P)
             img = (thickness[i, None] / 2 + 0.5 - dist).clamp_(0, 1) * ink[i, None]
             out[i] = img.view(-1, 1, IMAGE, IMAGE)
+        if progress is not None:
+            progress((g + 1) / len(_GLYPHS), "Drawing digits")
     out += noise * noise_level[:, None, None, None]
     return out.clamp_(0, 1)
 
 
-def make_digits(size: int, seed: int):
-    """`size` images with balanced labels; 20% become the test split. Returns (pool, test, class_names)."""
+def make_digits(size: int, seed: int, progress: Callable[[float, str], None] | None = None):
+    """`size` images with balanced labels; 20% become the test split. Returns (pool, test, class_names).
+    progress: see render()."""
     gen = torch.Generator().manual_seed(int(seed))
     labels = torch.arange(size) % 10
     labels = labels[torch.randperm(size, generator=gen)]
-    images = render(labels, gen)
+    images = render(labels, gen, progress=progress)
     pool, test = split_off_test(images, labels, TEST_FRACTION, seed)
     return pool, test, tuple(str(d) for d in range(10))

@@ -8,6 +8,7 @@ is below the polygon's radius in that direction. Rendering is 2× supersampled f
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -77,8 +78,10 @@ def _boundary_radius(theta, table):
     return num / den.clamp_min(1e-6)
 
 
-def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64) -> torch.Tensor:
-    """Draw one random shape image per label: float32 N×3×32×32 in [0, 1]."""
+def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
+           progress: Callable[[float, str], None] | None = None) -> torch.Tensor:
+    """Draw one random shape image per label: float32 N×3×32×32 in [0, 1]. progress(fraction, message), if
+    given, is called after each chunk of images (a caller may raise from it to stop early)."""
     n = labels.shape[0]
     table, holes = _polygon_table()
     u = lambda lo, hi, *shape: lo + (hi - lo) * torch.rand(n, *shape, generator=gen)  # noqa: E731
@@ -108,13 +111,15 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64) -> torch
         inside = (dist <= edge) & (dist >= holes[lab][:, None])
         mask = F.avg_pool2d(inside.float().view(-1, 1, size, size), SUPER)  # anti-aliased coverage
         out[s:e] = background[s:e, :, None, None] * (1 - mask) + colour[s:e, :, None, None] * mask
+        if progress is not None:
+            progress(e / n, "Drawing shapes")
     return (out + noise).clamp_(0, 1)
 
 
-def make_shapes(size: int, seed: int):
+def make_shapes(size: int, seed: int, progress: Callable[[float, str], None] | None = None):
     gen = torch.Generator().manual_seed(int(seed) + 17)
     labels = torch.arange(size) % len(SHAPE_NAMES)
     labels = labels[torch.randperm(size, generator=gen)]
-    images = render(labels, gen)
+    images = render(labels, gen, progress=progress)
     pool, test = split_off_test(images, labels, TEST_FRACTION, seed)
     return pool, test, SHAPE_NAMES

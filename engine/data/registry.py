@@ -27,12 +27,12 @@ class _Entry:
 
 def _generated_digits(size, seed, root, progress, download, input_shape):
     from engine.data.generated_digits import make_digits
-    return make_digits(size or 10_000, seed)
+    return make_digits(size or 10_000, seed, progress)
 
 
 def _generated_shapes(size, seed, root, progress, download, input_shape):
     from engine.data.generated_shapes import make_shapes
-    return make_shapes(size or 10_000, seed)
+    return make_shapes(size or 10_000, seed, progress)
 
 
 def _uci_digits(size, seed, root, progress, download, input_shape):
