@@ -9,6 +9,14 @@ from designer import theme
 
 LABEL_FONT = QFont()
 LABEL_FONT.setPointSizeF(7.5)
+_METRICS: list = []
+
+
+def _label_metrics() -> QFontMetricsF:
+    """One QFontMetricsF for every label (made after the application exists): hundreds are placed per edit."""
+    if not _METRICS:
+        _METRICS.append(QFontMetricsF(LABEL_FONT))
+    return _METRICS[0]
 
 
 BACK_BULGE = 40.0   # how far a backward edge swings out past its ports before turning
@@ -112,7 +120,7 @@ class EdgeItem(QGraphicsItem):
     def _place_label(self) -> None:
         self._shape = None
         if self.label:
-            metrics = QFontMetricsF(LABEL_FONT)
+            metrics = _label_metrics()
             w, h = metrics.horizontalAdvance(self.label) + 8, metrics.height() + 2
             mid = self._path.pointAtPercent(0.5)
             # Just above the wire: clear of the ports, which sit on the wire at both ends.
@@ -122,8 +130,11 @@ class EdgeItem(QGraphicsItem):
         self._bounds = self._path.boundingRect().adjusted(-6, -6, 6, 6).united(self._label_rect)  # asked often
         self.label_item.prepareGeometryChange()
         self.label_item.update()
-        self.setToolTip(f"{self.edge.source} → {self.edge.target}" + (f": {self.label}" if self.label else "")
-                        + "\nDrag the input end to re-attach it; Delete removes it.")
+
+    def toolTip(self) -> str:
+        """Made when asked (the scene's help event), not each time the label changes."""
+        return (f"{self.edge.source} → {self.edge.target}" + (f": {self.label}" if self.label else "")
+                + "\nDrag the input end to re-attach it; Delete removes it.")
 
     def boundingRect(self) -> QRectF:
         return self._bounds

@@ -265,6 +265,7 @@ class TrainingDashboard(InsightMixin, QObject):
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Window closing: stop the run and wait for every worker thread (at most ~timeout for training)."""
         ended = self.controller.shutdown(timeout_ms)
+        self.store.flush()   # the run's progress on disk before the app goes
         self.data.wait()
         self._evaluator.wait()
         self._snapshot_timer.stop()
