@@ -57,7 +57,7 @@ def _folder(size, seed, root, progress, download, input_shape):
 
 def _entries() -> dict:
     from engine.data.generated_shapes import SHAPE_NAMES
-    from engine.data.torchvision_sets import TORCHVISION_SETS, files_present
+    from engine.data.torchvision_sets import files_present, source
 
     fashion = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                "Ankle boot")
@@ -78,15 +78,15 @@ def _entries() -> dict:
                            SHAPE_NAMES, (3, 32, 32), True, 10_000, "generated"), _generated_shapes),
         _Entry(DatasetInfo("mnist", "MNIST", "70,000 handwritten digits, 28×28 grey (downloaded once).",
                            DIGIT_NAMES, (1, 28, 28), files_present("mnist", root),
-                           None, TORCHVISION_SETS["mnist"].source), _torchvision("mnist")),
+                           None, source("mnist")), _torchvision("mnist")),
         _Entry(DatasetInfo("fashion_mnist", "Fashion-MNIST",
                            "70,000 clothing images in 10 classes, 28×28 grey (downloaded once).",
                            fashion, (1, 28, 28), files_present("fashion_mnist", root),
-                           None, TORCHVISION_SETS["fashion_mnist"].source), _torchvision("fashion_mnist")),
+                           None, source("fashion_mnist")), _torchvision("fashion_mnist")),
         _Entry(DatasetInfo("cifar10", "CIFAR-10",
                            "60,000 small photos in 10 classes, 32×32 colour (downloaded once).",
                            cifar, (3, 32, 32), files_present("cifar10", root),
-                           None, TORCHVISION_SETS["cifar10"].source), _torchvision("cifar10")),
+                           None, source("cifar10")), _torchvision("cifar10")),
         _Entry(DatasetInfo("folder", "Image folder",
                            "Your own images: a folder with one sub-folder per class (ImageFolder layout), "
                            "resized to the network's input size.",

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.datasets as tvd
-from torchvision.datasets.utils import check_integrity, extract_archive
 
 from engine.data.base import DatasetError, Split
 from engine.units import format_bytes
@@ -37,6 +35,29 @@ class TorchvisionSet:
     source: str
 
 
+def _tvd():
+    """torchvision.datasets, imported when a set is downloaded or read: importing torchvision pulls in
+    torch._dynamo and SymPy, seconds the app's window would otherwise wait for just to list the sets."""
+    import torchvision.datasets
+
+    return torchvision.datasets
+
+
+# Where each set's files live under the root and which must be there, and where they come from: what
+# listing the data sets needs, written out so that listing them does not import torchvision (see _tvd).
+# tests/test_torchvision_sets_layout.py checks that it still matches torchvision's own classes.
+LAYOUT = {   # key: (folder relative to root, files that must be present, source)
+    "mnist": ("MNIST/raw", ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                            "t10k-labels-idx1-ubyte"), "https://ossci-datasets.s3.amazonaws.com/mnist/"),
+    "fashion_mnist": ("FashionMNIST/raw", ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+                      "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"),
+    "cifar10": ("cifar-10-batches-py", ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                                        "data_batch_5", "test_batch", "batches.meta"),
+                "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+}
+
+
 def _mnist_like(key, title, cls) -> TorchvisionSet:
     raw = f"{cls.__name__}/raw"
     downloads = tuple((tuple(m + name for m in cls.mirrors), name, md5) for name, md5 in cls.resources)
@@ -44,24 +65,45 @@ def _mnist_like(key, title, cls) -> TorchvisionSet:
     return TorchvisionSet(key, title, raw, files, downloads, cls.mirrors[0])
 
 
-TORCHVISION_SETS = {
-    "mnist": _mnist_like("mnist", "MNIST", tvd.MNIST),
-    "fashion_mnist": _mnist_like("fashion_mnist", "Fashion-MNIST", tvd.FashionMNIST),
-    "cifar10": TorchvisionSet("cifar10", "CIFAR-10", tvd.CIFAR10.base_folder,
-                              tuple(n for n, _ in tvd.CIFAR10.train_list + tvd.CIFAR10.test_list) + ("batches.meta",),
-                              (((tvd.CIFAR10.url,), tvd.CIFAR10.filename, tvd.CIFAR10.tgz_md5),), tvd.CIFAR10.url),
-}
+_SETS: dict = {}
+
+
+def torchvision_sets() -> dict:
+    """key -> TorchvisionSet, with the mirrors and MD5 sums from torchvision's dataset classes."""
+    if not _SETS:
+        tvd = _tvd()
+        _SETS.update({
+            "mnist": _mnist_like("mnist", "MNIST", tvd.MNIST),
+            "fashion_mnist": _mnist_like("fashion_mnist", "Fashion-MNIST", tvd.FashionMNIST),
+            "cifar10": TorchvisionSet(
+                "cifar10", "CIFAR-10", tvd.CIFAR10.base_folder,
+                tuple(n for n, _ in tvd.CIFAR10.train_list + tvd.CIFAR10.test_list) + ("batches.meta",),
+                (((tvd.CIFAR10.url,), tvd.CIFAR10.filename, tvd.CIFAR10.tgz_md5),), tvd.CIFAR10.url),
+        })
+    return _SETS
+
+
+def __getattr__(name):
+    # TORCHVISION_SETS stays importable by name, built on first use rather than at import
+    if name == "TORCHVISION_SETS":
+        return torchvision_sets()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def source(key: str) -> str:
+    return LAYOUT[key][2]
 
 
 def files_present(key: str, root: Path) -> bool:
-    spec = TORCHVISION_SETS[key]
-    folder = Path(root) / spec.folder
-    return all((folder / f).is_file() or (folder / f"{f}.gz").is_file() for f in spec.files)
+    folder_name, files, _ = LAYOUT[key]
+    folder = Path(root) / folder_name
+    return all((folder / f).is_file() or (folder / f"{f}.gz").is_file() for f in files)
 
 
 def _missing_message(spec: TorchvisionSet, root: Path, why: str) -> str:
     folder = Path(root) / spec.folder
     if spec.key == "cifar10":
+        tvd = _tvd()
         place = (f"extract {tvd.CIFAR10.filename} (from {tvd.CIFAR10.url}) into {Path(root)} so that "
                  f"{folder} holds {', '.join(spec.files)}")
     else:
@@ -72,6 +114,8 @@ def _missing_message(spec: TorchvisionSet, root: Path, why: str) -> str:
 
 def _download(spec: TorchvisionSet, root: Path, progress) -> None:
     """Fetch each archive (trying every mirror), check its MD5, unpack it into the torchvision layout."""
+    from torchvision.datasets.utils import check_integrity, extract_archive
+
     folder = Path(root) / spec.folder
     target_dir = folder if spec.key != "cifar10" else Path(root)
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -109,7 +153,7 @@ def _fetch(url: str, dest: Path, progress, label: str) -> None:
 
 
 def load_torchvision_set(key: str, root: Path, progress=None, download: bool = True):
-    spec = TORCHVISION_SETS[key]
+    spec = torchvision_sets()[key]
     if not files_present(key, root):
         if not download:
             raise DatasetError(_missing_message(spec, root, "downloading is switched off"))
@@ -128,12 +172,13 @@ def load_torchvision_set(key: str, root: Path, progress=None, download: bool = T
 
 
 def _read_mnist_like(key: str, root: Path):
-    spec = TORCHVISION_SETS[key]
+    spec = torchvision_sets()[key]
     folder = root / spec.folder
     for f in spec.files:  # torchvision reads the unpacked files; unpack any that were placed as .gz
         if not (folder / f).is_file():
             with gzip.open(folder / f"{f}.gz", "rb") as src, open(folder / f, "wb") as dst:
                 shutil.copyfileobj(src, dst)
+    tvd = _tvd()
     cls = tvd.MNIST if key == "mnist" else tvd.FashionMNIST
     train, test = cls(str(root), train=True, download=False), cls(str(root), train=False, download=False)
 
@@ -174,6 +219,7 @@ def _read_cifar(folder: Path):
 
     meta = _load_batch(folder / "batches.meta")
     names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta["label_names"])
+    tvd = _tvd()
     train = read([n for n, _ in tvd.CIFAR10.train_list])
     test = read([n for n, _ in tvd.CIFAR10.test_list])
     return train, test, names
