@@ -42,7 +42,10 @@ class FileLimitError(ValueError):
 
 
 class NotRegularFileError(OSError):
-    """A write target that is a device, FIFO, socket or folder. `strerror` holds the whole message."""
+    """A write target that is a device, FIFO, socket or folder. `strerror` says why, `filename` names it."""
+
+    def __str__(self):
+        return f"cannot write {self.filename}: {self.strerror}" if self.filename else str(self.strerror)
 
 
 def _kind(mode: int) -> str:

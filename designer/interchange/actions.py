@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
+from designer import dialogs
 from engine.interchange.bundle import Bundle, load_bundle, save_bundle
 from engine.summary import layer_count   # layers between Input and Output, as the Summary counts them
 
@@ -112,7 +113,7 @@ class InterchangeActions:
     # ---- exports -----------------------------------------------------------------------------------
     def export(self, name: str, file_filter: str, suffix: str) -> None:
         if name == "export_weights" and self.current_weights() is None:  # say so before asking for a file name
-            QMessageBox.warning(self.window, "Export failed", NO_WEIGHTS)
+            dialogs.show_error(self.window, "Export failed", NO_WEIGHTS)
             return
         doc = self.window.document
         stem = Path(doc.file_path).stem if doc.file_path else (doc.graph.name or "network").replace(" ", "_")
@@ -151,7 +152,8 @@ class InterchangeActions:
                 text = self.save_project(path)
         except Exception as exc:  # every exporter's refusal is a readable sentence; show it, never a traceback
             QGuiApplication.restoreOverrideCursor()
-            QMessageBox.warning(self.window, "Export failed", str(exc) or type(exc).__name__)
+            # plain text: the message quotes file names and design names (never HTML)
+            dialogs.show_error(self.window, "Export failed", str(exc) or type(exc).__name__)
             return False
         QGuiApplication.restoreOverrideCursor()
         if weights is None and name in ("export_onnx", "export_torchscript"):

@@ -10,6 +10,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget)
 
+from designer import dialogs
 from engine.interchange.fx_import import ImportFailedError, UnmappableModelError
 from engine.interchange.sources import TORCHVISION_MODELS, SourceError, parse_kwargs
 from engine.interchange.weights import WeightsError
@@ -85,10 +86,10 @@ class _ImportDialog(QDialog):
             try:
                 return self._with_wait(True)
             except (ImportFailedError, SourceError, WeightsError) as again:
-                QMessageBox.warning(self, "Import failed", str(again))
+                dialogs.show_error(self, "Import failed", str(again))   # plain text, never HTML
                 return False
         except (ImportFailedError, SourceError, WeightsError) as exc:
-            QMessageBox.warning(self, "Import failed", str(exc))
+            dialogs.show_error(self, "Import failed", str(exc))
             return False
 
     def _with_wait(self, keep_partial):

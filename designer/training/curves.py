@@ -301,7 +301,7 @@ class CurvesView(QWidget):
         self._ask_export("CSV table (*.csv)", ".csv", self.export_csv)
 
     def _ask_export(self, file_filter, suffix, write):
-        from PySide6.QtWidgets import QMessageBox
+        from designer import dialogs
         path, _ = QFileDialog.getSaveFileName(self, "Export training curves", "training-curves" + suffix, file_filter)
         if not path:
             return
@@ -310,7 +310,7 @@ class CurvesView(QWidget):
         try:
             write(path)
         except OSError as exc:
-            QMessageBox.warning(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
+            dialogs.show_error(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
 
 
 def _finite(values) -> np.ndarray:

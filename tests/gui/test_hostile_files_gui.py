@@ -112,10 +112,10 @@ def test_a_python_file_on_the_command_line_is_not_run(qapp, tmp_path, dialog_ans
     assert "evil.py is not a design file" in dialog_answers.errors[-1][1]
 
 
-def test_python_import_runs_the_file_only_after_confirmation(window, monkeypatch, tmp_path, marker):
+def test_python_import_runs_the_file_only_after_confirmation(window, monkeypatch, tmp_path, marker, dialog_answers):
     path = evil_python(tmp_path, marker)
-    warnings = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warnings.append(text))
+    warnings = []   # refusals are shown through designer.dialogs.show_error (plain text)
+    monkeypatch.setattr(dialogs, "show_error", lambda parent, title, text: warnings.append(text))
     attempts = []
 
     def exec_(dialog, trust):

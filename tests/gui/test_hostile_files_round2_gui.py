@@ -177,3 +177,55 @@ def test_a_bundle_with_a_damaged_run_is_refused_and_the_store_is_untouched(make_
     assert len(dialog_answers.errors) == 1 and "accuracy" in dialog_answers.errors[0][1]
     assert window.document.graph == before
     assert not (isolated_settings / "runs").exists() or not any((isolated_settings / "runs").iterdir())
+
+
+# ---- writing over special files, and settings that are special files, from the app ---------------------------
+
+POSIX = pytest.mark.skipif(os.name == "nt", reason="FIFOs and /dev/null are POSIX")
+
+
+@POSIX
+@pytest.mark.parametrize("kind", ["device", "fifo", "link to a device"])
+def test_save_and_export_from_the_app_never_replace_a_special_file(make_window, tmp_path, dialog_answers, kind):
+    fifo = tmp_path / "design.json"
+    os.mkfifo(fifo)
+    (tmp_path / "null.json").symlink_to("/dev/null")
+    target = {"device": "/dev/null", "fifo": str(fifo), "link to a device": str(tmp_path / "null.json")}[kind]
+    before = os.stat(target)
+    window = make_window(load_template("lenet5"))
+    dialog_answers.save_path = target
+    assert not window.files.save_as()
+    for name in ("export_python", "export_script", "export_bundle"):
+        assert not window.interchange.export_to(name, target)
+    assert len(dialog_answers.errors) == 4
+    assert all("not an ordinary file" in text or "must end in .cnnd" in text
+               for _, text in dialog_answers.errors), dialog_answers.errors
+    after = os.stat(target)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    window.document.add_node("ReLU", (10, 10))   # still usable
+    assert window.document.modified
+
+
+@POSIX
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "huge"])
+def test_a_settings_file_that_cannot_be_read_is_set_aside(make_window, isolated_settings, kind):
+    from designer.settings import make_settings
+
+    isolated_settings.mkdir(parents=True, exist_ok=True)
+    path = isolated_settings / "settings.ini"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "huge":
+        with open(path, "wb") as f:
+            f.truncate(64 * 1024 * 1024)
+    else:
+        path.symlink_to("/dev/zero")
+    settings = make_settings()   # would block (FIFO) or read without end (/dev/zero) before
+    settings.setValue("probe", 1)
+    settings.sync()
+    assert (isolated_settings / "settings.ini.unusable").exists() or os.path.islink(
+        isolated_settings / "settings.ini.unusable")
+    assert os.path.isfile(path) and not os.path.islink(path)
+    window = make_window(load_template("lenet5"))   # the app starts with fresh settings
+    assert window.document.graph.name

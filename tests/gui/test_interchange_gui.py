@@ -16,10 +16,9 @@ from engine.templates import load_template
 
 
 @pytest.fixture
-def warnings_shown(monkeypatch):
-    shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
-    return shown
+def warnings_shown(dialog_answers):
+    """(title, text) of each error shown: exports report through designer.dialogs.show_error (plain text)."""
+    return dialog_answers.errors
 
 
 def test_export_menu_has_every_format(window):
