@@ -101,6 +101,7 @@ def in_app(app, data, config, probe_stalls: bool) -> dict:
 
     def started(ev):
         info["started"] = ev
+        info["cpu0"], info["wall0"] = time.process_time(), time.perf_counter()
         info["pid"] = dash.controller.process_id
         if probe_stalls:
             clock.invalidate()
@@ -110,6 +111,7 @@ def in_app(app, data, config, probe_stalls: bool) -> dict:
         if m.step == m.total_steps:
             # training ends with the last step; the test evaluation and saving the run are not "while training"
             probe.stop()
+            info["gui_cpu"] = (time.process_time() - info["cpu0"]) / (time.perf_counter() - info["wall0"])
             if info.get("pid"):
                 info["child_peak"] = peak_rss_mb(info["pid"])
 
@@ -130,7 +132,8 @@ def in_app(app, data, config, probe_stalls: bool) -> dict:
     images = s.train_size * f.epochs_completed
     result = {"img_s": images / f.elapsed, "wall_img_s": images / (done - clicked[0]),
               "stall": worst[0] if probe_stalls else float("nan"), "redraws": dash.curves.redraw_count,
-              "tiles": dash.feature_maps.grid.tile_count, "child_peak": info.get("child_peak", float("nan"))}
+              "tiles": dash.feature_maps.grid.tile_count, "child_peak": info.get("child_peak", float("nan")),
+              "gui_cpu": info.get("gui_cpu", float("nan"))}
     window.close()
     window.deleteLater()
     return result
@@ -173,7 +176,8 @@ def main():
         print(f"repeat {r + 1}: command line (main thread) {cli[-1]:,.0f} img/s, worker thread {thread[-1]:,.0f} "
               f"img/s, in app {apps[-1]['img_s']:,.0f} img/s ({apps[-1]['wall_img_s']:,.0f} from the click), "
               f"with the stall probe {probed[-1]['img_s']:,.0f} img/s, longest stall {probed[-1]['stall']:.1f} ms, "
-              f"{apps[-1]['redraws']} curve redraws, {apps[-1]['tiles']} feature-map tiles", flush=True)
+              f"{apps[-1]['redraws']} curve redraws, {apps[-1]['tiles']} feature-map tiles, the GUI process busy "
+              f"{apps[-1]['gui_cpu']:.0%} of a core while training", flush=True)
     best_cli = max(cli)
     best_app = max(a["img_s"] for a in apps)
     print(f"in app / command line (fit's own clock): {best_app / best_cli:.3f}  (target ≥ 0.95)")
