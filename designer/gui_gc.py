@@ -20,47 +20,61 @@ from __future__ import annotations
 
 import gc
 
-from PySide6.QtCore import QCoreApplication, QTimer
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QThread, QTimer
 
 INTERVAL_MS = 100   # how often the GUI thread checks whether a collection is due
 
-_workers = 0
+# The QThreads of ours that may still run Python code -> the object whose slot runs in it. Holding them
+# here also means their Python wrappers (which own the C++ objects) are let go only on the GUI thread once
+# the thread has finished, even when whatever started them is gone: a QThread destroyed while its thread
+# runs aborts the process, and a worker object deleted under its running slot crashes it.
+_threads: dict = {}
 _was_enabled = True
 _timer: QTimer | None = None
 
 
-def worker_started() -> None:
-    """A worker thread of ours is about to run Python code: from now on only the GUI thread collects."""
-    global _workers, _was_enabled, _timer
-    _workers += 1
-    if _workers > 1:
-        return
-    _was_enabled = gc.isenabled()
-    gc.disable()
-    if _timer is None:
-        _timer = QTimer(QCoreApplication.instance())   # lives on the GUI thread, as long as the app
-        _timer.setInterval(INTERVAL_MS)
-        _timer.timeout.connect(collect_if_due)
-    _timer.start()
+def worker_started(thread: QThread, worker=None) -> None:
+    """`thread` is about to run Python code of ours (`worker`'s slot): from now on until it has finished
+    only the GUI thread collects."""
+    global _was_enabled, _timer
+    if not _threads:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+        if _timer is None:
+            _timer = QTimer(QCoreApplication.instance())   # lives on the GUI thread, as long as the app
+            _timer.setInterval(INTERVAL_MS)
+            _timer.timeout.connect(_tick)
+        _timer.start()
+    _threads[thread] = worker
 
 
 def worker_ended() -> None:
-    """A worker thread started with worker_started() has finished (its `finished` signal arrived)."""
-    global _workers
-    if _workers == 0:
-        return
-    _workers -= 1
-    if _workers:
-        return
-    if _timer is not None:
-        _timer.stop()
-    collect_if_due()   # what the workers left behind goes here, not in the next thread that allocates
-    if _was_enabled:
-        gc.enable()
+    """A thread given to worker_started() has finished (its `finished` signal arrived): forget the finished
+    ones now rather than at the next tick, so automatic collection is back at once when none is left."""
+    _forget_finished()
 
 
 def workers_running() -> int:
-    return _workers
+    return len(_threads)
+
+
+def _tick() -> None:
+    collect_if_due()
+    _forget_finished()   # also catches threads whose owner was deleted before it could call worker_ended
+
+
+def _forget_finished() -> None:
+    for thread in list(_threads):
+        # isFinished() is already true while Qt winds the thread down, after its last Python code ran
+        if not shiboken6.isValid(thread) or thread.isFinished():
+            del _threads[thread]
+    if _threads or _timer is None or not _timer.isActive():
+        return
+    _timer.stop()
+    collect_if_due()   # what the workers left behind goes here, not in the next thread that allocates
+    if _was_enabled:
+        gc.enable()
 
 
 def collect_if_due() -> int:

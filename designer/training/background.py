@@ -65,7 +65,7 @@ class BackgroundCall(QObject):
         thread.finished.connect(self._release)
         self._threads[thread] = call
         self._call = call
-        gui_gc.worker_started()   # loads import big libraries: their collections must not run in the thread
+        gui_gc.worker_started(thread, call)   # loads import big libraries: no collections in their thread
         thread.start()
 
     def wait(self, timeout_ms: int = -1) -> bool:

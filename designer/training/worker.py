@@ -134,7 +134,7 @@ class TrainingController(QObject):
         worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
         thread.finished.connect(self._thread_finished)
         self._thread, self._worker = thread, worker
-        gui_gc.worker_started()   # the run allocates all the time: collections belong on the GUI thread
+        gui_gc.worker_started(thread, worker)   # a run allocates all the time: collect on the GUI thread
         thread.start()
         self.running_changed.emit(True)
 

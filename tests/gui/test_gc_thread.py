@@ -116,3 +116,16 @@ def test_canvas_items_of_a_design_replaced_during_a_load_are_destroyed_on_the_gu
     gc.collect()                                # here, on the GUI thread, whatever was left
     assert refs and len(died_in) == len(refs)
     assert set(died_in) == {"MainThread"} and seen["other"] == []
+
+
+def test_a_background_call_dropped_while_its_thread_runs_does_not_take_the_thread_with_it(qtbot):
+    # Its QThread and worker object are owned by their Python wrappers; freed with the call while the thread
+    # runs, Qt aborted the process ("QThread: Destroyed while thread is still running").
+    release = threading.Event()
+    call = BackgroundCall()
+    call.start(lambda: release.wait(60))
+    before = gui_gc.workers_running()
+    del call
+    gc.collect()                                # frees the dropped call here and now
+    release.set()
+    qtbot.waitUntil(lambda: gui_gc.workers_running() == before - 1, timeout=30000)
