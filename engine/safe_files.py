@@ -29,6 +29,7 @@ from engine.units import KB, MB
 MAX_JSON_DEPTH = 64          # designs, runs, configs and lessons are at most 6 levels deep
 MAX_CONFIG_BYTES = 1 * MB    # a TrainConfig, run.json, settings
 MAX_RECORD_BYTES = 64 * MB   # metrics.json, results.json and other run tables
+MAX_WEIGHTS_BYTES = 4096 * MB  # a weights file or checkpoint (as a bundle's safetensors member)
 CHUNK = 64 * KB
 
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")   # how a lone surrogate gets into JSON text
@@ -102,6 +103,23 @@ def read_regular_file(path, max_bytes: int, what: str = "file") -> bytes:
     if total > max_bytes:
         raise FileLimitError(too_big)
     return b"".join(parts)
+
+
+def check_regular_file(path, max_bytes: int, what: str = "file") -> Path:
+    """`path` if it is a regular file (or a link to one) of at most max_bytes, for readers that open the file
+    themselves (safetensors, torch.load); FileLimitError saying what it is otherwise."""
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise FileLimitError(f"cannot read the {what} {_name(path)}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise FileLimitError(f"the {what} {_name(path)} is {_kind(info.st_mode)}, not a regular file; "
+                             f"give the path of an ordinary file")
+    if info.st_size > max_bytes:
+        raise FileLimitError(f"the {what} {_name(path)} is larger than {_size(max_bytes)}, the most this file "
+                             f"may hold")
+    return path
 
 
 def read_text_file(path, max_bytes: int, what: str = "file") -> str:

@@ -615,3 +615,20 @@ def test_an_unavailable_onnx_opset_exits_2_without_a_dump(tmp_path, capsys, opse
     code, err = cli(capsys, "export", LENET, "-f", "onnx", f"--opset={opset}", "-o", tmp_path / "n.onnx")
     assert_one_line_error(code, err, "export")
     assert "opsets 7 to" in err and not (tmp_path / "n.onnx").exists()
+
+
+@POSIX
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "link to /dev/zero", "oversized"])
+def test_weights_and_checkpoints_that_are_special_files_exit_2(tmp_path, capsys, monkeypatch, kind):
+    from engine import safe_files
+    monkeypatch.setattr(safe_files, "MAX_WEIGHTS_BYTES", 10 * 1024 * 1024)   # the sparse "oversized" file is 50 MB
+    monkeypatch.setattr("engine.training.run_record.MAX_WEIGHTS_BYTES", 10 * 1024 * 1024)
+    monkeypatch.setattr("engine.interchange.weights.MAX_WEIGHTS_BYTES", 10 * 1024 * 1024)
+    monkeypatch.setattr("engine.training.checkpoint.MAX_WEIGHTS_BYTES", 10 * 1024 * 1024)
+    path = special_files(tmp_path)[kind]
+    for argv in (["eval", LENET, "--weights", path], ["export", LENET, "-f", "onnx", "--weights", path, "-o",
+                                                        tmp_path / "x.onnx"],
+                 ["train", LENET, *SMALL, "--resume", path, "--out", tmp_path / "r"]):
+        code, err = cli(capsys, *argv)
+        assert_one_line_error(code, err, argv[0])
+        assert "regular file" in err or "larger than" in err, err

@@ -101,7 +101,7 @@ def _check_class_name(name) -> None:
 
     problem = script_class_name_problem(name) if name is not None else ""
     if problem:
-        raise CommandError(f"--class-name {name!r} cannot name the network's class: {problem}; choose another "
+        raise CommandError(f"--class-name {name!r} cannot name a Python class here: {problem}; choose another "
                            f"name (e.g. --class-name MyNet)")
 
 

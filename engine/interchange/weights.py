@@ -5,9 +5,12 @@ torch.load(weights_only=True), which only accepts tensors and plain containers.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
+
+from engine.safe_files import MAX_WEIGHTS_BYTES, FileLimitError, check_regular_file
 
 
 class WeightsError(ValueError):
@@ -42,8 +45,12 @@ def _unshare(tensors: dict) -> dict:
 def load_weights(path) -> dict:
     """A flat dict of tensors from .safetensors or a .pt/.pth state_dict (checkpoint dicts are unwrapped)."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise WeightsError(f"no weights file at {path}")
+    try:  # a FIFO or /dev/zero is refused by name, never opened
+        check_regular_file(path, MAX_WEIGHTS_BYTES, "weights file")
+    except FileLimitError as exc:
+        raise WeightsError(str(exc)) from None
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file

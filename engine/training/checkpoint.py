@@ -2,11 +2,13 @@
 torch.load(weights_only=True) can read them (no arbitrary unpickling)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 
 from engine.atomic_write import replacing
+from engine.safe_files import MAX_WEIGHTS_BYTES, check_regular_file
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -29,7 +31,10 @@ def load_checkpoint(path) -> dict:
     if path.is_dir():  # a run folder: continue from its last checkpoint
         path = checkpoint_path(path, "last")
     if not path.is_file():
+        if os.path.lexists(path):   # a FIFO, a device or a link to one: say so, never open it
+            check_regular_file(path, MAX_WEIGHTS_BYTES, "checkpoint")
         raise ValueError(f"checkpoint {path} does not exist")
+    check_regular_file(path, MAX_WEIGHTS_BYTES, "checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

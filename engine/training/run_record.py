@@ -31,8 +31,8 @@ from engine.atomic_write import replacing
 from engine.graph import GraphSpec
 from engine.graph_io import MAX_FILE_BYTES as MAX_GRAPH_BYTES
 from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, write_text_atomic
-from engine.safe_files import (MAX_CONFIG_BYTES, MAX_RECORD_BYTES, FileLimitError, load_json_file, read_text_file,
-                               repair_text)
+from engine.safe_files import (MAX_CONFIG_BYTES, MAX_RECORD_BYTES, MAX_WEIGHTS_BYTES, FileLimitError,
+                               check_regular_file, load_json_file, read_text_file, repair_text)
 from engine.training.config import TrainConfig
 from engine.training.checkpoint import unreadable_reason
 from engine.training.events import EpochMetrics, StepMetrics
@@ -176,8 +176,12 @@ def load_weights_file(path) -> dict:
     """Read weights from .safetensors, or from a .pt/.pth state_dict or fit() checkpoint with
     torch.load(weights_only=True). Never unpickles arbitrary objects."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RunRecordError(f"weights file {path} does not exist")
+    try:  # a FIFO or /dev/zero is refused by name, never opened
+        check_regular_file(path, MAX_WEIGHTS_BYTES, "weights file")
+    except FileLimitError as exc:
+        raise RunRecordError(str(exc)) from None
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
