@@ -67,7 +67,7 @@ _MAX_SEGMENTS = max(s.shape[0] for _, s in _GLYPHS)
 def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
            progress: Callable[[float, str], None] | None = None) -> torch.Tensor:
     """Draw one random digit image per label: float32 N×1×28×28 in [0, 1]. progress(fraction, message), if
-    given, is called after each handwriting style (a caller may raise from it to stop early)."""
+    given, is called after each chunk of images (a caller may raise from it to stop early)."""
     digits_all = torch.tensor([d for d, _ in _GLYPHS])
     counts = torch.bincount(digits_all, minlength=10)
     first = torch.cumsum(counts, 0) - counts  # styles are stored digit by digit
@@ -88,6 +88,7 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
     pixels = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)  # (P, 2)
     px_x, px_y = pixels[:, 0], pixels[:, 1]
     out = torch.empty(n, 1, IMAGE, IMAGE)
+    drawn = 0
     # Draw style by style, so each batch uses exactly that style's segments (no padding work).
     # Small chunks keep the (B, S, pixels) temporaries in cache: faster and a quarter of the memory of 512.
     for g, (_, glyph) in enumerate(_GLYPHS):
@@ -109,8 +110,9 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
             dist = ((rx - t * dx).square_() + (ry - t * dy).square_()).amin(dim=1).sqrt_()  # (B, P)
             img = (thickness[i, None] / 2 + 0.5 - dist).clamp_(0, 1) * ink[i, None]
             out[i] = img.view(-1, 1, IMAGE, IMAGE)
-        if progress is not None:
-            progress((g + 1) / len(_GLYPHS), "Drawing digits")
+            drawn += i.shape[0]
+            if progress is not None:
+                progress(drawn / n, "Drawing digits")
     out += noise * noise_level[:, None, None, None]
     return out.clamp_(0, 1)
 
