@@ -229,3 +229,35 @@ def test_a_settings_file_that_cannot_be_read_is_set_aside(make_window, isolated_
     assert os.path.isfile(path) and not os.path.islink(path)
     window = make_window(load_template("lenet5"))   # the app starts with fresh settings
     assert window.document.graph.name
+
+
+@pytest.mark.parametrize("how", ["one run listed 500 times", "3,000 runs", "many small compressed members"])
+def test_a_bundle_that_would_unpack_too_much_is_refused_in_the_app(make_window, tmp_path, dialog_answers,
+                                                                   isolated_settings, how):
+    import zipfile
+    graph = load_template("lenet5")
+    path = save_bundle(Bundle(graph, [hostile_run(graph, 1)]), tmp_path / "big.cnnd")
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    if how.startswith("one run"):
+        manifest = json.loads(members["manifest.json"])
+        manifest["runs"] = manifest["runs"] * 500
+        members["manifest.json"] = json.dumps(manifest).encode()
+    elif how == "3,000 runs":
+        manifest = json.loads(members["manifest.json"])
+        manifest["runs"] = [f"runs/r{i}/" for i in range(3000)]
+        members["manifest.json"] = json.dumps(manifest).encode()
+    else:
+        members.update({f"extra/{i:03d}.json": b" " * (1024 * 1024) for i in range(120)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    window = make_window(graph)
+    before = window.document.graph
+    assert not window.files.open_path(str(path), ask_to_save=False)
+    assert len(dialog_answers.errors) == 1
+    expected = {"one run listed 500 times": "more than once", "3,000 runs": "at most 1000",
+                "many small compressed members": "unpacks to more than"}[how]
+    assert expected in dialog_answers.errors[0][1], dialog_answers.errors
+    assert window.document.graph == before
+    assert not (isolated_settings / "runs").exists() or not any((isolated_settings / "runs").iterdir())
