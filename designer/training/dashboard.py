@@ -89,6 +89,8 @@ class TrainingDashboard(InsightMixin, QObject):
         self.store.refresh()
         self._show_runs()
         self._update_device()
+        if self.store.problems:   # damaged run folders are skipped, the others listed: say so once
+            self._say(self.store.problems_message(), error=True)
 
     # ---- widgets ---------------------------------------------------------------------------------
     def _build_widgets(self):

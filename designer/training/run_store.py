@@ -59,6 +59,15 @@ class RunStore:
                 self._records[rec.id] = rec
         return self.records()
 
+    def problems_message(self) -> str:
+        """One sentence for the run folders the last refresh() skipped ("" when none)."""
+        if not self.problems:
+            return ""
+        count = len(self.problems)
+        what = "1 saved run could not be read" if count == 1 else f"{count} saved runs could not be read"
+        return (f"{what} and {'is' if count == 1 else 'are'} not listed (move or delete the folder to silence "
+                f"this): {self.problems[0][:300]}")
+
     def records(self) -> list:
         return sorted(self._records.values(), key=lambda r: r.created)
 

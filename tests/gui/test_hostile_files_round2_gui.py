@@ -155,6 +155,7 @@ def test_a_damaged_run_in_the_store_does_not_stop_the_app(make_window, isolated_
     runs_view = show_runs(window)
     assert runs_view.listed_ids() == [good.id]
     assert window.training.state.store.problems and bad.id in window.training.state.store.problems[0]
+    assert "1 saved run could not be read" in window.training.controls.message.text()
     window.document.add_node("ReLU", (10, 10))   # the window still works
     assert any(n.kind == "ReLU" for n in window.document.graph.nodes)
 
