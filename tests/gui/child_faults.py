@@ -40,3 +40,27 @@ def install(at: int = 0, error: str = "", folder: str = "", hold: bool = False) 
     registry.REGISTRY["Faulty"] = registry.LayerKind(
         name="Faulty", category="Activation", help="test-only fault injector", params=(),
         infer=lambda p, ins: ins[0], emit=None, build=lambda p, ins: FaultyLayer(at, error, folder, hold))
+
+
+def hold_training_step(at: int, folder: str) -> None:
+    """In whichever process calls it: training step `at` of the next runs waits (after creating `entered`)
+    until `release` exists in `folder`, so a test can act between two steps however slow the machine is.
+    Steps are counted as training-mode forward calls of a compiled network (it has `node_order`)."""
+    import torch
+
+    state = {"steps": 0}
+    folder_path = Path(folder)
+
+    def pre_hook(module, _inputs):
+        if not module.training or not hasattr(module, "node_order"):
+            return
+        state["steps"] += 1
+        if state["steps"] == at:
+            (folder_path / "entered").touch()
+            while not (folder_path / "release").exists():
+                time.sleep(0.01)
+
+    old = getattr(torch.nn.modules.module, "_cnn_test_hold", None)
+    if old is not None:
+        old.remove()
+    torch.nn.modules.module._cnn_test_hold = torch.nn.modules.module.register_module_forward_pre_hook(pre_hook)

@@ -47,10 +47,25 @@ def test_short_run_emits_progress_and_finished_and_fills_curves(qtbot, window, d
     assert dash.runs.list.count() == 1
 
 
-def test_stop_ends_the_run_mid_epoch(qtbot, dash):
+@pytest.fixture
+def held_step(monkeypatch, tmp_path):
+    """Step 3 of the next run waits in the training process until the test releases it (the process trains
+    on while the GUI reacts to step 2, so on a busy machine a stop or pause could otherwise land late)."""
+    import functools
+
+    import child_faults
+    from engine.training import process
+
+    monkeypatch.setattr(process, "SETUP_HOOKS", [functools.partial(child_faults.hold_training_step, 3, str(tmp_path))])
+    release = lambda: (tmp_path / "release").touch()  # noqa: E731
+    yield release
+    release()   # the hook stays in the warm training process: whatever happened, it must never hold again
+
+
+def test_stop_ends_the_run_mid_epoch(qtbot, dash, held_step):
     dash.form.epochs.setValue(3)
     seen = _collect(dash)
-    dash.controller.step.connect(lambda m: m.step == 2 and dash.stop())
+    dash.controller.step.connect(lambda m: m.step == 2 and (dash.stop(), held_step()))
     with qtbot.waitSignal(dash.run_finished, timeout=60000) as finished:
         dash.start()
     ev = finished.args[0]
@@ -59,10 +74,11 @@ def test_stop_ends_the_run_mid_epoch(qtbot, dash):
     assert last.step < last.steps_per_epoch  # stopped inside the first epoch
 
 
-def test_pause_freezes_the_step_count_and_resume_continues(qtbot, dash):
-    dash.form.epochs.setValue(3)   # enough steps that the pause lands mid-run even on a busy machine
+def test_pause_freezes_the_step_count_and_resume_continues(qtbot, dash, held_step):
+    dash.form.epochs.setValue(3)
     seen = _collect(dash)
-    dash.controller.step.connect(lambda m: m.step == 2 and not dash.controller.paused and dash.toggle_pause())
+    dash.controller.step.connect(
+        lambda m: m.step == 2 and not dash.controller.paused and (dash.toggle_pause(), held_step()))
     dash.start()
     qtbot.waitUntil(lambda: dash.controller.paused, timeout=60000)
     assert dash.controls.pause_button.text().endswith("Resume")
