@@ -73,6 +73,9 @@ class CurvesView(QWidget):
         self.lr_plot = self._plot(2, "Learning rate", "lr")
         self.acc_plot.setXLink(self.loss_plot)
         self.lr_plot.setXLink(self.loss_plot)
+        # Fixed axes are not laid out again at each redraw (see _hold_step_axis): accuracy is a fraction.
+        self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
+        self._step_axis_end = None
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.setLabel("bottom", "step")
         # A linear axis: pyqtgraph's log axis labels every tick within a decade and they overlap, and the
@@ -215,8 +218,25 @@ class CurvesView(QWidget):
         self.val_loss.setData(at, _finite(e["val_loss"]), connect="finite")
         self.val_acc.setData(at, _finite(e["val_accuracy"]), connect="finite")
         self._draw_overlays(weight)
+        self._hold_step_axis()
         self.redraw_count += 1
         self.redrawn.emit()
+
+    def _hold_step_axis(self) -> None:
+        """The step axis spans the whole run (its length comes with the first report) and any compared run,
+        instead of growing with every redraw: pyqtgraph lays out and renders an axis's tick labels again
+        whenever its range changes, and for three plots that was most of the window's work while training
+        (redraws of up to ~50 ms, the longest event-loop stalls)."""
+        ends = [float(t) for t in self.metrics.steps["total_steps"][-1:]]
+        ends += [float(max(steps.get("step") or [0])) for _name, steps, _epochs in self._overlays]
+        end = max(ends, default=0.0)
+        if end <= 0:
+            if self._step_axis_end is not None:
+                self._step_axis_end = None
+                self.loss_plot.enableAutoRange(axis="x")
+        elif end != self._step_axis_end:
+            self._step_axis_end = end
+            self.loss_plot.setXRange(0.0, end, padding=0.02)
 
     def _fit_lr_axis(self, lr) -> None:
         """Start the axis at zero; pyqtgraph would centre a constant rate in a ±0.5 band and read 0."""
