@@ -76,6 +76,7 @@ class CurvesView(QWidget):
         # Fixed axes are not laid out again at each redraw (see _hold_step_axis): accuracy is a fraction.
         self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
         self._step_axis_end = None
+        self._lr_axis_top = None
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.setLabel("bottom", "step")
         # A linear axis: pyqtgraph's log axis labels every tick within a decade and they overlap, and the
@@ -242,7 +243,10 @@ class CurvesView(QWidget):
         """Start the axis at zero; pyqtgraph would centre a constant rate in a ±0.5 band and read 0."""
         if len(lr):
             top = float(np.nanmax(lr)) if np.isfinite(lr).any() else 0.0
-            self.lr_plot.setYRange(0.0, top * 1.1 if top > 0 else 1.0, padding=0)
+            top = top * 1.1 if top > 0 else 1.0
+            if top != self._lr_axis_top:   # an unchanged range is not set again: that would redo the axis
+                self._lr_axis_top = top
+                self.lr_plot.setYRange(0.0, top, padding=0)
 
     def _draw_overlays(self, weight) -> None:
         for plot, item in self._overlay_items:
