@@ -77,6 +77,7 @@ class CurvesView(QWidget):
         self.acc_plot.setYRange(0.0, 1.0, padding=0.02)
         self._step_axis_end = None
         self._lr_axis_top = None
+        self._loss_axis = None
         for plot in (self.loss_plot, self.acc_plot, self.lr_plot):
             plot.setLabel("bottom", "step")
         # A linear axis: pyqtgraph's log axis labels every tick within a decade and they overlap, and the
@@ -220,6 +221,7 @@ class CurvesView(QWidget):
         self.val_acc.setData(at, _finite(e["val_accuracy"]), connect="finite")
         self._draw_overlays(weight)
         self._hold_step_axis()
+        self._fit_loss_axis(loss if raw else self.train_loss.getData()[1], _finite(e["val_loss"]))
         self.redraw_count += 1
         self.redrawn.emit()
 
@@ -238,6 +240,27 @@ class CurvesView(QWidget):
         elif end != self._step_axis_end:
             self._step_axis_end = end
             self.loss_plot.setXRange(0.0, end, padding=0.02)
+
+    def _fit_loss_axis(self, *series) -> None:
+        """Refit the loss axis only when the curves leave it or shrink to under a third of it: autorange
+        refitted (and re-rendered the tick labels) at every redraw."""
+        values = [np.asarray(v, dtype=np.float64) for v in series if v is not None and len(v)]
+        values += [np.asarray(item.getData()[1], dtype=np.float64) for plot, item in self._overlay_items
+                   if plot is self.loss_plot and item.getData()[1] is not None]
+        finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.zeros(0)
+        if not finite.size:
+            if self._loss_axis is not None:
+                self._loss_axis = None
+                self.loss_plot.enableAutoRange(axis="y")
+            return
+        low, high = min(0.0, float(finite.min())), float(finite.max())
+        if self._loss_axis is not None:
+            shown_low, shown_high = self._loss_axis
+            if low >= shown_low and high <= shown_high and high - low > (shown_high - shown_low) / 3:
+                return
+        span = (high - low) or 1.0
+        self._loss_axis = (low, high + 0.05 * span)
+        self.loss_plot.setYRange(*self._loss_axis, padding=0)
 
     def _fit_lr_axis(self, lr) -> None:
         """Start the axis at zero; pyqtgraph would centre a constant rate in a ±0.5 band and read 0."""
