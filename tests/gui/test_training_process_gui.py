@@ -36,7 +36,13 @@ def fault(monkeypatch, tmp_path):
         monkeypatch.setattr(process, "SETUP_HOOKS", [hook])   # there: fit() builds it
         return tmp_path
     yield arrange
+    from PySide6.QtWidgets import QApplication
+
+    from designer.main_window import MainWindow
     from engine import registry
+    for widget in QApplication.topLevelWidgets():   # windows still showing the kind go before it does
+        if isinstance(widget, MainWindow) and widget.isVisible():
+            widget.close()
     registry.REGISTRY.pop("Faulty", None)
 
 
@@ -130,7 +136,8 @@ def test_pause_resume_and_stop_reach_the_training_process(qtbot, make_window, di
     qtbot.waitUntil(lambda: len(steps) > held, timeout=30000)
     with qtbot.waitSignal(dash.run_finished, timeout=60000) as finished:
         dash.controls.stop_button.click()
-    assert finished.args[0].stopped and dash.controls.start_button.isEnabled()
+    assert finished.args[0].stopped
+    qtbot.waitUntil(dash.controls.start_button.isEnabled, timeout=30000)   # once the relay thread has ended
 
 
 def test_closing_the_window_while_a_step_never_ends_kills_the_process_in_time(qtbot, make_window, digits, fault):
