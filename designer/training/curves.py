@@ -11,8 +11,8 @@ from dataclasses import fields
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QTimer, Signal
-from PySide6.QtWidgets import (QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QFileDialog, QGraphicsItem, QHBoxLayout, QLabel, QPushButton, QSlider,
+                               QVBoxLayout, QWidget)
 from PySide6.QtCore import Qt
 
 from engine.atomic_write import replacing
@@ -176,6 +176,10 @@ class CurvesView(QWidget):
                            pen=pg.mkPen("#ccc"), labelTextColor="#333", labelTextSize="7.5pt", verSpacing=-6,
                            horSpacing=2)
         plot.setMenuEnabled(False)
+        # Each axis draws its grid across the plot, so every curve update repainted it: a replay of its
+        # recorded tick text that took most of a redraw. Keep its drawing as a pixmap until the axis changes.
+        for side in ("left", "bottom"):
+            plot.getAxis(side).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return plot
 
     # ---- data in ---------------------------------------------------------------------------------
