@@ -219,3 +219,19 @@ def test_manifest_data_set_keeps_only_well_typed_fields(tmp_path):
     edit = replace_in("manifest.json", lambda old: json.dumps(
         {**json.loads(old), "dataset": {"key": 5, "root": "/data", "size": -3, "extra": "x"}}).encode())
     assert load_bundle(rewritten(tmp_path, edit)).dataset == {"root": "/data"}
+
+
+@pytest.mark.parametrize("where", ["version", "compression method"])
+def test_a_zip_version_or_method_zipfile_does_not_know_is_a_bundle_error(tmp_path, where):
+    """zipfile raises NotImplementedError for these (found by the run-folder fuzz test)."""
+    path = save_bundle(Bundle(load_template("lenet5")), tmp_path / "p.cnnd")
+    data = bytearray(path.read_bytes())
+    if where == "version":
+        at = data.find(b"PK\x01\x02")
+        data[at + 6] = 84                     # version needed to extract: 8.4
+    else:
+        at = data.find(b"PK\x01\x02")
+        data[at + 10] = 99                    # compression method 99 (AES), which zipfile cannot read
+    path.write_bytes(bytes(data))
+    with pytest.raises(BundleError):
+        load_bundle(path)

@@ -279,7 +279,7 @@ def _steps(n):
     (lambda d: {**d, "dataset": {"key": "generated_digits", "size": 50}}, "at least 100"),
     (lambda d: {**d, "training": {"epochs": 0}}, "\"training\": epochs must be at least 1"),
     (lambda d: {**d, "training": {"freeze": ["conv2d_1"]}}, "cannot set freeze"),
-    (lambda d: {**d, "training": {"speed": 3}}, "unknown field(s) speed"),
+    (lambda d: {**d, "training": {"speed": 3}}, "unknown field(s) 'speed'"),
     (lambda d: {**d, "steps": _steps(3)}, "4 to 8 steps"),
     (lambda d: {**d, "steps": _steps(9)}, "4 to 8 steps"),
     (lambda d: {**d, "steps": _steps(3) + [{**_steps(1)[0]}]}, "unique short name"),

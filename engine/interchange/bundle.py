@@ -131,7 +131,8 @@ def load_bundle(path) -> Bundle:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise BundleError(f"there is no file {path}") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    # NotImplementedError: zipfile's answer to a zip version or compression method it does not know
+    except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
         raise BundleError(f"{path.name} is not a CNN Designer project bundle (not a readable zip: {_brief(exc)})") from None
     with zf:
         members = _checked_members(zf, path.name)
@@ -186,7 +187,7 @@ def _extract(zf, info, target: Path, budget: _Budget) -> None:
                                       f"Refused.")
                 budget.spend(len(chunk), info.filename)
                 dst.write(chunk)
-    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, ValueError, NotImplementedError) as exc:
         if isinstance(exc, BundleError):
             raise
         raise BundleError(f"{budget.source}: member {info.filename!r} is damaged ({_brief(exc)}); the file is corrupt or "
@@ -266,7 +267,7 @@ def _read_member(zf, info, source) -> bytes:
     try:
         with zf.open(info) as f:
             data = f.read(info.file_size + 1)
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, ValueError, NotImplementedError) as exc:
         raise BundleError(f"{source}: member {info.filename!r} is damaged ({_brief(exc)}); the file is corrupt or "
                           f"incomplete. Refused.") from None
     if len(data) > info.file_size:
