@@ -68,18 +68,8 @@ def _name(path) -> str:
 def read_regular_file(path, max_bytes: int, what: str = "file") -> bytes:
     """The bytes of `path` if it is a regular file (a symbolic link to one is fine) of at most `max_bytes`.
     Never blocks on a FIFO and never reads more than max_bytes + 1 bytes, even from a file that grows."""
-    path = Path(path)
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise FileLimitError(f"cannot read the {what} {_name(path)}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise FileLimitError(f"the {what} {_name(path)} is {_kind(info.st_mode)}, not a regular file; "
-                             f"give the path of an ordinary file")
-    too_big = (f"the {what} {_name(path)} is larger than {_size(max_bytes)}, the most this file may hold; "
-               f"it is not a file CNN Designer wrote, or it is damaged")
-    if info.st_size > max_bytes:
-        raise FileLimitError(too_big)
+    path = check_regular_file(path, max_bytes, what)
+    too_big = _too_big(path, max_bytes, what)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
@@ -117,9 +107,13 @@ def check_regular_file(path, max_bytes: int, what: str = "file") -> Path:
         raise FileLimitError(f"the {what} {_name(path)} is {_kind(info.st_mode)}, not a regular file; "
                              f"give the path of an ordinary file")
     if info.st_size > max_bytes:
-        raise FileLimitError(f"the {what} {_name(path)} is larger than {_size(max_bytes)}, the most this file "
-                             f"may hold")
+        raise FileLimitError(_too_big(path, max_bytes, what))
     return path
+
+
+def _too_big(path, max_bytes: int, what: str) -> str:
+    return (f"the {what} {_name(path)} is larger than {_size(max_bytes)}, the most this file may hold; "
+            f"it is not a file CNN Designer wrote, or it is damaged")
 
 
 def read_text_file(path, max_bytes: int, what: str = "file") -> str:
