@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_fuzz_files import zipped  # the same zip writer the design-file fuzzing uses
 
 from designer.training.run_store import RunStore
 from engine.cli import run_command_line
@@ -223,14 +224,6 @@ def run_folder_byte_mutations(work, which, data):
     open_run_folder(work / "store", files)
 
 
-def bundle_from(members: dict) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, blob in members.items():
-            zf.writestr(name, blob)
-    return out.getvalue()
-
-
 @fuzz(BUNDLE_EXAMPLES, level=st.sampled_from(["zip bytes", "member json", "member bytes"]), data=st.data())
 def bundle_mutations(work, level, data):
     if level == "zip bytes":
@@ -240,7 +233,7 @@ def bundle_mutations(work, level, data):
         name = data.draw(st.sampled_from(sorted(n for n in members if n.endswith(".json"))))
         members[name] = (dumps(mutate_json(json.loads(members[name]), data.draw)) if level == "member json"
                          else mutate_bytes(members[name], data.draw))
-        blob = bundle_from(members)
+        blob = zipped(members)
     path = work / "fuzz.cnnd"
     path.write_bytes(blob)
     try:
