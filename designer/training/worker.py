@@ -102,8 +102,11 @@ class TrainingController(QObject):
         return self._process.pid if self._process is not None else None
 
     def warm_up(self) -> None:
-        """Have a training process ready before Start (process backend; a no-op otherwise)."""
-        if self.backend == "process":
+        """Have a training process ready before Start (process backend; a no-op otherwise).
+
+        Not while this controller's run is going: a start-up timer that fires after an early Start would
+        otherwise load a second, surplus process beside the busy one."""
+        if self.backend == "process" and not self.running:
             from engine.training import process
             try:
                 process.warm_up()

@@ -121,6 +121,12 @@ class TrainingProcess:
         if self._process.is_alive():
             self._process.kill()
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the child to finish importing; True when it is ready."""
+        if not self._ready and self._conn.poll(timeout):
+            self._wait_until_ready()
+        return self._ready
+
     def _wait_until_ready(self) -> None:
         if not self._ready:
             kind, _pid = self._conn.recv()
@@ -212,7 +218,16 @@ def release(proc: TrainingProcess) -> None:
         if keep:
             _idle.append(proc)
     if not keep:
+        log.info("ending training process %s: %s", proc.pid, "another one is already waiting" if proc.alive
+                 else f"it broke (exit code {proc._process.exitcode})")
         proc.close()
+
+
+def wait_idle_ready(timeout: float = 60.0) -> bool:
+    """Wait until the waiting child (if any) has imported torch; for memory readings and benchmarks."""
+    with _lock:
+        idle = list(_idle)
+    return all(proc.wait_ready(timeout) for proc in idle)
 
 
 def running_pids() -> list:

@@ -244,17 +244,22 @@ def run_cycles(qtbot, dash, cycles: int):
 def cycle_and_measure(qtbot, make_window, digits, qtlog, warm_up: int, measured: int):
     window, dash = training_window(make_window, digits, tiny_graph(faulty=False), epochs=50)
     dash.form.snapshot_every.setValue(1)   # every step also sends feature maps across the threads
+    from engine.training import process
     run_cycles(qtbot, dash, warm_up)
+    # Compare a loaded training process with a loaded one: a child still importing torch would count
+    # its import as growth.
+    assert process.wait_idle_ready(60)
+    pids_before = process.running_pids()
     before, t0 = settled_rss_mb(), time.perf_counter()
     child_before = training_processes_rss_mb()
     run_cycles(qtbot, dash, measured)
+    assert process.wait_idle_ready(60)
     growth, seconds = settled_rss_mb() - before, time.perf_counter() - t0
     child_growth = training_processes_rss_mb() - child_before
     print(f"\n{measured} start/stop cycles after {warm_up} warm-up: RSS {before:.1f} MB -> "
           f"{before + growth:.1f} MB ({growth:+.2f} MB, of which the training process {child_growth:+.2f} MB), "
-          f"{seconds:.1f} s")
+          f"{seconds:.1f} s; training processes {pids_before} -> {process.running_pids()}")
     assert len(dash.store.records()) == warm_up + measured
-    from engine.training import process
     assert len(process.running_pids()) <= 1      # one warm training process waits; no others are left
     assert not [r for r in qtlog.records if "QThread" in r.message]
     return growth
