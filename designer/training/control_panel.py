@@ -64,6 +64,8 @@ class ControlPanel(QWidget):
         self.set_running(False)
 
     def set_running(self, running: bool, paused: bool = False) -> None:
+        if running and self.start_button.isEnabled():   # a new run: the labels fit its text afresh
+            self._release_heights()
         self.start_button.setEnabled(not running)
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
@@ -77,10 +79,16 @@ class ControlPanel(QWidget):
         self.progress.setValue(0)
         self.stats.setText("Not training.")
         self.show_message("")
+        self._release_heights()
+
+    def _release_heights(self) -> None:
+        for label in (self.stats, self.device, self.message):
+            label.setMinimumHeight(0)
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setStyleSheet("color: #b00020;" if error else "")
         self.message.setText(text)
+        _hold_height(self.message)
 
     def show_device(self, device_text: str, memory=None, keep_memory: bool = False) -> None:
         """The device line and, when given (or kept from before), the training memory estimate."""
@@ -93,6 +101,7 @@ class ControlPanel(QWidget):
                    f"{human_bytes(memory.weights)}, activations per batch {human_bytes(memory.activations)}, "
                    f"data {human_bytes(memory.data)})")
         self.device.setText(f"Device: <b>{device_text}</b>{mem}")
+        _hold_height(self.device)
 
     def show_step(self, m) -> None:
         """m: StepMetrics. Shown within PROGRESS_REFRESH_MS (each update relays out the wrapped labels)."""
@@ -111,3 +120,13 @@ class ControlPanel(QWidget):
         self.stats.setText(f"Epoch {m.epoch + 1} · step {in_epoch}/{m.steps_per_epoch} ({m.step}/{m.total_steps})"
                            f" · {m.samples_per_sec:,.0f} images/s · {duration(m.eta)} left"
                            f" · loss {m.loss:.3f} · accuracy {m.accuracy:.1%}")
+        _hold_height(self.stats)
+
+
+def _hold_height(label: QLabel) -> None:
+    """Let a wrapped label grow but not shrink while a run goes on. Its line count changed with the width
+    of the numbers in it, and each change laid out the whole training panel again and repainted it."""
+    if label.width() > 0 and label.text():
+        need = label.heightForWidth(label.width())
+        if need > label.minimumHeight():
+            label.setMinimumHeight(need)

@@ -11,8 +11,11 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import traceback
+
+NICENESS = 5   # how much lower than the app's the training process's priority is (Unix nice levels)
 
 # What the parent sends: ("job", Job) or ("quit",). What comes back: ("ready", pid) once, then per job
 # ("event", event) ... ("done", None).
@@ -23,6 +26,7 @@ def child_main(conn, control) -> None:
     # Ctrl-C in the terminal reaches the whole process group; the app decides how a run stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
+    _yield_to_the_window()
     import torch  # noqa: F401  (warm: the imports are paid before the first Start)
 
     from engine.training import loop  # noqa: F401
@@ -93,6 +97,22 @@ def _failed(exc):
 
     return Failed(reason=f"The training process stopped with an unexpected error: {type(exc).__name__}: {exc}",
                   detail=traceback.format_exc())
+
+
+def _yield_to_the_window() -> None:
+    """Run at a slightly lower priority than the app. Training keeps every core busy, and a repaint of the
+    window that needs a few milliseconds of CPU then waited behind it for tens of milliseconds. The window
+    uses a few percent of a core, so this costs training next to nothing; on an otherwise idle machine
+    it costs nothing at all."""
+    try:
+        if hasattr(os, "nice"):
+            os.nice(NICENESS)
+        elif sys.platform == "win32":
+            import ctypes
+            kernel32 = ctypes.windll.kernel32
+            kernel32.SetPriorityClass(kernel32.GetCurrentProcess(), 0x00004000)   # BELOW_NORMAL_PRIORITY_CLASS
+    except (OSError, AttributeError):   # not allowed here: train at normal priority
+        pass
 
 
 def _exit_with_parent() -> None:
