@@ -29,7 +29,7 @@ def clock() -> float:
     return time.process_time()
 
 
-BUDGETS = {"open": 1.0, "edit": 0.030, "frame": 0.016, "memory": 500.0}
+BUDGETS = {"open": 1.0, "edit": 0.030, "edit_worst": 0.040, "frame": 0.016, "memory": 500.0}
 
 
 def big_design(layers: int = 500) -> GraphSpec:
@@ -145,7 +145,7 @@ def main() -> int:
     design_mb = memory_mb - baseline_mb
     rows = [("open 500-layer design", open_s, BUDGETS["open"], "s"),
             ("parameter edit, median", statistics.median(edits), BUDGETS["edit"], "s"),
-            ("parameter edit, worst", max(edits), BUDGETS["edit"], "s"),
+            ("parameter edit, worst", max(edits), BUDGETS["edit_worst"], "s"),
             ("  of which engine re-analysis", statistics.median(engine_times), BUDGETS["edit"], "s"),
             ("  of which canvas label updates", statistics.median(canvas_times), BUDGETS["edit"], "s"),
             ("drag frame, median", statistics.median(frames), BUDGETS["frame"], "s"),

@@ -85,8 +85,14 @@ class SummaryPanel(QWidget):
         layout.addWidget(self.table)
         layout.addWidget(self.totals)
         self.table.clicked.connect(lambda index: self.node_clicked.emit(self.model.node_id(index.row())))
+        self._stale = None
         document.analysis_changed.connect(self.refresh)
         self.refresh(document.analysis)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale is not None:
+            self.refresh(self._stale)
 
     def select_node(self, node_id: str) -> None:
         """Highlight the row of the layer selected on the canvas (without echoing a click back)."""
@@ -101,6 +107,12 @@ class SummaryPanel(QWidget):
         self.table.blockSignals(False)
 
     def refresh(self, analysis) -> None:
+        """Show `analysis`; while the panel is hidden (a closed dock, a tab behind another) only remember it,
+        so an edit of a large design does not fill a table nobody sees."""
+        if self.window().isVisible() and not self.isVisible():
+            self._stale = analysis
+            return
+        self._stale = None
         self.model.refresh(analysis)
         self.totals.setText(f"<b>Total:</b> {layer_count_text(self.model.document.graph)} · "
                             f"{analysis.total_params:,} parameters "

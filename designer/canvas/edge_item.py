@@ -19,6 +19,10 @@ def _label_metrics() -> QFontMetricsF:
     return _METRICS[0]
 
 
+def _label_width(text: str) -> float:
+    return _label_metrics().horizontalAdvance(text) + 8
+
+
 BACK_BULGE = 40.0   # how far a backward edge swings out past its ports before turning
 BELOW_NODES = 75.0  # a backward edge between ports at about the same height runs this far below them
 
@@ -98,11 +102,18 @@ class EdgeItem(QGraphicsItem):
                 item.edges.remove(self)
 
     def set_label(self, text: str) -> None:
-        if text != self.label:
-            self.prepareGeometryChange()
-            self.label = text
-            self._place_label()  # the curve itself did not move
-            self.update()
+        if text == self.label:
+            return
+        same_size = bool(self.label and text) and _label_width(text) == self._label_rect.width()
+        self.label = text
+        if same_size:
+            # Only the text is new ("8×8×8" -> "9×9×8" after an edit upstream; digits are equally wide in
+            # most fonts): no geometry changes, so the scene's index is left alone and only the label repaints.
+            self.label_item.update()
+            return
+        self.prepareGeometryChange()
+        self._place_label()  # the curve itself did not move
+        self.update()
 
     def endpoints(self):
         start = self.source_item.output_port.scenePos() if self.source_item.output_port else self.source_item.center()
@@ -120,8 +131,7 @@ class EdgeItem(QGraphicsItem):
     def _place_label(self) -> None:
         self._shape = None
         if self.label:
-            metrics = _label_metrics()
-            w, h = metrics.horizontalAdvance(self.label) + 8, metrics.height() + 2
+            w, h = _label_width(self.label), _label_metrics().height() + 2
             mid = self._path.pointAtPercent(0.5)
             # Just above the wire: clear of the ports, which sit on the wire at both ends.
             self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h - 7, w, h)

@@ -74,3 +74,11 @@ def small_training(window, dataset, epochs: int, batch_size: int = 32):
     d.form.batch_size.setValue(batch_size)
     d.form.epochs.setValue(epochs)
     return d
+
+
+def show_panel(window, qtbot, dock_name: str, widget) -> None:
+    """Bring a dock to the front, as a user does before reading it (hidden panels may defer their updates)."""
+    dock = window.workspace.dock(dock_name)
+    dock.show()
+    dock.raise_()
+    qtbot.waitUntil(widget.isVisible)

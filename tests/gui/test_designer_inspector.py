@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from engine.graph import EdgeSpec
-from helpers import chain_graph
+from helpers import chain_graph, show_panel
 
 
 def test_inspector_edit_changes_shapes_downstream_in_one_undo_step(qtbot, window):
@@ -22,6 +22,7 @@ def test_inspector_edit_changes_shapes_downstream_in_one_undo_step(qtbot, window
     assert window.scene.node_items["maxpool2d_1"].texts()[3] == "→ 12×14×14"
     assert window.inspector.analysis_labels["shape"].text() == "12×28×28"
     # Params of the next convolution follow: 16 filters × (12·5·5) weights + 16 biases.
+    show_panel(window, qtbot, "dock_summary", window.summary)
     row = [r for r in window.summary.model.rows if r[0] == "conv2d_2"][0]
     assert row[3] == 16 * 12 * 25 + 16
     assert window.document.undo_stack.count() == count + 1   # typing "1", "12" merged
@@ -95,6 +96,7 @@ def test_label_edit_shows_on_canvas(qtbot, window):
 
 
 def test_summary_row_click_selects_node(qtbot, window):
+    show_panel(window, qtbot, "dock_summary", window.summary)
     model = window.summary.model
     row = [r[0] for r in model.rows].index("maxpool2d_2")
     assert [r[0] for r in model.rows][0] == "input_1"   # dependency order

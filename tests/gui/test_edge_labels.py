@@ -31,3 +31,18 @@ def test_the_label_goes_with_its_edge(make_window):
     window.document.remove_edges([spec])
     assert label.scene() is None
     assert not any(isinstance(i, EdgeLabel) and i.edge.edge == spec for i in window.scene.items(QPointF(0, 0)))
+
+
+def test_labels_fit_their_new_text_after_every_edit(make_window):
+    """A label whose text keeps its width is only repainted; one whose width changes is measured again."""
+    from designer.canvas.edge_item import _label_metrics
+
+    window = make_window(chain_graph(("Conv2d", {"out_channels": 6, "kernel_size": 3, "padding": 1}),
+                                     ("ReLU", {}), ("Flatten", {}), ("Linear", {"out_features": 10})))
+    relu_edge = window.scene.edge_items[EdgeSpec("conv2d_1", "relu_1", 0)]
+    for height in (27, 9, 10, 100, 8):          # same width, then 1 -> 2 -> 3 -> 1 digits
+        window.document.set_params("input_1", {"height": height})
+        assert relu_edge.label == f"6×{height}×28"
+        for edge in window.scene.edge_items.values():
+            assert edge._label_rect.width() == _label_metrics().horizontalAdvance(edge.label) + 8, edge.label
+            assert edge.boundingRect().contains(edge._label_rect)

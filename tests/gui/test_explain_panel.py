@@ -6,7 +6,7 @@ from PySide6.QtCore import QUrl
 from designer.teaching import explain_context
 from engine.data import load_dataset
 from engine.insight.activations import layer_outputs
-from tests.gui.helpers import chain_graph
+from tests.gui.helpers import chain_graph, show_panel
 
 
 @pytest.fixture(scope="module")
@@ -159,4 +159,5 @@ def test_explain_and_summary_count_the_same_layers_and_say_which(qtbot, lenet_li
     # chain_graph: Input, 5 layers, Output; both panels count the 5 and say so
     assert window.explain_panel.explanation.value("n_layers") == 5
     assert "Layers between Input and Output" in shown_text(window)
+    show_panel(window, qtbot, "dock_summary", window.summary)
     assert "5 layers between Input and Output" in window.summary.totals.text()
