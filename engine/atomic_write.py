@@ -21,6 +21,7 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.safe_files import check_write_target
@@ -29,14 +30,14 @@ BACKUP_SUFFIX = ".bak"
 STALE_SECONDS = 24 * 3600  # where a temporary file's owner cannot be asked (Windows), age decides
 
 
-def backup_path(path) -> Path:
+def backup_path(path: str | os.PathLike[str]) -> Path:
     """Where the previous version of a user document is kept: `design.json` -> `design.json.bak`."""
     path = Path(path)
     return path.with_name(path.name + BACKUP_SUFFIX)
 
 
 @contextlib.contextmanager
-def replacing(path, backup: bool = False, keep_suffix: bool = False):
+def replacing(path: str | os.PathLike[str], backup: bool = False, keep_suffix: bool = False) -> Iterator[Path]:
     """Context manager yielding a temporary path to write the new contents to (any writer: open(), a
     ZipFile, torch.save...). When the block ends normally the temporary file is fsynced and renamed over
     `path` (after keeping the old file as `path.bak` when `backup`); when it raises, `path` is untouched
@@ -62,13 +63,13 @@ def replacing(path, backup: bool = False, keep_suffix: bool = False):
     _fsync_folder(folder)
 
 
-def write_bytes_atomic(path, data: bytes, backup: bool = False) -> None:
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, backup: bool = False) -> None:
     """Replace `path` with `data` atomically (see the module docstring)."""
     with replacing(path, backup) as tmp, open(tmp, "wb") as f:
         f.write(data)
 
 
-def write_text_atomic(path, text: str, backup: bool = False) -> None:
+def write_text_atomic(path: str | os.PathLike[str], text: str, backup: bool = False) -> None:
     """Replace `path` with `text` (UTF-8) atomically (see the module docstring)."""
     with replacing(path, backup) as tmp, open(tmp, "w", encoding="utf-8") as f:
         f.write(text)

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -60,7 +61,7 @@ class DesktopFiles:
         return (self.desktop_file, self.icon, self.mime_icon, self.mime_package)
 
 
-def data_home(environ=None) -> Path:
+def data_home(environ: Mapping[str, str] | None = None) -> Path:
     """$XDG_DATA_HOME if it is set to an absolute path (as the spec requires), else ~/.local/share."""
     value = (environ if environ is not None else os.environ).get("XDG_DATA_HOME", "")
     return Path(value) if value and Path(value).is_absolute() else Path.home() / ".local" / "share"

@@ -1,6 +1,7 @@
 """Fix-its: repairs the analysis offers for an error, as data the GUI applies in one undo step."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from engine.graph import GraphSpec, make_node
@@ -25,7 +26,8 @@ class Fix:
         return replace(self, node_id=node_id)
 
 
-def insert_fix(kind: str, params: dict | None = None, slot: int = 0, label: str = "", adjustable=()) -> Fix:
+def insert_fix(kind: str, params: dict | None = None, slot: int = 0, label: str = "",
+               adjustable: Iterable[str] = ()) -> Fix:
     return Fix(label or f"Insert {kind}", "insert", kind=kind, params=dict(params or {}), slot=slot,
                adjustable=tuple(adjustable))
 
@@ -34,7 +36,7 @@ def params_fix(label: str, params: dict) -> Fix:
     return Fix(label, "set_params", params=dict(params))
 
 
-def apply_fix(graph: GraphSpec, fix: Fix):
+def apply_fix(graph: GraphSpec, fix: Fix) -> tuple[GraphSpec, str | None]:
     """Return (new_graph, id of the inserted node or None)."""
     if fix.action == "set_params":
         return graph.with_params(fix.node_id, fix.params), None

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
 from typing import Iterable, Optional
 
-from engine.registry import get_kind
+from engine.registry import LayerKind, get_kind
 
 NODE_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}_[0-9]{1,6}$")
 
@@ -27,7 +28,7 @@ class LayerSpec:
     __hash__ = None  # params is a dict; compare by value, never hash
 
     @property
-    def layer_kind(self):
+    def layer_kind(self) -> LayerKind:
         return get_kind(self.kind)
 
     @property
@@ -110,14 +111,14 @@ class GraphSpec:
         return g.with_edge(EdgeSpec(edge.source, node.id, 0)).with_edge(EdgeSpec(node.id, edge.target, edge.slot))
 
 
-def make_node(graph: GraphSpec, kind: str, params: Optional[dict] = None, pos=(0.0, 0.0),
+def make_node(graph: GraphSpec, kind: str, params: Optional[dict] = None, pos: Sequence[float] = (0.0, 0.0),
               label: str = "", node_id: Optional[str] = None) -> LayerSpec:
     """Build a node of `kind` with normalized params and a fresh id for `graph`."""
     k = get_kind(kind)
     return LayerSpec(node_id or graph.new_id(kind), kind, k.normalize(params or {}), file_position(pos), label)
 
 
-def file_position(pos) -> tuple:
+def file_position(pos: Sequence[float]) -> tuple:
     """(x, y) at the precision design files store (1/100 of a unit), so what is saved reopens identically."""
     return (round(float(pos[0]), 2), round(float(pos[1]), 2))
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -47,13 +48,13 @@ def graph_to_json(graph: GraphSpec) -> str:
     return repair_text(json.dumps(graph_to_dict(graph), indent=1, ensure_ascii=False))  # always valid UTF-8
 
 
-def save_graph(graph: GraphSpec, path, backup: bool = True) -> None:
+def save_graph(graph: GraphSpec, path: str | os.PathLike[str], backup: bool = True) -> None:
     """Save a design atomically (see engine.atomic_write): the file on disk is always the complete old or
     the complete new version, and the replaced version is kept as `NAME.json.bak` when `backup`."""
     write_text_atomic(Path(path), graph_to_json(graph) + "\n", backup=backup)
 
 
-def load_graph(path) -> GraphSpec:
+def load_graph(path: str | os.PathLike[str]) -> GraphSpec:
     path = Path(path)
     try:
         info = path.stat()
@@ -91,7 +92,7 @@ def graph_from_json(text: str, source: str = "the design") -> GraphSpec:
     return graph_from_dict(data, source)
 
 
-def graph_from_dict(data, source: str = "the design") -> GraphSpec:
+def graph_from_dict(data: object, source: str = "the design") -> GraphSpec:
     """Validate everything; raise GraphFileError naming the node and field at fault."""
     get_kind("Input")  # make sure the registry is loaded
     if not isinstance(data, dict):

@@ -14,7 +14,7 @@ BAND_GAP = 50.0
 WRAP_COLUMNS = 6
 
 
-def layered_positions(graph: GraphSpec, column_spacing=COLUMN_SPACING, row_spacing=ROW_SPACING,
+def layered_positions(graph: GraphSpec, column_spacing: float = COLUMN_SPACING, row_spacing: float = ROW_SPACING,
                       wrap: int | None = WRAP_COLUMNS) -> dict:
     """node id -> (x, y). Depth is the longest path from a source; nodes on cycles go in a last column."""
     incoming = {n.id: [] for n in graph.nodes}

@@ -19,9 +19,16 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.registry import get_kind
 from engine.units import GB, MB, format_bytes
+
+if TYPE_CHECKING:
+    import argparse
+
+    from engine.analysis import Analysis
+    from engine.graph import GraphSpec
 
 DEFAULT_CAP = 4 * GB
 MAX_LIMIT = 1 << 50    # 1,048,576 GB: a larger number is a typo, and would overflow on conversion
@@ -60,7 +67,7 @@ def default_limit() -> int:
     return min(DEFAULT_CAP, ram // 4) if ram else DEFAULT_CAP
 
 
-def parse_size(text) -> int:
+def parse_size(text: str) -> int:
     """Bytes from "4GB", "1.5 G", "512MB", "4" (gigabytes) or "none"/"off"/"0" (no limit).
     ValueError with the accepted forms otherwise."""
     value = str(text).strip().lower().replace(" ", "")
@@ -106,7 +113,7 @@ def limit_source() -> str:
     return _source
 
 
-def set_limit(value, source: str = "preferences") -> None:
+def set_limit(value: int | str, source: str = "preferences") -> None:
     """Set the limit in bytes (or a size text such as "2GB"); 0 or "none" removes it."""
     global _limit, _source
     _limit = parse_size(value) if isinstance(value, str) else max(0, int(value))
@@ -143,14 +150,14 @@ def find_problem(infos: dict, specs: dict, limit: int | None = None) -> LimitPro
                                f"the limit ({HOW_TO_RAISE}).", total, limit)
 
 
-def check_memory(graph, analysis, limit: int | None = None) -> None:
+def check_memory(graph: GraphSpec, analysis: Analysis, limit: int | None = None) -> None:
     """Raise ResourceLimitError when the analysed network needs more than the limit."""
     problem = find_problem(analysis.nodes, graph.node_map(), limit)
     if problem is not None:
         raise ResourceLimitError(problem.node_id, problem.message, problem.needed, problem.limit)
 
 
-def add_option(parser) -> None:
+def add_option(parser: argparse.ArgumentParser) -> None:
     """--max-memory SIZE for a command that builds networks (train, eval, export, analyze)."""
     parser.add_argument("--max-memory", metavar="SIZE", type=_size_argument,
                         help=f"largest network to build: weights plus layer outputs for one image, e.g. 8GB or "
@@ -158,7 +165,7 @@ def add_option(parser) -> None:
                              f"on this machine)")
 
 
-def apply_option(args) -> None:
+def apply_option(args: argparse.Namespace) -> None:
     """Use the --max-memory given on the command line, if any."""
     value = getattr(args, "max_memory", None)
     if value is not None:

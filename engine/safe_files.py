@@ -23,6 +23,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 from engine.units import KB, MB
 
@@ -65,7 +66,7 @@ def _name(path) -> str:
     return str(path)
 
 
-def read_regular_file(path, max_bytes: int, what: str = "file") -> bytes:
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> bytes:
     """The bytes of `path` if it is a regular file (a symbolic link to one is fine) of at most `max_bytes`.
     Never blocks on a FIFO and never reads more than max_bytes + 1 bytes, even from a file that grows."""
     path = check_regular_file(path, max_bytes, what)
@@ -95,7 +96,7 @@ def read_regular_file(path, max_bytes: int, what: str = "file") -> bytes:
     return b"".join(parts)
 
 
-def check_regular_file(path, max_bytes: int, what: str = "file") -> Path:
+def check_regular_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> Path:
     """`path` if it is a regular file (or a link to one) of at most max_bytes, for readers that open the file
     themselves (safetensors, torch.load); FileLimitError saying what it is otherwise."""
     path = Path(path)
@@ -116,7 +117,7 @@ def _too_big(path, max_bytes: int, what: str) -> str:
             f"it is not a file CNN Designer wrote, or it is damaged")
 
 
-def read_text_file(path, max_bytes: int, what: str = "file") -> str:
+def read_text_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file") -> str:
     """read_regular_file, decoded as UTF-8 (with or without a byte-order mark)."""
     data = read_regular_file(path, max_bytes, what)
     try:
@@ -126,13 +127,14 @@ def read_text_file(path, max_bytes: int, what: str = "file") -> str:
                              f"it is damaged or not a file CNN Designer wrote") from None
 
 
-def load_json_file(path, max_bytes: int, what: str = "file", max_depth: int = MAX_JSON_DEPTH):
+def load_json_file(path: str | os.PathLike[str], max_bytes: int, what: str = "file",
+                   max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parsed JSON of a regular file of at most max_bytes, nested at most max_depth levels, with any lone
     surrogate in its text replaced by U+FFFD (see loads_json)."""
     return loads_json(read_text_file(path, max_bytes, what), f"the {what} {_name(path)}", max_depth)
 
 
-def loads_json(text: str, where: str = "the file", max_depth: int = MAX_JSON_DEPTH):
+def loads_json(text: str, where: str = "the file", max_depth: int = MAX_JSON_DEPTH) -> Any:
     """json.loads with the failures a hostile file can cause turned into FileLimitError: bad syntax, nesting
     past max_depth (RecursionError in the parser, or a stack overflow later), integers longer than Python
     converts. Lone surrogates in strings, which can never be written as UTF-8 again, become U+FFFD."""
@@ -183,7 +185,7 @@ def _checked(data, where: str, max_depth: int, repair: bool):
     return data
 
 
-def check_write_target(path, what: str = "output") -> None:
+def check_write_target(path: str | os.PathLike[str], what: str = "output") -> None:
     """Refuse to write `path` when it exists (or a symbolic link there points to something) that is not a
     regular file: replacing /dev/null or a FIFO with a regular file would break whatever uses it."""
     path = Path(path)

@@ -1,12 +1,14 @@
 """A torchinfo-like text summary of an analysed graph (used by the command line)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from engine.analysis import Analysis
 from engine.graph import GraphSpec
 from engine.units import format_bytes
 
 
-def shape_text(shape) -> str:
+def shape_text(shape: Iterable[int] | None) -> str:
     return "—" if shape is None else "×".join(str(s) for s in shape)
 
 

@@ -1,6 +1,7 @@
 """Ready-made designs shipped in resources/templates (LeNet-5, AlexNet, VGG-11, NiN, ResNet, Inception)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def template_names() -> list:
     return sorted(path.stem for path in TEMPLATE_DIR.glob("*.json"))
 
 
-def load_design_or_template(name_or_path) -> GraphSpec:
+def load_design_or_template(name_or_path: str | os.PathLike[str]) -> GraphSpec:
     """A design file, or a built-in template by name ("lenet5") when no file of that name exists.
 
     Raises GraphFileError; for a path that does not exist the message lists the template names too.
