@@ -1,6 +1,8 @@
 """Make a data set fit a network's Input: check the shape, and on request resize or convert channels."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 import torch.nn.functional as F
 
@@ -30,7 +32,8 @@ def needed_fixes(have: tuple, want: tuple) -> tuple:
     return tuple(fixes)
 
 
-def check_and_fix(pool: Split, test: Split, have: tuple, want: tuple | None, fix, title: str):
+def check_and_fix(pool: Split, test: Split, have: tuple, want: tuple | None, fix: str | Iterable[str] | None,
+                  title: str) -> tuple[Split, Split]:
     """Return (pool, test) shaped `want`. Without a matching `fix`, raise a DatasetError that says what
     does not match and offers the fixes (set the network's Input instead, or pass fix=...)."""
     if want is None or tuple(have) == tuple(want):

@@ -2,6 +2,7 @@
 DatasetError (a problem the user can fix, with the fixes that would solve it)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,7 @@ class Split:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, indices) -> "Split":
+    def subset(self, indices: Sequence[int] | torch.Tensor | np.ndarray) -> "Split":
         idx = torch.as_tensor(indices, dtype=torch.long)
         return Split(self.images[idx], self.labels[idx])
 
@@ -115,7 +116,8 @@ class Dataset:
                 f"train {len(self.train)}, val {len(self.val)}, test {len(self.test)})")
 
 
-def split_off_test(images: torch.Tensor, labels: torch.Tensor, test_fraction: float, seed: int):
+def split_off_test(images: torch.Tensor, labels: torch.Tensor, test_fraction: float,
+                   seed: int) -> tuple[Split, Split]:
     """Cut a seeded test split from one array of samples: (pool, test)."""
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed + 104729))
     n_test = max(1, int(round(len(labels) * test_fraction)))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from engine.data.base import DatasetError, split_off_test
+from engine.data.base import DatasetError, Split, split_off_test
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 TEST_FRACTION = 0.2
 DEFAULT_SIZE = (3, 64, 64)
@@ -75,7 +80,7 @@ def _is_file(entry) -> bool:
         return False
 
 
-def read_image(path: str, channels: int):
+def read_image(path: str, channels: int) -> Image.Image:
     """One image as a PIL image in grey (1) or RGB (3). ValueError saying why when it cannot be used."""
     from PIL import Image
 
@@ -114,7 +119,8 @@ class _Images(Dataset):
             return torch.zeros(self.shape, dtype=torch.float32), -1 - index
 
 
-def load_image_folder(root: Path, input_shape, seed: int, progress=None):
+def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
+                      progress: Callable[[float, str], None] | None = None) -> tuple[Split, Split, tuple[str, ...]]:
     import torchvision.transforms.v2 as T
 
     if not root.is_dir():

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from engine.data.base import split_off_test
+from engine.data.base import Split, split_off_test
 
 IMAGE = 28
 TEST_FRACTION = 0.2
@@ -117,7 +117,8 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
     return out.clamp_(0, 1)
 
 
-def make_digits(size: int, seed: int, progress: Callable[[float, str], None] | None = None):
+def make_digits(size: int, seed: int,
+                progress: Callable[[float, str], None] | None = None) -> tuple[Split, Split, tuple[str, ...]]:
     """`size` images with balanced labels; 20% become the test split. Returns (pool, test, class_names).
     progress: see render()."""
     gen = torch.Generator().manual_seed(int(seed))

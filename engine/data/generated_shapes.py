@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from engine.data.base import split_off_test
+from engine.data.base import Split, split_off_test
 
 IMAGE = 32
 SUPER = 2
@@ -116,7 +116,8 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
     return (out + noise).clamp_(0, 1)
 
 
-def make_shapes(size: int, seed: int, progress: Callable[[float, str], None] | None = None):
+def make_shapes(size: int, seed: int,
+                progress: Callable[[float, str], None] | None = None) -> tuple[Split, Split, tuple[str, ...]]:
     gen = torch.Generator().manual_seed(int(seed) + 17)
     labels = torch.arange(size) % len(SHAPE_NAMES)
     labels = labels[torch.randperm(size, generator=gen)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Callable
 
 from engine.data.adapt import check_and_fix
@@ -107,8 +108,9 @@ def dataset_info(key: str) -> DatasetInfo:
     return entries[key].info
 
 
-def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int = 0, root=None,
-                 progress: Callable | None = None, input_shape: tuple | None = None, fix=None,
+def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int = 0,
+                 root: str | os.PathLike[str] | None = None, progress: Callable | None = None,
+                 input_shape: tuple | None = None, fix: str | Iterable[str] | None = None,
                  download: bool = True) -> Dataset:
     """Load (or generate) a data set and split it into train, validation and test.
 

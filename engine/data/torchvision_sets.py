@@ -13,6 +13,7 @@ import pickle
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,7 +153,8 @@ def _fetch(url: str, dest: Path, progress, label: str) -> None:
     tmp.replace(dest)
 
 
-def load_torchvision_set(key: str, root: Path, progress=None, download: bool = True):
+def load_torchvision_set(key: str, root: Path, progress: Callable[[float, str], None] | None = None,
+                         download: bool = True) -> tuple[Split, Split, tuple[str, ...]]:
     spec = torchvision_sets()[key]
     if not files_present(key, root):
         if not download:

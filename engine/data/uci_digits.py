@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from engine.data.base import split_off_test
+from engine.data.base import Split, split_off_test
 
 TEST_FRACTION = 0.2
 
 
-def load_uci_digits(seed: int):
+def load_uci_digits(seed: int) -> tuple[Split, Split, tuple[str, ...]]:
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

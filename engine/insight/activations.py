@@ -1,8 +1,11 @@
 """Feature maps of every layer for one image, with a network's current or saved weights."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from engine.compiler import compile_graph
@@ -36,7 +39,7 @@ def module_with_weights(graph: GraphSpec, weights: dict | None = None) -> nn.Mod
 
 
 @torch.no_grad()
-def layer_outputs(module: nn.Module, image, node_ids=None) -> dict:
+def layer_outputs(module: nn.Module, image: ArrayLike, node_ids: Iterable[str] | None = None) -> dict:
     """{node id: float32 numpy array (C,H,W) or (F,)} for one image (C×H×W), all layers by default."""
     names = list(node_ids) if node_ids is not None else list(getattr(module, "node_order", []))
     captured, handles = {}, []

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.units import format_bytes
+
+if TYPE_CHECKING:
+    from engine.analysis import Analysis
 
 BYTES = 4  # float32
 OPTIMIZER_STATES = {"sgd": 1, "adam": 2, "adamw": 2}  # momentum buffer; Adam's two moments
@@ -20,7 +24,8 @@ class MemoryEstimate:
         return self.weights + self.activations + self.data
 
 
-def estimate_training_memory(analysis, batch_size: int, optimizer: str = "adam", data_values: int = 0) -> MemoryEstimate:
+def estimate_training_memory(analysis: Analysis, batch_size: int, optimizer: str = "adam",
+                             data_values: int = 0) -> MemoryEstimate:
     """Bytes needed to train: parameters, their gradients and optimizer state; every layer's output for a
     batch, kept once for the backward pass and once more for its gradient; and the data set itself."""
     params = analysis.total_params

@@ -6,9 +6,14 @@ label change or nothing, and replacing a layer by another kind under the same id
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from engine.graph import GraphSpec
+
+if TYPE_CHECKING:
+    from engine.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ def diff_graphs(a: GraphSpec, b: GraphSpec) -> GraphDiff:
                      tuple(e for e in b.edges if e not in ea), tuple(e for e in a.edges if e not in eb))
 
 
-def flatten_config(config) -> dict:
+def flatten_config(config: TrainConfig | Mapping[str, Any]) -> dict:
     """A TrainConfig (or its to_dict()) as flat {"lr": ..., "augmentation.hflip": ...} pairs."""
     if dataclasses.is_dataclass(config):
         config = config.to_dict() if hasattr(config, "to_dict") else dataclasses.asdict(config)
@@ -98,7 +103,7 @@ class ConfigRow:
     differs: bool = field(default=False)
 
 
-def compare_configs(configs) -> list:
+def compare_configs(configs: Iterable[TrainConfig | Mapping[str, Any]]) -> list:
     """Hyper-parameters of several runs side by side: one ConfigRow per setting, differing ones first."""
     flats = [flatten_config(c) for c in configs]
     names = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 from torch import nn
 
 
@@ -36,7 +37,8 @@ def _targets(module, x, classes):
     return torch.as_tensor(np.asarray(classes), dtype=torch.long).reshape(-1)
 
 
-def input_gradient_saliency(module: nn.Module, images, classes=None) -> np.ndarray:
+def input_gradient_saliency(module: nn.Module, images: torch.Tensor | ArrayLike,
+                            classes: torch.Tensor | ArrayLike | None = None) -> np.ndarray:
     """|d score[class] / d pixel|, the largest over colour channels (Simonyan et al. 2014).
 
     `classes` defaults to the predicted class of each image. Returns N×H×W float32 in 0..1.
@@ -54,7 +56,8 @@ def input_gradient_saliency(module: nn.Module, images, classes=None) -> np.ndarr
     return _normalize(grad.abs().amax(dim=1))
 
 
-def grad_cam(module: nn.Module, images, layer: str, classes=None) -> np.ndarray:
+def grad_cam(module: nn.Module, images: torch.Tensor | ArrayLike, layer: str,
+             classes: torch.Tensor | ArrayLike | None = None) -> np.ndarray:
     """Grad-CAM (Selvaraju et al. 2017) for the submodule named `layer` (a node id).
 
     The layer's feature maps are weighted by the spatial mean of the score's gradient, summed over
@@ -93,7 +96,7 @@ def grad_cam(module: nn.Module, images, layer: str, classes=None) -> np.ndarray:
     return _normalize(cam)
 
 
-def top_k(probabilities, k: int = 3):
+def top_k(probabilities: ArrayLike, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The k most likely classes per row, best first: (indices N×k, probabilities N×k)."""
     p = np.asarray(probabilities)
     k = min(k, p.shape[1])

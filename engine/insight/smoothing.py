@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def exponential_moving_average(values, weight: float) -> np.ndarray:
+def exponential_moving_average(values: ArrayLike, weight: float) -> np.ndarray:
     """Debiased EMA as TensorBoard draws it: weight 0 returns the values, 0.99 is very smooth.
 
     NaN values (a step whose metric was missing) are skipped and stay NaN in the output.

@@ -6,6 +6,7 @@ match taken from the earlier run, and a fresh optimizer state.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class WarmStart:
         return out + (f"; freshly initialised: {', '.join(fresh)}" if fresh else "")
 
 
-def write_warm_start(graph: GraphSpec, config: TrainConfig, weights: dict, path) -> WarmStart:
+def write_warm_start(graph: GraphSpec, config: TrainConfig, weights: dict, path: str | os.PathLike[str]) -> WarmStart:
     """Write a checkpoint that fit(resume=path) starts from. Raises ValueError when nothing matches."""
     torch.manual_seed(config.seed)
     model = compile_graph(graph)
