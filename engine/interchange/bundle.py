@@ -64,7 +64,7 @@ class Bundle:
 
 # ---- saving -------------------------------------------------------------------------------------
 
-def save_bundle(bundle: Bundle, path) -> Path:
+def save_bundle(bundle: Bundle, path: str | os.PathLike[str]) -> Path:
     """Write the bundle atomically (a temporary file in the same folder, then renamed), keeping the replaced
     file as NAME.cnnd.bak."""
     from engine.interchange.weights import save_weights
@@ -113,7 +113,7 @@ def _dataset_of(run) -> dict:
 
 # ---- loading ------------------------------------------------------------------------------------
 
-def open_project(path) -> Bundle:
+def open_project(path: str | os.PathLike[str]) -> Bundle:
     """Open a .cnnd bundle or a plain .json design (as a bundle with no runs)."""
     path = Path(path)
     if path.suffix.lower() == SUFFIX:
@@ -124,7 +124,7 @@ def open_project(path) -> Bundle:
         raise BundleError(str(exc)) from None
 
 
-def load_bundle(path) -> Bundle:
+def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     """Validate everything, then read. Raises BundleError with the reason; never executes code."""
     path = Path(path)
     try:

@@ -7,15 +7,20 @@ codegen.safe_comment.
 """
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from engine.analysis import analyze
 from engine.codegen import class_name_for, class_name_problem, export_python, safe_comment
 from engine.compiler import GraphInvalidError, input_shape
 from engine.graph import NODE_ID_PATTERN, GraphSpec
 from engine.graph_io import write_text_atomic
+
+if TYPE_CHECKING:
+    from engine.training.config import TrainConfig
 
 HARNESS_MARKER = "# ---- HARNESS ----"
 # The app's data set keys and the script's equivalents (the app's generated sets become "synthetic").
@@ -29,7 +34,7 @@ _AUGMENT_DEFAULTS = {"crop_padding": 0, "hflip": False, "rotation": 0.0, "affine
 _CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "schedule": ("constant", "step", "cosine", "onecycle")}
 
 
-def script_defaults(config=None, dataset_key: str = "", data_path: str = "") -> dict:
+def script_defaults(config: TrainConfig | Mapping[str, Any] | None = None, dataset_key: str = "", data_path: str = "") -> dict:
     """The argparse defaults: the run's TrainConfig (or the usual defaults) plus the data choice."""
     values = dict(_CONFIG_DEFAULTS, **_AUGMENT_DEFAULTS, freeze=[], data_size=None)
     if config is not None:
@@ -76,7 +81,7 @@ def script_names() -> frozenset:
     return frozenset(names)
 
 
-def script_class_name_problem(name) -> str:
+def script_class_name_problem(name: str) -> str:
     """class_name_problem for a training script: its own names are taken too."""
     return class_name_problem(name, script_names())
 
@@ -86,8 +91,8 @@ def harness_source() -> str:
     return text.split(HARNESS_MARKER, 1)[1].lstrip("\n")
 
 
-def export_training_script(graph: GraphSpec, config=None, dataset_key: str = "", data_path: str = "",
-                           class_name: Optional[str] = None) -> str:
+def export_training_script(graph: GraphSpec, config: TrainConfig | Mapping[str, Any] | None = None,
+                           dataset_key: str = "", data_path: str = "", class_name: Optional[str] = None) -> str:
     """The script's source text. `config` is a TrainConfig (or its dict); `data_path` a tensor file or folder."""
     analysis = analyze(graph)
     if not analysis.ok:
@@ -120,8 +125,9 @@ def _format_dict(d: dict) -> str:
     return "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in d.items()) + "}"
 
 
-def write_training_script(graph: GraphSpec, path, config=None, dataset_key: str = "", data_path: str = "",
-                          class_name: Optional[str] = None) -> Path:
+def write_training_script(graph: GraphSpec, path: str | os.PathLike[str],
+                          config: TrainConfig | Mapping[str, Any] | None = None, dataset_key: str = "",
+                          data_path: str = "", class_name: Optional[str] = None) -> Path:
     path = Path(path)
     write_text_atomic(path, export_training_script(graph, config, dataset_key, data_path, class_name))
     return path

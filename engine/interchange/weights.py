@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -17,7 +18,7 @@ class WeightsError(ValueError):
     """A weights file that cannot be used; the message says why."""
 
 
-def save_weights(state_dict: dict, path) -> Path:
+def save_weights(state_dict: dict, path: str | os.PathLike[str]) -> Path:
     """Write `state_dict` as safetensors (by .safetensors suffix) or a plain torch state_dict file."""
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items() if isinstance(v, torch.Tensor)}
@@ -42,7 +43,7 @@ def _unshare(tensors: dict) -> dict:
     return out
 
 
-def load_weights(path) -> dict:
+def load_weights(path: str | os.PathLike[str]) -> dict:
     """A flat dict of tensors from .safetensors or a .pt/.pth state_dict (checkpoint dicts are unwrapped)."""
     path = Path(path)
     if not os.path.lexists(path):
@@ -72,7 +73,7 @@ def load_weights(path) -> dict:
     return flat_state_dict(data, path.name)
 
 
-def flat_state_dict(data, source: str = "the weights") -> dict:
+def flat_state_dict(data: Any, source: str = "the weights") -> dict:
     for key in ("state_dict", "model_state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]

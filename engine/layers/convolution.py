@@ -1,4 +1,8 @@
 """Convolution layers: Conv2d and the Network-in-Network (mlpconv) block."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
 from torch import nn
 
 from engine.fixes import params_fix
@@ -19,7 +23,7 @@ def _resolve_padding(p):
     return p["padding"]
 
 
-def conv_output(kind: str, p, shape):
+def conv_output(kind: str, p: dict, shape: tuple) -> tuple:
     """Spatial output of a k×k window over `shape`, refusing windows larger than the padded input."""
     c, h, w = need_image(kind, shape)
     if p["padding"] == "same":
@@ -71,7 +75,7 @@ def _conv_build(p, ins):
                      p["dilation"], p["groups"], p["bias"])
 
 
-def conv_macs(in_ch, groups, kernel, out_shape) -> int:
+def conv_macs(in_ch: int, groups: int, kernel: Sequence[int], out_shape: Sequence[int]) -> int:
     c, h, w = out_shape
     return c * h * w * (in_ch // groups) * kernel[0] * kernel[1]
 
