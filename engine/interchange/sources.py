@@ -68,7 +68,8 @@ def build_torchvision(key: str, num_classes: int = 1000) -> nn.Module:
     return getattr(models, key)(weights=None, num_classes=num_classes, **dict(info.kwargs))
 
 
-def load_class_from_file(path: str | os.PathLike[str], class_name: str, *, confirmed: bool, kwargs: dict | None = None) -> nn.Module:
+def load_class_from_file(path: str | os.PathLike[str], class_name: str, *, confirmed: bool,
+                          kwargs: dict | None = None) -> nn.Module:
     """Execute the Python file at `path` and construct `class_name(**kwargs)`.
 
     This runs the file's code with your permissions: call it only after the person has agreed."""

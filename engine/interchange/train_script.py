@@ -34,7 +34,8 @@ _AUGMENT_DEFAULTS = {"crop_padding": 0, "hflip": False, "rotation": 0.0, "affine
 _CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "schedule": ("constant", "step", "cosine", "onecycle")}
 
 
-def script_defaults(config: TrainConfig | Mapping[str, Any] | None = None, dataset_key: str = "", data_path: str = "") -> dict:
+def script_defaults(config: TrainConfig | Mapping[str, Any] | None = None, dataset_key: str = "",
+                    data_path: str = "") -> dict:
     """The argparse defaults: the run's TrainConfig (or the usual defaults) plus the data choice."""
     values = dict(_CONFIG_DEFAULTS, **_AUGMENT_DEFAULTS, freeze=[], data_size=None)
     if config is not None:

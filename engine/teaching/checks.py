@@ -8,11 +8,14 @@ student meets the step. Conditions can be combined with `{"all": [condition, ...
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 from engine.data import list_datasets
 from engine.registry import all_kinds, get_kind
 from engine.teaching.lesson_state import PANELS, LessonState
+
+if TYPE_CHECKING:
+    from engine.graph import GraphSpec
 
 
 class CheckArgError(ValueError):
@@ -47,7 +50,8 @@ class CheckDef:
 CHECKS: dict = {}
 
 
-def check(name: str, needs_answer: bool = False, validate=None, **args: Arg):
+def check(name: str, needs_answer: bool = False, validate: Callable | None = None,
+          **args: Arg) -> Callable[[Callable], Callable]:
     """Register `fn(state, **args)` (plus `answer=` when needs_answer) as the check called `name`."""
     def register(fn):
         CHECKS[name] = CheckDef(name, fn, dict(args), needs_answer, validate)
@@ -60,7 +64,7 @@ def check_names() -> list:
 
 
 # ---- validating a condition from a lesson file -------------------------------------------------------
-def validate_condition(spec, design=None, where: str = "condition") -> dict:
+def validate_condition(spec: object, design: GraphSpec | None = None, where: str = "condition") -> dict:
     """Check one condition (a dict) against the registry and the lesson's design; return it with defaults
     filled in. Raises CheckArgError naming `where` and the problem."""
     if not isinstance(spec, dict):

@@ -1,6 +1,8 @@
 """Checks on the design itself and on what the student selects and looks at."""
 from __future__ import annotations
 
+from typing import Any
+
 from engine.teaching.checks import Arg, CheckArgError, CheckResult, check, validate_param_value
 from engine.teaching.lesson_state import DROPOUT_KINDS, PANELS, LessonState
 
@@ -53,7 +55,7 @@ def _validate_param_equals(args, design, where):
 
 
 @check("param_equals", validate=_validate_param_equals, node=Arg("node"), param=Arg("param"), value=Arg("value"))
-def param_equals(state: LessonState, node: str, param: str, value) -> CheckResult:
+def param_equals(state: LessonState, node: str, param: str, value: Any) -> CheckResult:
     """The node's parameter equals `value` (compared after normalising, so 1 equals [1, 1])."""
     if not state.graph.has_node(node):
         return CheckResult(False, f"{node} is no longer in the design; open the lesson's design again.")
@@ -102,7 +104,7 @@ def _validate_selected(args, design, where):
 
 
 @check("selected", validate=_validate_selected, node=Arg("node", False), kind=Arg("kind", False))
-def selected(state: LessonState, node, kind) -> CheckResult:
+def selected(state: LessonState, node: str | None, kind: str | None) -> CheckResult:
     """The student selected `node` (or any layer of `kind`) on the canvas."""
     if node is not None and state.selected != node:
         return CheckResult(False)
@@ -118,7 +120,7 @@ def dataset_selected(state: LessonState, dataset: str) -> CheckResult:
 
 
 @check("viewed", panel=Arg("panel"), trained=Arg("bool", False), node_kind=Arg("kind", False))
-def viewed(state: LessonState, panel: str, trained, node_kind) -> CheckResult:
+def viewed(state: LessonState, panel: str, trained: bool | None, node_kind: str | None) -> CheckResult:
     """The student had `panel` in view; optionally with trained (or untrained) weights, with a layer of
     `node_kind` selected."""
     for v in state.viewed:

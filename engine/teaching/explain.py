@@ -9,6 +9,7 @@ is explained with no extra code. `explain_network()` is the overview shown when 
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -83,11 +84,11 @@ class Explanation:
     summary: str = ""           # the kind's one-line help
     fix: Any = None             # engine.fixes.Fix offered for the node's error, if any
 
-    def all_lines(self):
+    def all_lines(self) -> Iterator[Text | Fact | Formula | Grid]:
         for section in self.sections:
             yield from section.lines
 
-    def line(self, key: str):
+    def line(self, key: str) -> Text | Fact | Formula | Grid:
         """The first Formula, Fact or Grid carrying `key`; KeyError when none does."""
         for line in self.all_lines():
             keys = getattr(line, "keys", None) or (getattr(line, "key", ""),)
@@ -95,7 +96,7 @@ class Explanation:
                 return line
         raise KeyError(f"no line {key!r} in the explanation of {self.title}")
 
-    def value(self, key: str):
+    def value(self, key: str) -> Any:
         line = self.line(key)
         return line.result if isinstance(line, Formula) else getattr(line, "number", None)
 
@@ -135,7 +136,7 @@ class ExplainContext:
         return self.probe_note or "Load a data set in the Training panel to see this on the probe image."
 
     @property
-    def input(self):
+    def input(self) -> Any:
         return self.inputs[0] if self.inputs else None
 
     @property
@@ -159,7 +160,7 @@ class Subject:
         return self.spec.params
 
     @property
-    def in_shape(self):
+    def in_shape(self) -> tuple | None:
         return self.info.in_shapes[0] if self.info.in_shapes else None
 
     @property
@@ -175,7 +176,7 @@ class Subject:
 
 
 # ---- formatting ---------------------------------------------------------------------------------------
-def number_text(x) -> str:
+def number_text(x: object) -> str:
     if isinstance(x, bool):
         return str(x)
     if isinstance(x, int):
@@ -185,7 +186,7 @@ def number_text(x) -> str:
     return str(x)
 
 
-def value_text(x) -> str:
+def value_text(x: float) -> str:
     """An activation value, short: 0.123, −1.5, 12.3."""
     return f"{x:.3f}".replace("-", "−") if abs(x) < 100 else f"{x:.1f}".replace("-", "−")
 
@@ -194,7 +195,7 @@ def percent(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def shape_text(shape, long: bool = False) -> str:
+def shape_text(shape: Sequence[int] | None, long: bool = False) -> str:
     """"16×5×5" (with "(channels × height × width)" when long) or "400 features"."""
     if shape is None:
         return "unknown"
@@ -203,11 +204,11 @@ def shape_text(shape, long: bool = False) -> str:
     return plural(shape[0], "feature") if len(shape) == 1 else "×".join(map(str, shape))
 
 
-def plural(n, word: str) -> str:
+def plural(n: float, word: str) -> str:
     return f"{number_text(n)} {word}" + ("" if n == 1 else "s")
 
 
-def param_value_text(value) -> str:
+def param_value_text(value: object) -> str:
     if isinstance(value, tuple):
         return f"{value[0]}×{value[1]}" if value[0] != value[1] else str(value[0])
     if isinstance(value, bool):
@@ -215,7 +216,7 @@ def param_value_text(value) -> str:
     return number_text(value) if not isinstance(value, str) else f"'{value}'" if value == "same" else value
 
 
-def line_text(line) -> str:
+def line_text(line: Text | Fact | Formula | Grid) -> str:
     if isinstance(line, Text):
         return line.text
     if isinstance(line, Fact):
@@ -232,7 +233,7 @@ def line_text(line) -> str:
     return str(line)
 
 
-def checked(formula: Formula, expected, what: str = "") -> list:
+def checked(formula: Formula, expected: float | None, what: str = "") -> list:
     """[formula] when its result is the analysis' value, else a plain fact with the analysis' value (the
     arithmetic shown must never disagree with the numbers shown elsewhere)."""
     if expected is not None and formula.result == expected:

@@ -6,12 +6,17 @@ Sliding-window kinds live in explain_windows.py. Any kind missing here still get
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.teaching import explain_windows as windows
 from engine.teaching.explain import (Fact, Formula, Section, Subject, Text, checked, number_text, percent, plural,
                                      shape_text, value_text)
+
+if TYPE_CHECKING:
+    from engine.registry import LayerKind
 
 # The rule each element-wise activation applies (others are explained from their registry text only).
 ACTIVATION_RULES = {
@@ -41,7 +46,7 @@ def activation(s: Subject) -> list:
     return [Section("What it does", tuple(lines)), zero_section(s, y)]
 
 
-def zero_section(s: Subject, y) -> Section:
+def zero_section(s: Subject, y: np.ndarray) -> Section:
     zeros, total = int(np.count_nonzero(y == 0)), int(y.size)
     lines = [Text(f"How many of this layer's {number_text(total)} output values are exactly zero for the probe "
                   f"image ({s.context.weights_text}):"),
@@ -252,7 +257,7 @@ EXPLAINERS = {
 }
 
 
-def explainer_for(kind):
+def explainer_for(kind: LayerKind) -> Callable[[Subject], list] | None:
     """The dedicated explainer of `kind`, or None (generic explanation only). Every element-wise activation,
     including kinds registered later, shows its zeros and dead units."""
     found = EXPLAINERS.get(kind.name)

@@ -3,6 +3,8 @@ pooling and global average pooling. The arithmetic is written out with the node'
 against the analysis (engine.teaching.explain.checked)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from engine.teaching.explain import (Fact, Formula, Grid, Section, Subject, Text, checked, number_text, percent,
@@ -19,7 +21,8 @@ def _axes(values_per_axis):
 
 
 # ---- output size ---------------------------------------------------------------------------------------
-def size_formula(label, sym, n, k, st, pd, d=1, ceil=False, keys=()):
+def size_formula(label: str, sym: str, n: int, k: int, st: int, pd: int, d: int = 1, ceil: bool = False,
+                 keys: tuple = ()) -> tuple[Formula, bool]:
     """The output length of a k-wide window over n values, written the way PyTorch computes it."""
     if d == 1:
         inner_sym, inner = f"{sym} − K + 2P", f"{n} − {k} + 2·{pd}"
@@ -35,7 +38,8 @@ def size_formula(label, sym, n, k, st, pd, d=1, ceil=False, keys=()):
                    out - (1 if dropped else 0), keys=keys), dropped
 
 
-def output_size_section(s: Subject, kernel, stride, padding, dilation=(1, 1), ceil=False) -> Section:
+def output_size_section(s: Subject, kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+                        dilation: Sequence[int] = (1, 1), ceil: bool = False) -> Section:
     _, h, w = s.in_shape
     out = s.info.shape
     lines = [Text(f"The {kernel[0]}×{kernel[1]} window slides over the {h}×{w} input in steps of S = "
@@ -97,7 +101,7 @@ def same_padding_section(s: Subject) -> Section:
 
 
 # ---- receptive field ------------------------------------------------------------------------------------
-def receptive_section(s: Subject, kernel, stride) -> Section | None:
+def receptive_section(s: Subject, kernel: Sequence[int], stride: Sequence[int]) -> Section | None:
     sources = s.sources
     if len(sources) != 1 or sources[0][1].receptive_field is None or s.info.receptive_field is None:
         return None
@@ -219,7 +223,8 @@ def window_pool(s: Subject) -> list:
             receptive_section(s, p["kernel_size"], p["stride"])]
 
 
-def pick_window(x, kernel, stride, padding, out_hw) -> tuple:
+def pick_window(x: np.ndarray, kernel: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+                out_hw: Sequence[int]) -> tuple:
     """(channel, out_row, out_col) of the window that shows max and average pooling differ most, preferring
     windows that lie entirely inside the feature map (no padding cells)."""
     c, h, w = x.shape

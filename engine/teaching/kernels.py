@@ -2,11 +2,13 @@
 network's first convolution learned, and applying either to a real image to get its feature map."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import ArrayLike
 from torch import nn
 
 from engine.teaching.playground import as_grid, check_fits, pair
@@ -48,7 +50,7 @@ def preset_description(name: str) -> str:
     return PRESETS[name][1] if name in PRESETS else ""
 
 
-def to_grey(image) -> np.ndarray:
+def to_grey(image: ArrayLike) -> np.ndarray:
     """A data-set image (C×H×W, or H×W) as one H×W channel: the mean of its channels."""
     a = np.asarray(image, dtype=np.float64)
     if a.ndim == 2:
@@ -58,7 +60,8 @@ def to_grey(image) -> np.ndarray:
     return a.mean(axis=0)
 
 
-def apply_kernel(image, kernel, stride=1, padding=0, dilation=1, bias: float = 0.0) -> np.ndarray:
+def apply_kernel(image: ArrayLike, kernel: ArrayLike, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+                 dilation: int | Sequence[int] = 1, bias: float = 0.0) -> np.ndarray:
     """The feature map of `kernel` slid over `image`, computed by PyTorch (H'×W' float32 numpy).
 
     A 2-D kernel is applied to the image's grey version (C×H×W → mean over channels); a C×kh×kw kernel
@@ -103,7 +106,7 @@ class LearnedConv:
         return int(self.weight.shape[1])
 
 
-def first_conv(source) -> LearnedConv:
+def first_conv(source: nn.Module | Mapping[str, torch.Tensor]) -> LearnedConv:
     """The first Conv2d of a module (in execution order when the module records it) or of a state dict
     (the first 4-D `….weight`). Raises ValueError when there is none."""
     if isinstance(source, nn.Module):
@@ -134,7 +137,8 @@ def _from_module(name: str, m: nn.Conv2d) -> LearnedConv:
     return LearnedConv(name, w, b, tuple(m.stride), tuple(pad), tuple(m.dilation))
 
 
-def learned_kernel(source, index: int, channel: int | None = None) -> np.ndarray:
+def learned_kernel(source: LearnedConv | nn.Module | Mapping[str, torch.Tensor], index: int,
+                   channel: int | None = None) -> np.ndarray:
     """Filter `index` of the first convolution as a 2-D kernel: one input channel's weights, or their mean
     over the input channels when channel is None."""
     conv = source if isinstance(source, LearnedConv) else first_conv(source)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _ITALIC = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
@@ -37,7 +38,7 @@ def paragraph_html(text: str) -> str:
     return f"<p>{inline_html(' '.join(lines))}</p>"
 
 
-def paragraphs_html(paragraphs) -> str:
+def paragraphs_html(paragraphs: Iterable[str]) -> str:
     return "".join(paragraph_html(p) for p in paragraphs)
 
 

@@ -6,10 +6,16 @@ panels looked at are kept too, so the checklist sees the same state after the ap
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from engine.teaching.lesson_state import PANELS, View
 from engine.training.run_record import RUN_ID_PATTERN
+
+if TYPE_CHECKING:
+    from engine.teaching.checks import CheckResult
+    from engine.teaching.lessons import Lesson
 
 MAX_ANSWER = 200
 
@@ -24,16 +30,16 @@ class LessonProgress:
 
     __hash__ = None
 
-    def with_results(self, lesson, results) -> tuple:
+    def with_results(self, lesson: Lesson, results: Iterable[CheckResult]) -> tuple:
         """(progress with every met step ticked, ids of the steps ticked just now)."""
         new = [s.id for s, r in zip(lesson.steps, results) if r.met and s.id not in self.done]
         return (replace(self, done=self.done | frozenset(new)) if new else self), new
 
-    def next_step(self, lesson) -> int:
+    def next_step(self, lesson: Lesson) -> int:
         """Index of the first step not ticked, or -1 when the lesson is complete."""
         return next((i for i, s in enumerate(lesson.steps) if s.id not in self.done), -1)
 
-    def count_done(self, lesson) -> int:
+    def count_done(self, lesson: Lesson) -> int:
         return sum(1 for s in lesson.steps if s.id in self.done)
 
     def with_run(self, run_id: str, warm_start_from: str = "") -> "LessonProgress":
@@ -45,7 +51,7 @@ class LessonProgress:
     def with_answer(self, step_id: str, text: str) -> "LessonProgress":
         return replace(self, answers={**self.answers, step_id: str(text)[:MAX_ANSWER]})
 
-    def with_views(self, views) -> "LessonProgress":
+    def with_views(self, views: Iterable[View]) -> "LessonProgress":
         views = frozenset(views) - self.viewed
         return replace(self, viewed=self.viewed | views) if views else self
 
@@ -55,7 +61,7 @@ class LessonProgress:
                 "viewed": sorted([v.panel, v.trained, v.node_kind] for v in self.viewed)}
 
     @classmethod
-    def from_dict(cls, data) -> "LessonProgress":
+    def from_dict(cls, data: object) -> "LessonProgress":
         """Tolerant: whatever is malformed (an edited or old settings file) is dropped, never raised."""
         if not isinstance(data, dict):
             return cls()

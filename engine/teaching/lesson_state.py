@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from engine.analysis import Analysis, Analyzer
 from engine.graph import GraphSpec
 from engine.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from engine.training.run_record import RunRecord
 
 # The panels a lesson can ask the student to look at, with the words used in messages.
 PANELS = {
@@ -66,7 +69,7 @@ class RunSummary:
         return None if math.isnan(gap) else gap
 
 
-def run_summary_from_record(record, warm_start_from: str = "") -> RunSummary:
+def run_summary_from_record(record: RunRecord, warm_start_from: str = "") -> RunSummary:
     """A RunSummary from an engine.training.run_record.RunRecord (weights are not needed)."""
     epochs = record.epoch_metrics or {}
     test = record.test if isinstance(record.test, dict) else {}

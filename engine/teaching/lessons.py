@@ -18,6 +18,7 @@ instead of failing, so one bad file never takes the app down.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,7 +123,7 @@ def load_lessons(folder: Path = LESSONS_DIR) -> tuple:
     return sorted(lessons, key=lambda x: (x.number, x.id)), problems
 
 
-def load_lesson(path) -> Lesson:
+def load_lesson(path: str | os.PathLike[str]) -> Lesson:
     """Read and check one lesson file; raises LessonError with the file name and the problem."""
     path = Path(path)
     try:  # bounded (engine.safe_files): never a FIFO, a device, a huge or deeply nested file
@@ -135,7 +136,7 @@ def load_lesson(path) -> Lesson:
         raise LessonError(f"lesson {path.name}: {exc}") from None
 
 
-def lesson_from_dict(data, lesson_id: str, folder: Path = LESSONS_DIR) -> Lesson:
+def lesson_from_dict(data: object, lesson_id: str, folder: Path = LESSONS_DIR) -> Lesson:
     if not isinstance(data, dict):
         raise LessonError("a lesson must be a JSON object")
     if data.get("format") != LESSON_FORMAT:

@@ -8,9 +8,11 @@ zeros around the border, dilation spreads the kernel's taps apart, and
 """
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine.layers.common import window_out
 
@@ -57,7 +59,7 @@ class ConvResult:
         return self.padded.shape[0] - 2 * ph, self.padded.shape[1] - 2 * pw
 
 
-def pair(value, name: str, minimum: int) -> tuple:
+def pair(value: int | Sequence[int], name: str, minimum: int) -> tuple:
     """An int or (h, w) pair of ints, checked against `minimum`, as an (h, w) tuple."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(items) != 2:
@@ -84,7 +86,7 @@ def _too_small(name: str, value: int, minimum: int) -> str:
     return f"{name} must be at least {minimum} (got {value})"
 
 
-def as_grid(values, name: str = "input") -> np.ndarray:
+def as_grid(values: ArrayLike, name: str = "input") -> np.ndarray:
     """A 2-D float array of finite numbers, or a ValueError saying what is wrong with it."""
     try:
         grid = np.array(values, dtype=np.float64)
@@ -119,7 +121,8 @@ def check_fits(shape: tuple, kernel_shape: tuple, padding: tuple, dilation: tupl
                 f"padding of at least {need}" + (", less dilation" if d > 1 else "") + " or a larger input.")
 
 
-def conv_steps(grid, kernel, stride=1, padding=0, dilation=1, bias: float = 0.0) -> ConvResult:
+def conv_steps(grid: ArrayLike, kernel: ArrayLike, stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0,
+               dilation: int | Sequence[int] = 1, bias: float = 0.0) -> ConvResult:
     """Convolve (cross-correlate) a 2-D grid with a 2-D kernel, keeping every step's arithmetic."""
     x = as_grid(grid, "input")
     k = as_grid(kernel, "kernel")
@@ -142,11 +145,13 @@ def conv_steps(grid, kernel, stride=1, padding=0, dilation=1, bias: float = 0.0)
     return ConvResult(padded, k, b, s, p, d, tuple(steps), output)
 
 
-def output_shape(shape, window, stride, padding, dilation) -> tuple:
+def output_shape(shape: Sequence[int], window: Sequence[int], stride: Sequence[int], padding: Sequence[int],
+                 dilation: Sequence[int]) -> tuple:
     return tuple(window_out(shape[a], window[a], stride[a], padding[a], dilation[a]) for a in (0, 1))
 
 
-def sliding_windows(padded: np.ndarray, window, stride, dilation, out_shape):
+def sliding_windows(padded: np.ndarray, window: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
+                    out_shape: Sequence[int]) -> Iterator[tuple[int, int, int, int, tuple, np.ndarray]]:
     """Every stop of a window sliding over an already padded grid, row by row:
     (row, col, top, left, padded (r, c) of each cell in row-major order, the window's values)."""
     rows, cols = np.arange(window[0]) * dilation[0], np.arange(window[1]) * dilation[1]

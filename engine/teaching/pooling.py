@@ -3,9 +3,11 @@
 count_include_pad=True)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from engine.teaching.playground import as_grid, check_fits, format_number, output_shape, pair, sliding_windows
 
@@ -36,7 +38,8 @@ class PoolResult:
     output: np.ndarray
 
 
-def pool_steps(grid, kernel_size=2, stride=None, padding=0, mode: str = "max", dilation=1) -> PoolResult:
+def pool_steps(grid: ArrayLike, kernel_size: int | Sequence[int] = 2, stride: int | Sequence[int] | None = None,
+               padding: int | Sequence[int] = 0, mode: str = "max", dilation: int | Sequence[int] = 1) -> PoolResult:
     """Slide a pooling window over a 2-D map; stride defaults to the window size, as in PyTorch."""
     if mode not in POOL_MODES:
         raise ValueError(f"pooling mode must be 'max' or 'avg', got {mode!r}")
@@ -91,7 +94,7 @@ class ReluResult:
         return self.zeroed_count / self.before.size
 
 
-def relu_map(grid) -> ReluResult:
+def relu_map(grid: ArrayLike) -> ReluResult:
     """ReLU on a 2-D map: max(0, x) cell by cell, and which cells it zeroed."""
     x = as_grid(grid, "feature map")
     return ReluResult(x, np.maximum(x, 0.0), x < 0)

@@ -1,6 +1,8 @@
 """Checks on training: the settings chosen now, and the runs finished during the lesson."""
 from __future__ import annotations
 
+from typing import Any
+
 from engine.data import dataset_info
 from engine.teaching.checks import Arg, CheckResult, check
 from engine.teaching.lesson_state import DROPOUT_KINDS, LessonState, RunSummary
@@ -58,7 +60,7 @@ def run_mismatch(run: RunSummary, f: dict) -> str:
 
 
 @check("trained", **RUN_FILTERS)
-def trained(state: LessonState, **filters) -> CheckResult:
+def trained(state: LessonState, **filters: Any) -> CheckResult:
     """A run finished during the lesson matches every given filter."""
     if any(not run_mismatch(r, filters) for r in state.runs):
         return CheckResult(True)
@@ -82,7 +84,7 @@ def _config_key(run: RunSummary) -> tuple:
 
 @check("runs_compared", dataset=Arg("dataset", False), differ=Arg("differ", False, "any"),
        min_epochs=Arg("int", False, 1))
-def runs_compared(state: LessonState, dataset, differ: str, min_epochs: int) -> CheckResult:
+def runs_compared(state: LessonState, dataset: str | None, differ: str, min_epochs: int) -> CheckResult:
     """Two runs on the same data set whose designs (differ="design"), settings ("config") or either
     ("any") differ."""
     runs = [r for r in state.runs if r.epochs >= min_epochs and (dataset is None or r.dataset_key == dataset)]
