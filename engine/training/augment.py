@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +71,7 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator) -> t
     return x.contiguous()
 
 
-def augmentation_pipeline(aug: Augmentation, input_shape: tuple):
+def augmentation_pipeline(aug: Augmentation, input_shape: tuple) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The same augmentation as a torchvision.transforms.v2 pipeline for single C×H×W float images."""
     import torchvision.transforms.v2 as T
 

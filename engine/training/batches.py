@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader
@@ -46,7 +47,7 @@ class BatchSource:
         perm = epoch_permutation(len(self.split), self.config.seed, epoch)
         return perm[self.world.rank::self.world.size][:self.per_rank]
 
-    def batches(self, epoch: int, skip: int = 0):
+    def batches(self, epoch: int, skip: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (images, labels) on the device for one epoch, starting after `skip` batches."""
         order = self.shard(epoch)
         b = self.config.batch_size
@@ -85,7 +86,7 @@ class BatchSource:
     def state(self) -> torch.Tensor:
         return self.gen.get_state()
 
-    def set_state(self, state) -> None:
+    def set_state(self, state: torch.Tensor | None) -> None:
         if state is not None:
             self.gen.set_state(state.to(self.gen.get_state().device))
 

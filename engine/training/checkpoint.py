@@ -13,7 +13,7 @@ from engine.safe_files import MAX_WEIGHTS_BYTES, check_regular_file
 CHECKPOINT_DIR = "checkpoints"
 
 
-def checkpoint_path(run_dir, which: str) -> Path:
+def checkpoint_path(run_dir: str | os.PathLike[str], which: str) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"{which}.pt"
 
 
@@ -25,7 +25,7 @@ def save_checkpoint(path: Path, state: dict) -> None:
         torch.save(state, f)
 
 
-def load_checkpoint(path) -> dict:
+def load_checkpoint(path: str | os.PathLike[str]) -> dict:
     """Read a fit() checkpoint; ValueError with a readable message when it is missing or not one."""
     path = Path(path)
     if path.is_dir():  # a run folder: continue from its last checkpoint

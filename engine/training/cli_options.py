@@ -3,7 +3,9 @@ into a TrainConfig, a design and a data set (every user mistake becomes a Comman
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.cli import CommandError
 from engine.compiler import input_shape
@@ -12,6 +14,10 @@ from engine.data.adapt import FIXES
 from engine.graph_io import GraphFileError
 from engine.safe_files import MAX_CONFIG_BYTES, FileLimitError, load_json_file
 from engine.training.config import DEVICES, OPTIMIZERS, SCHEDULES, TrainConfig
+
+if TYPE_CHECKING:
+    from engine.data import Dataset
+    from engine.graph import GraphSpec
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -67,7 +73,7 @@ _AUG = {"crop_padding": "crop_padding", "rotation": "rotation", "translate": "af
         "scale": "affine_scale", "color_jitter": "color_jitter", "erasing": "erasing"}
 
 
-def config_from_args(args) -> TrainConfig:
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
     base = {}
     if getattr(args, "config", None):
         try:  # bounded: --config /dev/zero, a FIFO or a deeply nested file is refused with a message
@@ -97,7 +103,7 @@ def config_from_args(args) -> TrainConfig:
         raise CommandError(f"bad training option: {exc}") from None
 
 
-def load_design(path):
+def load_design(path: str) -> GraphSpec:
     """A design file or a built-in template's name, as the commands' DESIGN argument takes it."""
     from engine.templates import load_design_or_template
 
@@ -107,7 +113,8 @@ def load_design(path):
         raise CommandError(str(exc)) from None
 
 
-def load_data(args, graph, config: TrainConfig, report=None):
+def load_data(args: argparse.Namespace, graph: GraphSpec, config: TrainConfig,
+              report: Callable[[str], None] | None = None) -> Dataset:
     """Load the data set for `graph`; a mismatch with the design's Input names the --fix that solves it."""
     try:
         want = input_shape(graph)

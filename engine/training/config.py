@@ -72,7 +72,7 @@ class Augmentation:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data) -> "Augmentation":
+    def from_dict(cls, data: object) -> "Augmentation":
         return _from_dict(cls, data, "augmentation")
 
 
@@ -149,7 +149,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, data) -> "TrainConfig":
+    def from_dict(cls, data: object) -> "TrainConfig":
         return _from_dict(cls, data, "training config")
 
 

@@ -3,6 +3,10 @@ process) or a signal handler (the CLI)."""
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 
 class TrainControl:
@@ -24,7 +28,7 @@ class TrainControl:
         self._running.set()
 
     @classmethod
-    def across_processes(cls, context) -> "TrainControl":
+    def across_processes(cls, context: BaseContext) -> "TrainControl":
         """A control whose flags a child process of `context` (a multiprocessing context) shares."""
         return cls(events=context.Event)
 

@@ -2,11 +2,16 @@
 samples with their predicted probabilities."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from engine.data.base import Split
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,7 @@ class EvaluationResult:
 
 
 def result_from_outputs(logits_or_probs: torch.Tensor, targets: torch.Tensor, loss_sum: float,
-                        class_names, are_probabilities: bool = False) -> EvaluationResult:
+                        class_names: Sequence[str], are_probabilities: bool = False) -> EvaluationResult:
     """Build the result from all outputs of a split (CPU tensors)."""
     classes = len(class_names)
     probs = logits_or_probs if are_probabilities else torch.softmax(logits_or_probs.float(), dim=1)
@@ -54,7 +59,8 @@ def result_from_outputs(logits_or_probs: torch.Tensor, targets: torch.Tensor, lo
 
 
 @torch.no_grad()
-def evaluate(module: torch.nn.Module, data_split, class_names=None, device=None, batch_size: int = 512,
+def evaluate(module: torch.nn.Module, data_split: Split, class_names: Sequence[str] | None = None,
+             device: str | torch.device | None = None, batch_size: int = 512,
              autocast: bool = False) -> EvaluationResult:
     """Evaluate `module` on a split (anything with .images N×C×H×W and .labels N tensors).
 

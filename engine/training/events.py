@@ -83,3 +83,7 @@ class Failed:
     reason: str              # one readable sentence with a suggested fix
     detail: str = ""         # traceback or extra context, for logs
     setup: bool = False      # the run could not start with these inputs (the command line exits with 2)
+
+
+# Any event fit() yields.
+Event = Started | StepMetrics | EpochMetrics | ActivationSnapshot | CheckpointSaved | Finished | Failed

@@ -39,7 +39,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and any(text in str(exc).lower() for text in _OOM_TEXTS))
 
 
-def failing_layer(exc: BaseException, model) -> str | None:
+def failing_layer(exc: BaseException, model: torch.nn.Module | None) -> str | None:
     """The name of the network's top-level layer (a node id) whose code raised `exc`, found by walking
     the traceback for frames that belong to one of `model`'s submodules; None when no layer was involved."""
     if model is None:

@@ -8,7 +8,10 @@ rank 0 writes files and takes activation snapshots).
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,12 +34,18 @@ from engine.training.faults import CheckpointError, NonFiniteLoss, TrainingSetup
 from engine.training.optim import build_optimizer, build_schedule
 from engine.training.snapshots import capture
 
+if TYPE_CHECKING:
+    from engine.data.base import Dataset
+    from engine.graph import GraphSpec
+    from engine.training.events import Event
+
 EVAL_BATCH = 512
 CHANNELS_LAST_DEVICES = ("cpu", "cuda")  # not MPS: its NHWC kernels have had correctness bugs
 
 
-def fit(graph, data, config: TrainConfig | None = None, control: TrainControl | None = None, run_dir=None,
-        probe=None, resume=None):
+def fit(graph: GraphSpec, data: Dataset, config: TrainConfig | None = None, control: TrainControl | None = None,
+        run_dir: str | os.PathLike[str] | None = None, probe: int | torch.Tensor | np.ndarray | None = None,
+        resume: str | os.PathLike[str] | None = None) -> Iterator[Event]:
     """Train `graph` on `data` (an engine.data.Dataset); a generator of Started, StepMetrics, EpochMetrics,
     ActivationSnapshot, CheckpointSaved and finally Finished or Failed.
 

@@ -19,11 +19,24 @@ import signal
 import sys
 import threading
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.training.control import TrainControl
 from engine.training.events import Failed
 from engine.training.process_child import child_main
+
+if TYPE_CHECKING:
+    import os
+
+    import numpy as np
+    import torch
+
+    from engine.data.base import Dataset
+    from engine.graph import GraphSpec
+    from engine.training.config import TrainConfig
+    from engine.training.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +80,9 @@ class TrainingProcess:
     def alive(self) -> bool:
         return not self.broken and self._process.is_alive()
 
-    def run(self, graph, data, config, run_dir=None, probe=None, resume=None):
+    def run(self, graph: GraphSpec, data: Dataset, config: TrainConfig, run_dir: str | os.PathLike[str] | None = None,
+            probe: int | torch.Tensor | np.ndarray | None = None,
+            resume: str | os.PathLike[str] | None = None) -> Iterator[Event]:
         """fit()'s events from the child; ends after Finished or Failed (Failed too when the child dies).
 
         The control is not reset here: a stop that comes before the run begins must hold (acquire() hands
@@ -165,7 +180,7 @@ def _without_main_module():
 _main_lock = threading.Lock()
 
 
-def death_reason(exitcode) -> str:
+def death_reason(exitcode: int | None) -> str:
     """One sentence for a training process that ended during a run, with what to do next."""
     if exitcode is not None and exitcode < 0:
         try:

@@ -14,6 +14,10 @@ import signal
 import sys
 import threading
 import traceback
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.training.control import TrainControl
 
 NICENESS = 5   # how much lower than the app's the training process's priority is (Unix nice levels)
 
@@ -21,7 +25,7 @@ NICENESS = 5   # how much lower than the app's the training process's priority i
 # ("event", event) ... ("done", None).
 
 
-def child_main(conn, control) -> None:
+def child_main(conn: multiprocessing.connection.Connection, control: TrainControl) -> None:
     """Entry point of the child process (multiprocessing spawn target)."""
     # Ctrl-C in the terminal reaches the whole process group; the app decides how a run stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from engine.training.events import EpochMetrics, Started, StepMetrics
+from engine.training.events import EpochMetrics, Event, Started, StepMetrics
 
 WIDTH = 24
 
@@ -25,7 +25,7 @@ class ProgressBar:
         self.epochs = 1
         self._last_print = 0.0
 
-    def show(self, event) -> None:
+    def show(self, event: Event) -> None:
         if self.quiet:
             return
         if isinstance(event, Started):

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,7 +36,7 @@ from engine.safe_files import (MAX_CONFIG_BYTES, MAX_RECORD_BYTES, MAX_WEIGHTS_B
                                check_regular_file, load_json_file, read_text_file, repair_text)
 from engine.training.config import TrainConfig
 from engine.training.checkpoint import unreadable_reason
-from engine.training.events import EpochMetrics, StepMetrics
+from engine.training.events import EpochMetrics, Event, StepMetrics
 from engine.training.run_validation import check_meta, check_metrics, check_results
 
 RUN_FORMAT = "cnn-designer-run"
@@ -47,7 +48,7 @@ EPOCH_COLUMNS = tuple(f.name for f in fields(EpochMetrics))
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def check_run_id(run_id) -> str:
+def check_run_id(run_id: object) -> str:
     """Run ids name folders, so only plain names are allowed (never `..` or a path)."""
     if not isinstance(run_id, str) or not RUN_ID_PATTERN.fullmatch(run_id):
         shown = repr(run_id) if len(repr(run_id)) <= 70 else repr(run_id)[:67] + "..."
@@ -85,7 +86,7 @@ class RunRecord:
     design_id: str = ""
     design_path: str = ""
 
-    def add_event(self, event) -> None:
+    def add_event(self, event: Event) -> None:
         """Append a StepMetrics or EpochMetrics event to the tables (other events are ignored)."""
         table = (self.step_metrics if isinstance(event, StepMetrics)
                  else self.epoch_metrics if isinstance(event, EpochMetrics) else None)
@@ -94,7 +95,7 @@ class RunRecord:
                 table[name].append(getattr(event, name))
 
     # ---- writing ---------------------------------------------------------------------------------
-    def save(self, run_dir) -> Path:
+    def save(self, run_dir: str | os.PathLike[str]) -> Path:
         run_dir = Path(run_dir)
         meta = {"format": RUN_FORMAT, "version": RUN_VERSION, "id": self.id, "name": self.name,
                 "created": self.created, "dataset_key": self.dataset_key, "seed": self.seed,
@@ -123,7 +124,7 @@ class RunRecord:
 
     # ---- reading ---------------------------------------------------------------------------------
     @classmethod
-    def load(cls, run_dir, load_weights: bool = True) -> "RunRecord":
+    def load(cls, run_dir: str | os.PathLike[str], load_weights: bool = True) -> "RunRecord":
         """Read a run folder, checking every file's kind and size and every value's type, range and size
         (engine.training.run_validation); anything wrong raises RunRecordError naming the file."""
         run_dir = Path(run_dir)
@@ -162,7 +163,7 @@ class RunRecord:
                    epoch_metrics=epochs, test=test, weights=weights, **fields_)
 
 
-def save_weights(weights: dict, path) -> None:
+def save_weights(weights: Mapping[str, torch.Tensor | np.ndarray], path: str | os.PathLike[str]) -> None:
     """Write a state_dict (tensors or numpy arrays) as safetensors."""
     from safetensors.torch import save_file
 
@@ -172,7 +173,7 @@ def save_weights(weights: dict, path) -> None:
         save_file(tensors, str(tmp))
 
 
-def load_weights_file(path) -> dict:
+def load_weights_file(path: str | os.PathLike[str]) -> dict:
     """Read weights from .safetensors, or from a .pt/.pth state_dict or fit() checkpoint with
     torch.load(weights_only=True). Never unpickles arbitrary objects."""
     path = Path(path)

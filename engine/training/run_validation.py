@@ -9,6 +9,7 @@ panel. Text is cut to a length a list can show and lone surrogates are repaired.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 
 from engine.safe_files import repair_text
 
@@ -34,7 +35,7 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def check_text(value, field: str, where: str, limit: int) -> str:
+def check_text(value: object, field: str, where: str, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -44,13 +45,13 @@ def check_text(value, field: str, where: str, limit: int) -> str:
     return repair_text(value)
 
 
-def check_whole(value, field: str, where: str, low: int = 0, high: int = MAX_INDEX) -> int:
+def check_whole(value: object, field: str, where: str, low: int = 0, high: int = MAX_INDEX) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise RunValueError(f"{where}: \"{field}\" must be a whole number from {low} to {high}; got {_shown(value)}")
     return value
 
 
-def check_number(value, field: str, where: str, low: float | None = None, high: float | None = None,
+def check_number(value: object, field: str, where: str, low: float | None = None, high: float | None = None,
                  allow_missing: bool = False) -> float:
     """A finite number within [low, high] as a float; None or NaN only when allow_missing (returned as NaN)."""
     if allow_missing and (value is None or (isinstance(value, float) and math.isnan(value))):
@@ -63,7 +64,7 @@ def check_number(value, field: str, where: str, low: float | None = None, high: 
     return float(value)
 
 
-def check_meta(meta, where: str) -> dict:
+def check_meta(meta: object, where: str) -> dict:
     """run.json's fields, checked: id (checked by the caller), name, created, dataset key, seed, status, note,
     design id and path."""
     if not isinstance(meta, dict):
@@ -81,7 +82,7 @@ def check_meta(meta, where: str) -> dict:
             "design_path": check_text(meta.get("design_path", "") or "", "design_path", where, MAX_PATH)}
 
 
-def check_table(table, columns, where: str) -> dict:
+def check_table(table: object, columns: Collection[str], where: str) -> dict:
     """One metrics table {column: [values]}: known columns only, equally long, at most MAX_ROWS rows; counting
     columns hold whole numbers, the others finite numbers or NaN (null). Missing measured columns are NaN."""
     if table is None:
@@ -123,14 +124,15 @@ def _metric(value, name, where) -> float:
     return check_number(value, name, where)
 
 
-def check_metrics(metrics, step_columns, epoch_columns, where: str) -> tuple:
+def check_metrics(metrics: object, step_columns: Collection[str], epoch_columns: Collection[str],
+                  where: str) -> tuple:
     if not isinstance(metrics, dict):
         raise RunValueError(f"{where} must hold a JSON object with \"steps\" and \"epochs\" tables")
     return (check_table(metrics.get("steps"), step_columns, f"{where}, \"steps\""),
             check_table(metrics.get("epochs"), epoch_columns, f"{where}, \"epochs\""))
 
 
-def check_results(test, where: str) -> dict:
+def check_results(test: object, where: str) -> dict:
     """results.json: the test summary engine.training.evaluate writes, every field present checked and sized
     (fields CNN Designer does not write are dropped)."""
     if not isinstance(test, dict):

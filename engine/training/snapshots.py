@@ -5,13 +5,15 @@ normal training steps run the plain compiled module with no hooks at all.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 from torch import nn
 
 
 @torch.no_grad()
-def capture(module: nn.Module, probe: torch.Tensor, node_ids) -> tuple:
+def capture(module: nn.Module, probe: torch.Tensor, node_ids: Iterable[str]) -> tuple:
     """(activations, filters) for `probe` (1×C×H×W on the module's device), in eval mode."""
     outputs: dict = {}
     handles = []
