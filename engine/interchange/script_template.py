@@ -28,7 +28,7 @@ from torch.utils.data.distributed import DistributedSampler  # noqa: E402
 DATASETS = ("synthetic", "tensors", "mnist", "fashion_mnist", "cifar10", "folder")
 
 
-def parse_args(argv=None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = DEFAULTS
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", choices=DATASETS, default=d["dataset"],
@@ -66,12 +66,12 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def fail(message):
+def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
 
 
-def pick_device(name):
+def pick_device(name: str) -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -83,7 +83,7 @@ def pick_device(name):
     return torch.device(name)
 
 
-def setup_distributed(device_name):
+def setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     """(rank, world size, device). torchrun sets WORLD_SIZE, RANK and LOCAL_RANK."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -99,7 +99,7 @@ def setup_distributed(device_name):
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def seed_everything(seed):
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
@@ -108,7 +108,7 @@ def seed_everything(seed):
 
 # ---- data ---------------------------------------------------------------------------------------
 
-def synthetic_data(n, seed):
+def synthetic_data(n: int, seed: int) -> tuple[TensorDataset, TensorDataset, list[str]]:
     """One smooth random pattern per class plus noise: learnable in an epoch, needs no files."""
     g = torch.Generator().manual_seed(seed)
     c, h, w = INPUT_SHAPE
@@ -121,7 +121,7 @@ def synthetic_data(n, seed):
     return TensorDataset(images[n_test:], labels[n_test:]), TensorDataset(images[:n_test], labels[:n_test]), classes
 
 
-def tensor_data(path):
+def tensor_data(path: str) -> tuple[TensorDataset, TensorDataset | None, list[str]]:
     if not path or not os.path.isfile(path):
         fail(f"--dataset tensors needs --data pointing to a tensor file; {path!r} does not exist")
     data = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain lists only
@@ -137,7 +137,7 @@ def tensor_data(path):
     return TensorDataset(images, labels), test, classes
 
 
-def image_transform(gray_source):
+def image_transform(gray_source: bool) -> object:  # a torchvision transforms.Compose (imported only when needed)
     from torchvision import transforms
     c, h, w = INPUT_SHAPE
     steps = [transforms.Resize((h, w))]
@@ -148,7 +148,7 @@ def image_transform(gray_source):
     return transforms.Compose(steps + [transforms.ToTensor()])
 
 
-def torchvision_data(name, root, rank, world):
+def torchvision_data(name: str, root: str, rank: int, world: int) -> tuple[Dataset, Dataset, list[str]]:
     try:
         from torchvision import datasets
     except ImportError:
@@ -172,7 +172,7 @@ def torchvision_data(name, root, rank, world):
     return sets[0], sets[1], list(sets[0].classes)
 
 
-def folder_data(root):
+def folder_data(root: str) -> tuple[Dataset, None, list[str]]:
     if not root or not os.path.isdir(root):
         fail(f"--dataset folder needs --data pointing to a folder with one sub-folder per class; got {root!r}")
     from torchvision import datasets
@@ -211,12 +211,12 @@ class Augmented(Dataset):
         return self.transform(x), y
 
 
-def augmentation_on(args):
+def augmentation_on(args: argparse.Namespace) -> bool:
     return any((args.crop_padding, args.hflip, args.rotation, args.affine_translate, args.affine_scale,
                 args.color_jitter, args.erasing))
 
 
-def load_data(args, rank, world):
+def load_data(args: argparse.Namespace, rank: int, world: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """(train, val, test, class names); the validation split is cut from the training pool with the seed."""
     if args.dataset == "synthetic":
         pool, test, classes = synthetic_data(args.synthetic_size, args.seed)
@@ -237,14 +237,14 @@ def load_data(args, rank, world):
     return train, val, test, classes
 
 
-def shard(dataset, rank, world):
+def shard(dataset: Dataset, rank: int, world: int) -> Dataset:
     """Every process evaluates its own slice, with no padding duplicates, so totals are exact."""
     return dataset if world == 1 else Subset(dataset, list(range(rank, len(dataset), world)))
 
 
 # ---- training -----------------------------------------------------------------------------------
 
-def make_optimizer(params, args):
+def make_optimizer(params: list[torch.nn.Parameter], args: argparse.Namespace) -> torch.optim.Optimizer:
     if args.optimizer == "sgd":
         return torch.optim.SGD(params, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
     if args.optimizer == "adamw":
@@ -252,7 +252,8 @@ def make_optimizer(params, args):
     return torch.optim.Adam(params, lr=args.lr, weight_decay=args.weight_decay)
 
 
-def make_scheduler(optimizer, args, steps_per_epoch):
+def make_scheduler(optimizer: torch.optim.Optimizer, args: argparse.Namespace,
+                   steps_per_epoch: int) -> tuple[torch.optim.lr_scheduler.LRScheduler | None, bool]:
     """(scheduler, steps per batch?) — one-cycle steps every batch, the others every epoch."""
     if args.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, args.step_size, args.gamma), False
@@ -264,14 +265,15 @@ def make_scheduler(optimizer, args, steps_per_epoch):
     return None, False
 
 
-def summed(values, device, world):
+def summed(values: list[float], device: torch.device, world: int) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=device)
     if world > 1:
         dist.all_reduce(t)
     return t.tolist()
 
 
-def evaluate(model, loader, device, world, use_amp):
+def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device, world: int,
+             use_amp: bool) -> tuple[float, float]:
     """(mean loss, accuracy) over all processes' shards."""
     model.eval()
     loss_sum = correct = count = 0.0
@@ -287,15 +289,15 @@ def evaluate(model, loader, device, world, use_amp):
     return (loss_sum / count, correct / count) if count else (float("nan"), float("nan"))
 
 
-def unwrap(model):
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
 
-def save_state(model, path):
+def save_state(model: torch.nn.Module, path: str) -> None:
     torch.save({k: v.detach().cpu() for k, v in unwrap(model).state_dict().items()}, path)
 
 
-def train(args, rank, world, device):
+def train(args: argparse.Namespace, rank: int, world: int, device: torch.device) -> None:
     seed_everything(args.seed)
     train_set, val_set, test_set, classes = load_data(args, rank, world)
     sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=args.seed) if world > 1 else None
@@ -370,7 +372,7 @@ def train(args, rank, world, device):
         print(f"test loss {test_loss:.4f} accuracy {test_acc:.3f}; weights in {args.out}/weights.pt")
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     rank, world, device = setup_distributed(args.device)
     try:
