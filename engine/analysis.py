@@ -254,6 +254,8 @@ def _input_image_size(graph):
 def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) -> NodeInfo:
     kind = get_kind(spec.kind)
     in_shapes = tuple(s.shape for s in sources)
+    if kind.placeholder:
+        return _placeholder_info(nid, spec, kind, in_shapes, image_size)
     if structural_error is not None and (structural_error.severity != "todo" or len(in_shapes) < kind.min_inputs):
         return NodeInfo(in_shapes=in_shapes, error=structural_error)
     if any(s is None for s in in_shapes):
@@ -278,6 +280,16 @@ def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) 
     # an Input waiting for its first layer (a todo) still has its shape, so its edge and Explain can show it
     return NodeInfo(shape, in_shapes, params, kind.macs(spec.params, list(in_shapes), shape), memory, rf, jump,
                     structural_error)
+
+
+def _placeholder_info(nid, spec, kind, in_shapes, image_size) -> NodeInfo:
+    """An operation an import could not map: always an error, but its recorded output shape carries on, so
+    the layers after it keep their shapes (and the person sees what fits where)."""
+    from engine.layers.placeholder import problem
+
+    shape = tuple(kind.infer(spec.params, list(in_shapes)))
+    return NodeInfo(shape, in_shapes, 0, 0, BYTES_PER_VALUE * _numel(shape), image_size, image_size,
+                    Issue(problem(spec.params), nid))
 
 
 def _adjust_instead(fix, source):

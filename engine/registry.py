@@ -26,7 +26,7 @@ class ParamSpec:
     """One parameter of a layer kind.
 
     kind is one of: "int", "float", "bool", "choice", "pair" (two ints, height and width),
-    "padding" (a pair, or the word "same").
+    "padding" (a pair, or the word "same"), "text" (plain words, read-only in the inspector), "shape" (1-3 sizes).
     """
 
     name: str
@@ -60,6 +60,10 @@ class ParamSpec:
             if value not in self.choices:
                 raise ValueError(f"{self.name} must be one of {', '.join(map(str, self.choices))}; got {_brief(value)}")
             return value
+        if self.kind == "text":
+            return _text(value, self.name, int(self.maximum or TEXT_LIMIT))
+        if self.kind == "shape":
+            return _shape(value, self.name)
         if self.kind == "padding" and value == "same":
             return "same"
         if self.kind in ("pair", "padding"):
@@ -82,6 +86,29 @@ class ParamSpec:
 
     def to_json(self, value: Any) -> Any:
         return list(value) if isinstance(value, tuple) else value
+
+
+TEXT_LIMIT = 300          # characters of a "text" parameter (names and reasons recorded by an import)
+SHAPE_SIDE_LIMIT = 1 << 20
+
+
+def _text(value, name: str, limit: int) -> str:
+    """Plain, printable, bounded text: it comes from files and is shown in panels."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, not {_brief(value)}")
+    if len(value) > limit:
+        raise ValueError(f"{name} is {len(value):,} characters long; at most {limit} are allowed")
+    return "".join(ch if ch.isprintable() else " " for ch in value)
+
+
+def _shape(value, name: str) -> tuple:
+    """A per-sample tensor shape: 1 to 3 positive whole numbers (features, or channels×height×width)."""
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 3:
+        raise ValueError(f"{name} must be a list of 1 to 3 sizes, not {_brief(value)}")
+    sides = tuple(_as_int(v, name) for v in value)
+    if any(v < 1 or v > SHAPE_SIDE_LIMIT for v in sides):
+        raise ValueError(f"{name} sizes must be from 1 to {SHAPE_SIDE_LIMIT:,}; got {_brief(list(sides))}")
+    return sides
 
 
 def _as_int(value, name):
@@ -149,6 +176,9 @@ class LayerKind:
     glyph: str = "■"
     teaching: str = ""             # a paragraph for teaching mode
     id_prefix: str = ""
+    # Stands in for an operation an import could not map: never in the palette, always an error in the
+    # analysis, and the network it sits in cannot be trained or exported until it is replaced.
+    placeholder: bool = False
 
     @property
     def prefix(self) -> str:
@@ -182,7 +212,7 @@ class LayerKind:
 
 REGISTRY: dict = {}
 CATEGORIES = ("Input/Output", "Convolution", "Activation", "Pooling", "Normalization",
-              "Regularization", "Fully connected", "Branches")
+              "Regularization", "Fully connected", "Branches", "Imported")
 
 
 def register(kind: LayerKind) -> LayerKind:
@@ -211,7 +241,8 @@ def kinds_by_category() -> dict:
     _load_builtin_kinds()
     out = {c: [] for c in CATEGORIES}
     for k in REGISTRY.values():
-        out[k.category].append(k)
+        if not k.placeholder:   # made by imports only
+            out[k.category].append(k)
     return {c: ks for c, ks in out.items() if ks}
 
 

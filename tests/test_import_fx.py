@@ -108,26 +108,37 @@ class Unmappable(nn.Module):
         return self.fc(torch.flatten(y, 1))
 
 
-def test_unmapped_operations_are_listed_by_node_and_op():
+def test_unmapped_operations_are_listed_by_op_module_and_line():
     with pytest.raises(UnmappableModelError) as info:
         import_module(Unmappable(), (1, 8, 8))
     unmapped = {u.node: u for u in info.value.unmapped}
     assert unmapped["mul"].op == "operator.mul" and "number" in unmapped["mul"].reason
-    assert unmapped["up"].op == "nn.Upsample"
-    assert "mul (operator.mul)" in str(info.value) and "up (nn.Upsample)" in str(info.value)
+    assert unmapped["up"].op == "nn.Upsample" and unmapped["up"].source == "up"
+    assert unmapped["mul"].where.startswith("test_import_fx.py:") and "* 0.5" in unmapped["mul"].where
+    text = str(info.value)
+    assert "operator.mul in (top level)" in text and "nn.Upsample in up" in text and "* 0.5" in text
 
 
-def test_partial_import_keeps_what_maps():
+def test_partial_import_keeps_a_placeholder_for_each_operation_that_does_not_map():
     result = import_module(Unmappable(), (1, 8, 8), keep_partial=True)
     assert not result.complete and result.warnings
-    bridged = {u.node: u.bridged for u in result.unmapped}
-    assert bridged == {"mul": True, "up": False}
     g = result.graph
+    holders = {u.node: g.node(u.placeholder) for u in result.unmapped}
+    assert {n: h.kind for n, h in holders.items()} == {"mul": "Unsupported", "up": "Unsupported"}
+    assert holders["up"].params["source"] == "up" and holders["up"].params["shape"] == (4, 16, 16)
     conv = next(n for n in g.nodes if n.label == "conv")
     flatten = next(n for n in g.nodes if n.kind == "Flatten")
-    assert g.in_edges(flatten.id) == []                 # the upsample's consumer waits for the person
-    assert len(g.out_edges(conv.id)) == 0               # mul bridged to up, which was dropped
+    # nothing bridged, nothing cut off: conv -> [mul] -> [up] -> flatten, each placeholder in its place
+    assert [e.target for e in g.out_edges(conv.id)] == [holders["mul"].id]
+    assert [e.target for e in g.out_edges(holders["mul"].id)] == [holders["up"].id]
+    assert [e.source for e in g.in_edges(flatten.id)] == [holders["up"].id]
+    analysis = analyze(g)
+    assert not analysis.ok and {i.node_id for i in analysis.mistakes} == {h.id for h in holders.values()}
+    assert analysis.nodes[flatten.id].shape == (4 * 16 * 16,)   # the shapes after a placeholder still hold
     assert {"conv.weight", "fc.weight"} <= set(result.weight_map)
+    assert result.original_layers == 5 and result.imported_layers == 3       # conv, flatten, fc of 5
+    assert "imported 3 of 5 layers" in result.counts_text() and "placeholders" in result.counts_text()
+    assert result.max_difference is None and "not compared" in result.verification
 
 
 class Shared(nn.Module):

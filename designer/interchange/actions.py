@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QFileDialog
 
 from designer import dialogs
 from engine.interchange.bundle import Bundle, load_bundle, save_bundle
-from engine.summary import layer_count   # layers between Input and Output, as the Summary counts them
 
 _opened_bundles: dict = {}   # resolved path -> Bundle read by read_bundle_design, claimed by the window
 
@@ -188,9 +187,8 @@ class InterchangeActions:
         self.window.canvas.show_design()
         self.adopt_weights(imported.graph, imported.weights, f"Imported weights · {imported.graph.name}")
         r = imported.result
-        note = f"; {len(r.unmapped)} operation(s) left for you to finish" if r.unmapped else ""
-        self.window.show_status(f"Imported {imported.graph.name}: {layer_count(r.graph)} layers, "
-                                f"{r.imported_parameters:,} parameters{note}.", 8000)
+        check = "; replace the placeholders marked in red" if r.unmapped else f"; {r.verification}"
+        self.window.show_status(f"Imported {imported.graph.name}: {r.counts_text()}{check}.", 12000)
 
     # ---- bundles -----------------------------------------------------------------------------------
     def _claim_bundle(self, _identity: str = "") -> None:

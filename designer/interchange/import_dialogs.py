@@ -162,8 +162,8 @@ def ask_keep_partial(parent, unmapped) -> bool:
     box.setObjectName("unmapped_box")
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Some operations do not map")
-    box.setText(f"{len(unmapped)} operation(s) have no layer kind in CNN Designer. Import the layers that map "
-                f"and finish the rest by hand?")
+    box.setText(f"{len(unmapped)} operation(s) have no layer kind in CNN Designer. Import the layers that map, "
+                f"with a placeholder marked as an error for each operation below, and replace those by hand?")
     # Rich text with every name escaped, so an op such as torch.<lambda> shows as written.
     shown = "<br>".join(f"• {html.escape(str(u))}" for u in unmapped[:6])
     more = f"<br>… and {len(unmapped) - 6} more (Show Details…)" if len(unmapped) > 6 else ""

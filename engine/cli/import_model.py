@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cli import CommandError
-from engine.summary import layer_count   # layers between Input and Output, as the app's Summary counts them
 from engine.graph_io import save_graph
 
 
@@ -23,13 +22,16 @@ def add_command(subs):
     p.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x224x224 (torchvision: a small default)")
     p.add_argument("--classes", type=int, default=1000, help="number of classes (torchvision; default 1000)")
     p.add_argument("--weights", metavar="FILE", help="weights for the model (.safetensors, .pt or .pth state_dict)")
-    p.add_argument("--keep-partial", action="store_true", help="keep what maps when some operations do not")
+    p.add_argument("--keep-partial", action="store_true",
+                   help="keep what maps when some operations do not, with a placeholder for each of those")
+    p.add_argument("--list-unsupported", action="store_true",
+                   help="list every operation that does not map, one per line (default: grouped, at most 25 groups)")
     p.add_argument("-o", "--output", metavar="OUT", help="design .json or bundle .cnnd to write")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    from engine.interchange.fx_import import ImportFailedError
+    from engine.interchange.fx_import import ImportFailedError, unmapped_summary
     from engine.interchange.importing import import_python_class, import_torchvision
     from engine.interchange.sources import TORCHVISION_MODELS, SourceError, parse_kwargs, parse_shape
     from engine.interchange.weights import WeightsError
@@ -59,16 +61,23 @@ def run(args) -> int:
                                            kwargs=parse_kwargs(args.kwargs), weights_path=args.weights,
                                            keep_partial=args.keep_partial)
     except (ImportFailedError, SourceError, WeightsError) as exc:
-        hint = "\nRun again with --keep-partial to keep what maps." if getattr(exc, "unmapped", None) else ""
+        unmapped = getattr(exc, "unmapped", None)
+        if unmapped and args.list_unsupported:   # every one, on standard output (errors are kept to one line)
+            print("\n".join(f"not mapped: {u}" for u in unmapped))
+            raise CommandError(f"{len(unmapped)} operation(s) have no layer kind in CNN Designer (listed above). "
+                               f"Run again with --keep-partial to keep what maps, with placeholders.") from None
+        hint = "\nRun again with --keep-partial to keep what maps, with placeholders." if unmapped else ""
         raise CommandError(f"{exc}{hint}") from None
     result = imported.result
-    for u in result.unmapped:
-        print(f"not imported: {u}{' (bridged)' if u.bridged else ''}")
+    if result.unmapped:
+        print("kept as placeholders (errors in the design until you replace them):")
+        print("\n".join(f"  - {u}" for u in result.unmapped) if args.list_unsupported
+              else unmapped_summary(result.unmapped))
     for w in result.warnings:
         print(f"note: {w}")
+    print(f"check: {result.verification}")
     _write(imported, out)
-    print(f"imported {layer_count(result.graph)} layers, {result.imported_parameters:,} parameters "
-          f"(original {result.original_parameters:,}) -> {out}")
+    print(f"{result.counts_text()} -> {out}")
     return 0
 
 

@@ -5,23 +5,36 @@
     result.weight_map       # original state_dict key -> compiled module key ("layer1.0.conv1.weight" -> "conv2d_2.weight")
     result.convert_state_dict(model.state_dict())  # ready for compile_graph(result.graph).load_state_dict
 
-What does not map is listed per fx node (`UnmappedOp`). By default the import then stops with
-`UnmappableModelError`; with keep_partial=True it keeps what maps: an unmapped node that keeps its input's
-shape is bridged, anything else leaves its consumers unconnected for the person to finish in the designer.
+What does not map is listed per fx node (`UnmappedOp`, with the module it came from and the line of the
+user's code). By default the import then stops with `UnmappableModelError`; with keep_partial=True it keeps
+everything, and each operation that does not map becomes an `Unsupported` placeholder node with its inputs,
+its output shape and its reason, which the analysis reports as an error: nothing is dropped or bridged
+silently, and such a design cannot be trained or exported as if it were the original.
+
+Every import that can run is verified: the original and the imported network run on the same random input
+and the largest difference is reported (`ImportResult.verification`); a difference that is not rounding
+makes the import fail.
 """
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import fx, nn
+
+import engine
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from engine.analysis import analyze
 from engine.graph import EdgeSpec, GraphSpec, make_node
 from engine.interchange.fx_mapping import Alias, ImportTracer, NotMappable, map_call, op_name
 from engine.layout import auto_layout
-from engine.registry import get_kind
+from engine.registry import TEXT_LIMIT, get_kind
 
 LABEL_LIMIT = 200
 
@@ -35,22 +48,52 @@ class UnmappedOp:
     node: str        # the fx node name, e.g. "mul_3"
     op: str          # what it does, e.g. "torch.mul" or "nn.Upsample"
     reason: str
-    bridged: bool = False  # in a partial import: its input was passed straight through
+    source: str = ""     # the module it came from in the original, e.g. "blocks.0.bn1" ("" for the top level)
+    where: str = ""      # the line of the user's code, e.g. "model.py:42: x = x[:, :16]"
+    placeholder: str = ""  # in a partial import: the id of the Unsupported node that keeps its place
 
     def __str__(self):
-        return f"{self.node} ({self.op}): {self.reason}"
+        source = f" in {self.source}" if self.source else ""
+        where = f" [{self.where}]" if self.where else ""
+        return f"{self.op}{source}: {self.reason}{where}"
+
+
+GROUPS_SHOWN = 25
+
+
+def unmapped_summary(unmapped: list, limit: int | None = GROUPS_SHOWN) -> str:
+    """The operations that did not map, one line per operation and reason with the modules it came from;
+    `limit` groups at most (None: all of them)."""
+    groups: dict = {}
+    for u in unmapped:
+        groups.setdefault((u.op, u.reason), []).append(u)
+    lines = []
+    for (op, reason), items in list(groups.items())[:limit]:
+        sources = [u.source or "(top level)" for u in items]
+        shown = ", ".join(sources[:4]) + (f" and {len(sources) - 4} more" if len(sources) > 4 else "")
+        count = f" ×{len(items)}" if len(items) > 1 else ""
+        where = f" [{items[0].where}]" if items[0].where else ""
+        lines.append(f"  - {op}{count} in {shown}: {reason}{where}")
+    if limit is not None and len(groups) > limit:
+        lines.append(f"  ... and {len(groups) - limit} more kinds of operation (list them all with "
+                     f"--list-unsupported)")
+    return "\n".join(lines)
 
 
 class UnmappableModelError(ImportFailedError):
     """Some operations have no registered layer kind. `unmapped` lists them; import again with
-    keep_partial=True to keep what maps."""
+    keep_partial=True to keep what maps, with a placeholder for each of them."""
 
     def __init__(self, unmapped: list):
         self.unmapped = list(unmapped)
-        lines = "\n".join(f"  - {u}" for u in self.unmapped[:40])
-        more = f"\n  ... and {len(self.unmapped) - 40} more" if len(self.unmapped) > 40 else ""
-        super().__init__(f"{len(self.unmapped)} operation(s) have no layer kind in CNN Designer:\n{lines}{more}\n"
-                         f"Import anyway to keep the layers that map and finish the rest by hand.")
+        super().__init__(f"{len(self.unmapped)} operation(s) have no layer kind in CNN Designer:\n"
+                         f"{unmapped_summary(self.unmapped)}\n"
+                         f"Import anyway to keep the layers that map, with a placeholder for each operation "
+                         f"above to replace by hand.")
+
+
+class ImportMismatchError(ImportFailedError):
+    """The imported network does not compute what the original does (a mapping bug, never the person's)."""
 
 
 @dataclass
@@ -59,8 +102,18 @@ class ImportResult:
     weight_map: dict                       # original state_dict key -> compiled module key
     unmapped: list = field(default_factory=list)
     original_parameters: int = 0
-    imported_parameters: int = 0
+    imported_parameters: int = 0           # parameters of the layers in the design (placeholders hold none)
     warnings: list = field(default_factory=list)
+    verification: str = ""                 # how the imported network compares with the original
+    max_difference: float | None = None    # largest |original - imported| output, None when not comparable
+    original_layers: int = 0               # operations of the original with weights or a computation
+    imported_layers: int = 0               # layers of the design that stand for them (placeholders excluded)
+
+    def counts_text(self) -> str:
+        """What came across, in numbers of both: layers and parameters."""
+        missing = f"; {len(self.unmapped)} operation(s) kept as placeholders to replace" if self.unmapped else ""
+        return (f"imported {self.imported_layers} of {self.original_layers} layers and "
+                f"{self.imported_parameters:,} of {self.original_parameters:,} parameters{missing}")
 
     @property
     def complete(self) -> bool:
@@ -76,10 +129,55 @@ def trace(module: nn.Module) -> fx.GraphModule:
         graph = ImportTracer().trace(module)
         return fx.GraphModule(module, graph, type(module).__name__)
     except Exception as exc:  # fx raises many types; all mean the same to the person
+        where = user_line(exc.__traceback__)
+        where = f" at {where}" if where else ""
         raise ImportFailedError(
-            f"torch.fx cannot trace {type(module).__name__}: {_first_line(exc)}. Models whose forward depends on "
-            f"the values of tensors (if/for on data) cannot be imported; simplify the forward or import a "
-            f"sub-module.") from None
+            f"torch.fx cannot trace {type(module).__name__}{where}: {_first_line(exc)}. Tracing records the "
+            f"operations of forward() without real data, so Python that needs tensor values (an `if` or `for` "
+            f"on a tensor's contents) cannot be followed; rewrite that line with tensor operations, or "
+            f"import a sub-module that does not contain it.") from None
+
+
+def user_line(tb) -> str:
+    """'file.py:42: code' of the innermost frame of a traceback outside torch and this program."""
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(tb) if not _is_library_file(f.filename)]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"{f.filename}:{f.lineno}: {(f.line or '').strip()[:120]}"
+
+
+def _is_library_file(path: str) -> bool:
+    path = os.path.abspath(path)
+    return any(path.startswith(root) for root in _LIBRARY_ROOTS)
+
+
+_LIBRARY_ROOTS = tuple(str(Path(m.__file__).resolve().parent) for m in (torch, engine, os))   # os: the stdlib
+
+
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+), in [^\n]*\n(?P<code>[^\n]*)')
+
+
+def node_where(node: fx.Node) -> str:
+    """'file.py:42: code' of the user's line that made an fx node (from the trace's recorded stack)."""
+    found = ""
+    for m in _FRAME.finditer(node.meta.get("stack_trace") or ""):
+        if not _is_library_file(m["file"]):
+            found = f"{Path(m['file']).name}:{m['line']}: {m['code'].strip()[:120]}"
+    return found
+
+
+def node_source(node: fx.Node) -> str:
+    """The module path the node belongs to in the original ("layer1.0.bn1"; "" at the top level)."""
+    if node.op == "call_module":
+        return str(node.target)
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return ""
+    last = list(stack.values())[-1]
+    return str(last[0] if isinstance(last, tuple) else last)
 
 
 def import_module(module: nn.Module, input_shape, *, keep_partial: bool = False, name: str = "",
@@ -102,15 +200,58 @@ def import_module(module: nn.Module, input_shape, *, keep_partial: bool = False,
     graph = auto_layout(builder.graph)
     analysis = analyze(graph)
     original = sum(p.numel() for p in module.parameters())
-    result = ImportResult(graph, builder.weight_map, builder.unmapped, original, analysis.total_params)
+    result = ImportResult(graph, builder.weight_map, builder.unmapped, original, analysis.total_params,
+                          original_layers=builder.layers_seen,
+                          imported_layers=sum(1 for n in graph.nodes if _stands_for_a_layer(n.kind)))
     if builder.unmapped:
-        result.warnings.append("The import is partial: connect or replace the missing layers before training.")
-    elif not analysis.ok:  # a mapping bug, not the person's fault: say so plainly instead of handing over a broken graph
+        result.warnings.append(f"The import is partial: {len(builder.unmapped)} operation(s) became placeholders, "
+                               f"each marked as an error; replace them before training or export.")
+        result.verification = (f"not compared with the original: the design holds {len(builder.unmapped)} "
+                               f"placeholder(s) and cannot run until they are replaced")
+        return result
+    if not analysis.ok:  # a mapping bug, not the person's fault: say so plainly instead of handing over a broken graph
         raise ImportFailedError("the imported graph does not check out:\n" + analysis.error_text())
-    if not builder.unmapped and original != analysis.total_params:
+    verify(module, result, input_shape)
+    if original != analysis.total_params:
         result.warnings.append(f"The original has {original:,} parameters but only {analysis.total_params:,} take "
                                f"part in its forward pass; unused layers were left out.")
     return result
+
+
+VERIFY_TOLERANCE = 1e-4   # of the output's scale: float32 rounding of a deep network stays far below
+
+
+def verify(module: nn.Module, result: ImportResult, input_shape) -> None:
+    """Run the original and the imported network on the same random input (eval mode); record the largest
+    difference, and raise ImportMismatchError when it is more than rounding."""
+    from engine.compiler import compile_graph
+
+    compiled = compile_graph(result.graph)
+    missing = compiled.load_state_dict(result.convert_state_dict(module.state_dict()), strict=False)
+    compiled.eval()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, *input_shape, generator=generator)
+    with torch.no_grad():
+        expected, got = module(x), compiled(x)
+    if not isinstance(expected, torch.Tensor) or expected.shape != got.shape:
+        raise ImportMismatchError(f"the imported network's output has shape {tuple(got.shape)}, the original's "
+                                  f"{getattr(expected, 'shape', type(expected).__name__)}")
+    difference = float((expected - got).abs().max())
+    scale = max(1.0, float(expected.abs().max()))
+    result.max_difference = difference
+    result.verification = (f"outputs match the original: largest difference {difference:.2e} on a random "
+                           f"input of {'×'.join(map(str, input_shape))}")
+    if not difference <= VERIFY_TOLERANCE * scale:   # also NaN
+        unloaded = ", ".join(missing.missing_keys[:5])
+        hint = f" (weights not carried over: {unloaded})" if unloaded else ""
+        raise ImportMismatchError(
+            f"the imported network does not compute what {type(module).__name__} computes: on the same random "
+            f"input the outputs differ by up to {difference:.3g} (outputs are up to {scale:.3g}){hint}. This is "
+            f"a fault of the importer, not of your model; please report it with the model's code.")
+
+
+def _stands_for_a_layer(kind: str) -> bool:
+    return kind not in ("Input", "Output") and not get_kind(kind).placeholder
 
 
 def _first_line(exc) -> str:
@@ -118,15 +259,30 @@ def _first_line(exc) -> str:
     return (text[0] if text else type(exc).__name__)[:300]
 
 
+class _ShapeProp(ShapeProp):
+    """ShapeProp that remembers the node it is running, to name the user's line when the model fails."""
+
+    current = None
+
+    def run_node(self, n):
+        self.current = n
+        return super().run_node(n)
+
+
 def _propagate_shapes(traced: fx.GraphModule, input_shape, name) -> dict:
     """fx node -> per-sample shape (batch excluded) for nodes that produce one tensor. A batch of 2 tells
     a flatten (batch kept) from a reshape that mixes samples."""
+    prop = _ShapeProp(traced)
     try:
-        with torch.no_grad():
-            ShapeProp(traced).propagate(torch.zeros(2, *input_shape))
+        # ShapeProp prints the traceback of a failing node itself; the message below says it in one sentence
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            prop.propagate(torch.zeros(2, *input_shape))
     except Exception as exc:
-        raise ImportFailedError(f"{name} does not run on inputs of shape {'×'.join(map(str, input_shape))}: "
-                                f"{_first_line(exc)}. Choose an input size the model accepts.") from None
+        cause = exc.__cause__ or exc     # ShapeProp wraps the model's own error in a dump of the node
+        where = node_where(prop.current) if prop.current is not None else ""
+        where = f" at {where}" if where else ""
+        raise ImportFailedError(f"{name} does not run on inputs of shape {'×'.join(map(str, input_shape))}{where}: "
+                                f"{_first_line(cause)}. Choose an input size the model accepts.") from None
     shapes = {}
     for node in traced.graph.nodes:
         meta = node.meta.get("tensor_meta")
@@ -143,6 +299,7 @@ class _GraphBuilder:
         self.weight_map: dict = {}
         self.unmapped: list = []
         self.module_owner: dict = {}  # submodule target -> node id that took over its weights
+        self.layers_seen = 0          # operations that compute a tensor (mapped or not), aliases excluded
 
     def run(self, input_shape):
         placeholders = [n for n in self.traced.graph.nodes if n.op == "placeholder"]
@@ -166,6 +323,7 @@ class _GraphBuilder:
             if isinstance(mapped, Alias):
                 self.ids[node] = self.ids.get(mapped.source)
                 return
+            self.layers_seen += 1
             owner = self.module_owner.get(mapped.module_target)
             if owner and self._has_state(mapped.module_target):
                 raise NotMappable(f"it reuses the weights of {mapped.module_target} ({owner}); every layer in "
@@ -183,9 +341,9 @@ class _GraphBuilder:
                 for key in sub.state_dict():
                     self.weight_map[f"{mapped.module_target}.{key}"] = f"{nid}.{key}"
         except NotMappable as exc:
-            self._unmapped(node, op_name(node, self.traced), str(exc))
+            self._unmapped(node, op_name(node, self.traced), str(exc), counted=True)
         except ValueError as exc:  # parameter outside the schema's bounds
-            self._unmapped(node, op_name(node, self.traced), f"its parameters do not fit: {exc}")
+            self._unmapped(node, op_name(node, self.traced), f"its parameters do not fit: {exc}", counted=True)
 
     def _has_state(self, target) -> bool:
         return bool(self.traced.get_submodule(target).state_dict()) if target else False
@@ -199,12 +357,25 @@ class _GraphBuilder:
         self.ids[node] = spec.id
         return spec.id
 
-    def _unmapped(self, node, op, reason):
-        tensors = [a for a in node.all_input_nodes if a in self.shapes]
-        bridged = (len(tensors) == 1 and node in self.shapes and self.shapes[node] == self.shapes[tensors[0]]
-                   and self.ids.get(tensors[0]) is not None)
-        self.ids[node] = self.ids.get(tensors[0]) if bridged else None
-        self.unmapped.append(UnmappedOp(node.name, op, reason, bridged))
+    def _unmapped(self, node, op, reason, counted=False):
+        """Record what did not map. An operation that made a tensor the designer can hold gets a placeholder
+        in its place, fed by the same tensors, so nothing downstream is cut off or silently rewired."""
+        if counted:   # an operation of the original network (not its extra inputs or outputs)
+            self.layers_seen += 1
+        source, where = node_source(node), node_where(node)
+        placeholder = ""
+        shape = self.shapes.get(node)
+        if shape is not None and 1 <= len(shape) <= 3 and node.op not in ("placeholder", "output"):
+            tensors = [a for a in node.all_input_nodes if a in self.shapes and self.ids.get(a)]
+            params = {"operation": op[:TEXT_LIMIT], "source": source[:TEXT_LIMIT], "reason": reason[:TEXT_LIMIT],
+                      "shape": list(shape)}
+            try:
+                placeholder = self._add(node, "Unsupported", params, tensors, source or node.name)
+            except ValueError:   # a shape the designer cannot hold (a side over a million): leave a gap
+                self.ids[node] = None
+        else:
+            self.ids[node] = None
+        self.unmapped.append(UnmappedOp(node.name, op, reason, source, where, placeholder))
 
     def _output(self, node):
         value = node.args[0]

@@ -96,9 +96,17 @@ def _maxpool(m: nn.MaxPool2d):
                          "padding": _pair(m.padding), "ceil_mode": m.ceil_mode}
 
 
+def _avg_settings_ok(padding, count_include_pad, divisor_override) -> None:
+    """count_include_pad changes nothing without padding, so it is refused only where it would matter."""
+    if divisor_override is not None:
+        raise NotMappable("average pooling with divisor_override does not map")
+    if not count_include_pad and _pair(padding) != (0, 0):
+        raise NotMappable("average pooling with padding maps only with count_include_pad=True (the padded zeros "
+                          "are counted in each average)")
+
+
 def _avgpool(m: nn.AvgPool2d):
-    if not m.count_include_pad or m.divisor_override is not None:
-        raise NotMappable("average pooling maps only with count_include_pad=True and no divisor_override")
+    _avg_settings_ok(m.padding, m.count_include_pad, m.divisor_override)
     return "AvgPool2d", {"kernel_size": _pair(m.kernel_size), "stride": _pair(m.stride or m.kernel_size),
                          "padding": _pair(m.padding), "ceil_mode": m.ceil_mode}
 
@@ -185,11 +193,30 @@ def container_kind(module: nn.Module):
     return None
 
 
+def module_mapper(module: nn.Module):
+    """The mapper of the module's class, or of the mapped class it derives from when it keeps that class's
+    forward (a library's `class MyBatchNorm(nn.BatchNorm2d)` that only adds attributes computes the same).
+    A subclass with a forward of its own is traced into instead, and its operations mapped one by one."""
+    cls = type(module)
+    if cls in MODULE_MAPPERS:
+        return MODULE_MAPPERS[cls]
+    for base in cls.__mro__[1:]:
+        if base in MODULE_MAPPERS:
+            return MODULE_MAPPERS[base] if cls.forward is base.forward else None
+    return None
+
+
 class ImportTracer(fx.Tracer):
-    """Keeps containers that match a registered kind whole, so they import as one layer."""
+    """Keeps containers that match a registered kind whole, so they import as one layer, and records where
+    in the user's code each operation was made (for messages)."""
+
+    def __init__(self):
+        super().__init__()
+        self.record_stack_traces = True
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return container_kind(m) is not None or super().is_leaf_module(m, qualname)
+        return (container_kind(m) is not None or module_mapper(m) is not None
+                or super().is_leaf_module(m, qualname))
 
 
 def map_module_call(node: fx.Node, root: nn.Module, shapes: dict):
@@ -201,7 +228,7 @@ def map_module_call(node: fx.Node, root: nn.Module, shapes: dict):
         return Alias(_tensor_input(node))
     if isinstance(module, nn.Softmax):
         return _softmax(node, module.dim, shapes)
-    mapper = MODULE_MAPPERS.get(type(module))
+    mapper = module_mapper(module)
     if mapper is None:
         raise NotMappable(f"no registered layer kind for {type(module).__name__}")
     if isinstance(module, nn.Flatten):
@@ -237,8 +264,7 @@ def _pool_fn(kind):
                 raise NotMappable("max pooling with dilation or return_indices does not map")
         else:
             ceil = _arg(node, 4, "ceil_mode", False)
-            if not _arg(node, 5, "count_include_pad", True) or _arg(node, 6, "divisor_override") is not None:
-                raise NotMappable("average pooling maps only with count_include_pad=True and no divisor_override")
+            _avg_settings_ok(padding, _arg(node, 5, "count_include_pad", True), _arg(node, 6, "divisor_override"))
         stride = kernel if stride in (None, [], ()) else _pair(stride)
         return Mapped(kind, {"kernel_size": kernel, "stride": stride, "padding": padding, "ceil_mode": ceil},
                       [_tensor_input(node)])
@@ -313,6 +339,40 @@ def _softmax_fn(node, shapes):
     return _softmax(node, _arg(node, 1, "dim"), shapes)
 
 
+BATCH_NORM_STATE = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
+
+
+def _batch_norm_fn(node, shapes, root):
+    """F.batch_norm called with the statistics and affine parameters of one module (a batch-norm subclass
+    whose forward adds an activation, as model libraries write it) is that module as a batch-norm layer."""
+    x = _tensor_input(node)
+    names = ("running_mean", "running_var", "weight", "bias")
+    attrs = {name: _arg(node, i + 1, name) for i, name in enumerate(names)}
+    if _arg(node, 5, "training", False):
+        raise NotMappable("batch norm in training mode (batch statistics) does not map")
+    owners = set()
+    for name, value in attrs.items():
+        if value is None and name in ("weight", "bias"):
+            continue
+        if not (isinstance(value, fx.Node) and value.op == "get_attr" and value.target.rsplit(".", 1)[-1] == name):
+            raise NotMappable("only batch norm on a module's own running statistics and weights maps")
+        owners.add(value.target.rpartition(".")[0])
+    if len(owners) != 1 or (attrs["weight"] is None) != (attrs["bias"] is None):
+        raise NotMappable("only batch norm whose statistics and weights belong to one module maps")
+    owner = owners.pop()
+    module = root.get_submodule(owner) if owner else root
+    state = set(module.state_dict())
+    if not state <= BATCH_NORM_STATE:
+        raise NotMappable(f"{owner or 'the model'} holds weights besides batch norm's; they would be lost")
+    momentum = _arg(node, 6, "momentum", 0.1)
+    rank = len(shapes.get(x) or ())
+    if rank not in (1, 3) or momentum is None:
+        raise NotMappable("only batch norm of feature maps or flat vectors, with a fixed momentum, maps")
+    params = {"eps": float(_arg(node, 7, "eps", 1e-5)), "momentum": float(momentum),
+              "affine": attrs["weight"] is not None}
+    return Mapped("BatchNorm2d" if rank == 3 else "BatchNorm1d", params, [x], module_target=owner or None)
+
+
 def _identity(node, shapes):
     return Alias(_tensor_input(node))
 
@@ -357,6 +417,8 @@ def map_call(node: fx.Node, root: nn.Module, shapes: dict):
     """Map one call node, or raise NotMappable."""
     if node.op == "call_module":
         return map_module_call(node, root, shapes)
+    if node.op == "call_function" and node.target is F.batch_norm:
+        return _batch_norm_fn(node, shapes, root)
     table: dict = FUNCTION_MAPPERS if node.op == "call_function" else METHOD_MAPPERS
     mapper: Optional[Callable] = table.get(node.target)
     if mapper is None:

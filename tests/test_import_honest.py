@@ -1,0 +1,222 @@
+"""A partial import never passes for the original (issue 21): what does not map stays as a visible
+placeholder, module subclasses that compute what their parent does import as that kind, every import is
+checked against the original, and messages name the module and the user's line."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.analysis import analyze
+from engine.cli import run_command_line
+from engine.codegen import export_python
+from engine.compiler import GraphInvalidError, compile_graph
+from engine.graph_io import save_graph
+from engine.interchange import fx_mapping
+from engine.interchange.fx_import import (ImportFailedError, ImportMismatchError, UnmappableModelError,
+                                          import_module)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """Batch norm fused with its activation, as model libraries write it: its own forward."""
+
+    def __init__(self, channels):
+        super().__init__(channels)
+        self.drop = nn.Identity()
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
+                         self.momentum, self.eps)
+        return self.act(self.drop(x))
+
+
+class FrozenBatchNorm(nn.BatchNorm2d):
+    """A subclass that only adds an attribute: it computes what nn.BatchNorm2d computes."""
+
+    def __init__(self, channels):
+        super().__init__(channels)
+        self.frozen = True
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv = nn.Conv2d(c, c, 3, padding=1, bias=False)
+        self.bn1 = BatchNormAct2d(c)
+        self.bn2 = FrozenBatchNorm(c)
+
+    def forward(self, x):
+        return self.bn2(self.bn1(self.conv(x)))
+
+
+class LibraryStyle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.blocks = nn.Sequential(Block(8), Block(8))
+        self.pool = nn.AvgPool2d(2, count_include_pad=False)     # no padding: the setting changes nothing
+        self.head = nn.Linear(8 * 4 * 4, 5)
+
+    def forward(self, x):
+        return self.head(torch.flatten(self.pool(self.blocks(self.stem(x))), 1))
+
+
+def randomised(model: nn.Module) -> nn.Module:
+    """Batch-norm statistics far from the defaults, so a dropped or misplaced batch norm shows."""
+    torch.manual_seed(3)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-2, 2)
+            m.running_var.uniform_(0.2, 3)
+            m.weight.data.uniform_(0.3, 3)
+            m.bias.data.uniform_(-1, 1)
+    return model.eval()
+
+
+def test_batch_norm_subclasses_import_as_batch_norm_and_compute_the_same():
+    model = randomised(LibraryStyle())
+    result = import_module(model, (3, 8, 8))
+    assert result.complete
+    kinds = [n.kind for n in result.graph.nodes]
+    assert kinds.count("BatchNorm2d") == 4 and kinds.count("ReLU") == 2
+    assert result.imported_parameters == result.original_parameters == sum(p.numel() for p in model.parameters())
+    assert result.max_difference is not None and result.max_difference < 1e-5
+    # and the oracle again, independently of the importer's own check
+    compiled = compile_graph(result.graph)
+    compiled.load_state_dict(result.convert_state_dict(model.state_dict()), strict=True)
+    x = torch.randn(3, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled.eval()(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+class ChannelSlice(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 32, 3, padding=1)
+        self.fc = nn.Linear(16 * 8 * 8, 4)
+
+    def forward(self, x):
+        x = self.conv(x)[:, :16]
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_channel_slicing_is_kept_as_a_placeholder_that_blocks_training_and_export():
+    with pytest.raises(UnmappableModelError, match=r"operator.getitem .*\[:, :16\]"):
+        import_module(ChannelSlice(), (3, 8, 8))
+    result = import_module(ChannelSlice(), (3, 8, 8), keep_partial=True)
+    (u,) = result.unmapped
+    holder = result.graph.node(u.placeholder)
+    assert holder.kind == "Unsupported" and holder.params["shape"] == (16, 8, 8)
+    assert "[:, :16]" in u.where and u.where.startswith("test_import_honest.py:")
+    analysis = analyze(result.graph)
+    assert not analysis.ok and "operator.getitem" in analysis.error_text()
+    # the Linear after it still sees the 16 channels the original gave it
+    linear = next(n for n in result.graph.nodes if n.kind == "Linear")
+    assert analysis.nodes[linear.id].in_shapes == ((16 * 8 * 8,),)
+    with pytest.raises(GraphInvalidError, match="Unsupported|operator.getitem"):
+        export_python(result.graph)
+    with pytest.raises(GraphInvalidError):
+        compile_graph(result.graph)
+
+
+class RollInTheMiddle(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 6 * 6, 3)
+
+    def forward(self, x):
+        x = torch.roll(torch.relu(self.conv1(x)), 1, dims=2)
+        return self.fc(torch.flatten(self.conv2(x), 1))
+
+
+def test_an_unsupported_operation_in_the_middle_keeps_everything_after_it(tmp_path, capsys):
+    result = import_module(RollInTheMiddle(), (1, 6, 6), keep_partial=True)
+    (u,) = result.unmapped
+    assert u.op == "torch.roll"
+    g = result.graph
+    conv2 = next(n for n in g.nodes if n.label == "conv2")
+    assert [e.source for e in g.in_edges(conv2.id)] == [u.placeholder]
+    assert analyze(g).nodes[conv2.id].shape == (4, 6, 6)
+    assert result.imported_parameters == result.original_parameters   # roll has no weights: all came across
+    assert result.original_layers == 6 and result.imported_layers == 5
+
+    # the command line's analyze shows the placeholder as an error; export refuses with the reason
+    design = tmp_path / "partial.json"
+    save_graph(g, design)
+    assert run_command_line(["analyze", str(design)]) != 0
+    out = capsys.readouterr()
+    assert "torch.roll" in out.out + out.err
+    code = run_command_line(["export", "-f", "py", "-o", str(tmp_path / "partial.py"), str(design)])
+    err = capsys.readouterr().err
+    assert code == 2 and "torch.roll" in err and "Traceback" not in err
+    assert not (tmp_path / "partial.py").exists()
+
+
+def test_an_import_whose_outputs_differ_is_an_error_never_a_success(monkeypatch):
+    """A mapping bug (here: ReLU mapped as Sigmoid) is caught by the comparison with the original."""
+    monkeypatch.setitem(fx_mapping.MODULE_MAPPERS, nn.ReLU, lambda m: ("Sigmoid", {}))
+    with pytest.raises(ImportMismatchError, match="differ by up to"):
+        import_module(randomised(LibraryStyle()), (3, 8, 8))
+
+
+def test_count_include_pad_is_refused_only_where_it_matters():
+    def net(**pool):
+        side = 6 // 2 + pool.get("padding", 0)
+        return nn.Sequential(nn.Conv2d(1, 2, 3), nn.AvgPool2d(2, **pool), nn.Flatten(), nn.Linear(2 * side * side, 2))
+
+    assert import_module(net(count_include_pad=False), (1, 8, 8)).complete
+    with pytest.raises(UnmappableModelError, match="count_include_pad"):
+        import_module(net(count_include_pad=False, padding=1), (1, 8, 8))
+
+
+def test_the_list_of_unsupported_operations_groups_by_operation_and_can_be_printed_in_full(tmp_path, capsys):
+    """60 unsupported operations of one kind: the message groups them in one line; --list-unsupported
+    prints every one with its module."""
+    source = tmp_path / "many.py"
+    source.write_text(textwrap.dedent('''
+        import torch
+        from torch import nn
+
+        class Scaled(nn.Module):
+            def forward(self, x):
+                return x * 0.5
+
+        class Many(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.steps = nn.Sequential(*[Scaled() for _ in range(60)])
+                self.fc = nn.Linear(4, 2)
+
+            def forward(self, x):
+                return self.fc(torch.flatten(self.steps(x), 1))
+    '''))
+    argv = ["import-model", "--file", str(source), "--class", "Many", "--trust-code", "--input", "1x2x2",
+            "-o", str(tmp_path / "many.json")]
+    assert run_command_line(argv) == 2
+    err = capsys.readouterr().err
+    assert "operator.mul ×60 in steps.0, steps.1, steps.2, steps.3 and 56 more" in err
+    assert run_command_line(argv + ["--list-unsupported"]) == 2
+    out = capsys.readouterr().out
+    assert all(f"not mapped: operator.mul in steps.{i}: " in out for i in range(60))
+    assert run_command_line(argv + ["--keep-partial"]) == 0
+    out = capsys.readouterr().out
+    assert "imported 2 of 62 layers and 10 of 10 parameters; 60 operation(s) kept as placeholders" in out
+
+
+def test_a_trace_failure_names_the_users_file_and_line(tmp_path):
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return x
+            return -x
+
+    with pytest.raises(ImportFailedError, match=r"test_import_honest.py:\d+: if x.sum\(\) > 0:"):
+        import_module(DataDependent(), (1, 4, 4))
