@@ -4,6 +4,8 @@ It keeps the operation's place, inputs and output shape, so everything after it 
 the person sees exactly what is missing. The analysis always reports it as an error, so a design holding
 one can be neither trained nor exported as if it were the original; replacing it is the person's choice.
 """
+from __future__ import annotations
+
 from engine.registry import TEXT_LIMIT, LayerKind, ParamSpec, register
 
 
@@ -11,7 +13,7 @@ def _kept_shape(p, ins):
     return tuple(p["shape"])
 
 
-def problem(p) -> str:
+def problem(p: dict) -> str:
     """The analysis's message for an Unsupported node."""
     where = f" from {p['source']}" if p["source"] else ""
     return (f"stands for {p['operation']}{where}, which CNN Designer cannot build ({p['reason']}). Replace it "
