@@ -206,8 +206,27 @@ class PairEditor(ParamEditor):
             widget.blockSignals(False)
 
 
+class ReadOnlyEditor(ParamEditor):
+    """Text and shapes an import recorded (an Unsupported node's operation, module path, reason and shape):
+    shown as plain text, selectable, never edited, so the placeholder keeps saying what it stands for."""
+
+    def __init__(self, spec):
+        super().__init__(spec)
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.PlainText)   # names from a user's model file
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setToolTip(spec.help)
+        self._layout.addWidget(self.label, 1)
+
+    def set_value(self, value):
+        if self.spec.kind == "shape":
+            value = "×".join(str(v) for v in value)
+        self.label.setText(str(value) or "—")
+
+
 EDITORS = {"int": IntEditor, "float": FloatEditor, "bool": BoolEditor, "choice": ChoiceEditor,
-           "pair": PairEditor, "padding": PairEditor}
+           "pair": PairEditor, "padding": PairEditor, "text": ReadOnlyEditor, "shape": ReadOnlyEditor}
 
 
 def make_editor(spec) -> ParamEditor:

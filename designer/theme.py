@@ -54,7 +54,7 @@ DARK = CanvasColors(
 CATEGORY_COLORS = {
     "Input/Output": "#5c6bc0", "Convolution": "#1e88e5", "Activation": "#e67e22", "Pooling": "#16a085",
     "Normalization": "#8e44ad", "Regularization": "#7f8c8d", "Fully connected": "#795548",
-    "Branches": "#2c8a3d",
+    "Branches": "#2c8a3d", "Imported": "#455a64",   # placeholders an import left (drawn as errors anyway)
 }
 
 _current = {"name": "light"}

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox, QWidget)
 
 from designer import dialogs
-from engine.interchange.fx_import import ImportFailedError, UnmappableModelError
+from engine.interchange.fx_import import ImportFailedError, UnmappableModelError, unmapped_summary
 from engine.interchange.sources import TORCHVISION_MODELS, SourceError, parse_kwargs
 from engine.interchange.weights import WeightsError
 
@@ -164,10 +164,11 @@ def ask_keep_partial(parent, unmapped) -> bool:
     box.setWindowTitle("Some operations do not map")
     box.setText(f"{len(unmapped)} operation(s) have no layer kind in CNN Designer. Import the layers that map, "
                 f"with a placeholder marked as an error for each operation below, and replace those by hand?")
-    # Rich text with every name escaped, so an op such as torch.<lambda> shows as written.
-    shown = "<br>".join(f"• {html.escape(str(u))}" for u in unmapped[:6])
-    more = f"<br>… and {len(unmapped) - 6} more (Show Details…)" if len(unmapped) > 6 else ""
-    box.setInformativeText(shown + more)
+    # Grouped by operation, as the command line says it; rich text with every name escaped, so an op such
+    # as torch.<lambda> shows as written. Show Details… lists every one with its module and line.
+    groups = unmapped_summary(unmapped, limit=6).splitlines()
+    shown = "<br>".join(html.escape(line.strip().removeprefix("- ").replace("  ... ", "… ")) for line in groups)
+    box.setInformativeText(shown)
     box.setDetailedText("\n".join(str(u) for u in unmapped))
     keep = box.addButton("Import what maps", QMessageBox.ButtonRole.AcceptRole)
     box.addButton(QMessageBox.StandardButton.Cancel)

@@ -107,7 +107,20 @@ def test_python_import_needs_trust_and_offers_partial_import(window, monkeypatch
     window.interchange.import_python()
     assert {u.op for u in asked[0]} >= {"nn.Upsample", "Tensor.mean"}
     assert window.document.graph.nodes_of_kind("Conv2d")
-    assert "left for you to finish" in window.statusBar().currentMessage()
+    assert "replace the placeholders" in window.statusBar().currentMessage()
+    # each operation that did not map is on the canvas as a placeholder drawn as an error, in the Messages
+    # panel, and in the inspector as plain read-only text
+    holders = window.document.graph.nodes_of_kind("Unsupported")
+    assert {h.params["operation"] for h in holders} >= {"nn.Upsample", "Tensor.mean"}
+    up = next(h for h in holders if h.params["operation"] == "nn.Upsample")
+    item = window.scene.node_items[up.id]
+    assert item.issue is not None and item.issue.severity == "error" and "nn.Upsample from up" in item.issue.message
+    messages = [window.messages.list.item(i).text() for i in range(window.messages.list.count())]
+    assert any("nn.Upsample from up" in m for m in messages)
+    window.select_node(up.id)
+    shown = {name: e.label.text() for name, e in window.inspector.editors.items()}
+    assert shown["operation"] == "nn.Upsample" and shown["source"] == "up" and shown["shape"] == "2×12×12"
+    assert not window.document.analysis.ok   # and so training and export refuse until it is replaced
 
 
 def test_project_bundle_reopens_with_weights(make_window, tmp_path, dialog_answers):
@@ -162,9 +175,12 @@ def test_unmapped_operations_are_listed_in_the_question(window, monkeypatch):
     from engine.interchange.fx_import import UnmappedOp
     seen = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: seen.append(box.informativeText()) or 0)
-    unmapped = [UnmappedOp(f"op_{i}", "torch.<lambda>", "no registered layer kind does this") for i in range(8)]
+    unmapped = [UnmappedOp(f"op_{i}", "torch.<lambda>", "no registered layer kind does this", f"block{i}")
+                for i in range(8)]
+    unmapped += [UnmappedOp(f"other_{i}", f"torch.op{i}", "no registered layer kind does this") for i in range(7)]
     assert not import_dialogs.ask_keep_partial(window, unmapped)
-    assert "op_0 (torch.&lt;lambda&gt;)" in seen[0] and "op_5" in seen[0] and "and 2 more" in seen[0]
+    assert "torch.&lt;lambda&gt; ×8 in block0, block1, block2, block3 and 4 more" in seen[0]
+    assert "torch.op4 in (top level)" in seen[0] and "torch.op5" not in seen[0] and "and 2 more kinds" in seen[0]
 
 
 def test_bundle_whose_run_id_is_a_path_writes_nothing_outside(window, tmp_path, dialog_answers):
