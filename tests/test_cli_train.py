@@ -97,6 +97,8 @@ def test_ctrl_c_stops_after_the_step_keeps_a_checkpoint_and_exits_130(tmp_path, 
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C in the terminal does
 
     monkeypatch.setattr(ProgressBar, "show", interrupt_at_step_3)
+    # Python's own handler, or SIG_IGN when the test run was started in the background (`cmd &` ignores SIGINT)
+    handler_before = signal.getsignal(signal.SIGINT)
     out = tmp_path / "run"
     code = run_command_line(["train", LENET, "--size", "400", "--epochs", "3", "--batch-size", "16",
                              "--device", "cpu", "--out", str(out)])
@@ -105,4 +107,4 @@ def test_ctrl_c_stops_after_the_step_keeps_a_checkpoint_and_exits_130(tmp_path, 
     assert "stopping after this step" in printed.err and "stopped after 0 epoch(s)" in printed.out
     from engine.training.checkpoint import load_checkpoint
     assert load_checkpoint(out)["global_step"] == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+    assert signal.getsignal(signal.SIGINT) is handler_before  # the handler is restored
