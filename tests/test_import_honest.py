@@ -14,6 +14,7 @@ from engine.analysis import analyze
 from engine.cli import run_command_line
 from engine.codegen import export_python
 from engine.compiler import GraphInvalidError, compile_graph
+from engine.graph import EdgeSpec
 from engine.graph_io import save_graph
 from engine.interchange import fx_mapping
 from engine.interchange.fx_import import (ImportFailedError, ImportMismatchError, UnmappableModelError,
@@ -158,6 +159,13 @@ def test_an_unsupported_operation_in_the_middle_keeps_everything_after_it(tmp_pa
     err = capsys.readouterr().err
     assert code == 2 and "torch.roll" in err and "Traceback" not in err
     assert not (tmp_path / "partial.py").exists()
+
+    # Replaced by hand (here: the placeholder removed and its neighbours joined), the design trains and
+    # exports, and still says that it is not the original
+    relu = next(n for n in g.nodes if n.kind == "ReLU")
+    fixed = g.without_node(u.placeholder).with_edge(EdgeSpec(relu.id, conv2.id, 0))
+    code = export_python(fixed)
+    assert "Partial import of RollInTheMiddle: 1 operation(s) had no layer kind (torch.roll)" in code
 
 
 def test_an_import_whose_outputs_differ_is_an_error_never_a_success(monkeypatch):

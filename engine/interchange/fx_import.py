@@ -21,7 +21,7 @@ import contextlib
 import io
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -37,6 +37,7 @@ from engine.layout import auto_layout
 from engine.registry import TEXT_LIMIT, get_kind
 
 LABEL_LIMIT = 200
+DESCRIPTION_LIMIT = 1000
 
 
 class ImportFailedError(ValueError):
@@ -204,6 +205,12 @@ def import_module(module: nn.Module, input_shape, *, keep_partial: bool = False,
                           original_layers=builder.layers_seen,
                           imported_layers=sum(1 for n in graph.nodes if _stands_for_a_layer(n.kind)))
     if builder.unmapped:
+        # Said in the design itself, so it stays with the design, its bundles and its exported code's docstring
+        # after the placeholders are replaced: what replaced them is the person's, not the original's.
+        ops = ", ".join(dict.fromkeys(u.op for u in builder.unmapped))
+        note = (f"Partial import of {name or type(module).__name__}: {len(builder.unmapped)} operation(s) had no "
+                f"layer kind ({ops}); the layers that replace them are not the original's.")
+        result.graph = replace(graph, description=f"{note} {graph.description}"[:DESCRIPTION_LIMIT].strip())
         result.warnings.append(f"The import is partial: {len(builder.unmapped)} operation(s) became placeholders, "
                                f"each marked as an error; replace them before training or export.")
         result.verification = (f"not compared with the original: the design holds {len(builder.unmapped)} "
