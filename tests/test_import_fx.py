@@ -19,7 +19,10 @@ torchvision = pytest.importorskip("torchvision")
 # Small inputs keep these fast; every model still runs its whole structure.
 CASES = [("resnet18", (3, 64, 64)), ("squeezenet1_1", (3, 64, 64)), ("googlenet", (3, 64, 64)),
          ("mobilenet_v2", (3, 32, 32)), ("mobilenet_v3_small", (3, 32, 32)), ("alexnet", (3, 64, 64)),
-         ("vgg11_bn", (3, 32, 32))]
+         ("vgg11_bn", (3, 32, 32)),
+         # DenseNet starts each dense layer with torch.cat([x], 1) of one tensor (issue 17)
+         ("densenet121", (3, 32, 32)), ("resnext50_32x4d", (3, 32, 32)), ("regnet_y_400mf", (3, 32, 32)),
+         ("inception_v3", (3, 75, 75))]
 
 
 def assert_same_model(original, result, shape, batch=2):

@@ -319,6 +319,8 @@ def _cat(node, shapes):
     dim = _arg(node, 1, "dim", 0)
     if not isinstance(tensors, (list, tuple)) or not all(isinstance(t, fx.Node) for t in tensors):
         raise NotMappable("only torch.cat of a list of tensors maps")
+    if len(tensors) == 1:   # torch.cat([x], 1) is x (DenseNet starts each dense layer so)
+        return Alias(tensors[0])
     ranks = {len(shapes.get(t) or ()) for t in tensors}
     if len(ranks) != 1 or not ranks.issubset({1, 3}):
         raise NotMappable("only concatenation of feature maps or of flat vectors maps")

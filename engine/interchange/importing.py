@@ -9,7 +9,7 @@ from torch import nn
 
 from engine.interchange.fx_import import ImportResult, import_module
 from engine.interchange.sources import build_torchvision, load_class_from_file, torchvision_info
-from engine.interchange.weights import WeightsError, load_weights, match_keys
+from engine.interchange.weights import WeightsError, load_into, load_weights, match_keys
 
 
 @dataclass
@@ -41,9 +41,10 @@ def _finish(model, input_shape, weights_path, keep_partial, name, description) -
     if weights_path:
         weights = match_keys(load_weights(weights_path), set(model.state_dict()))
         try:  # load into the original first: the clearest check that the file belongs to this model
-            model.load_state_dict(weights, strict=True)
-        except RuntimeError as exc:
-            raise WeightsError(f"the weights file does not fit {name}: {str(exc).splitlines()[0]}") from None
+            load_into(model, weights)     # names missing, unexpected and wrong-shaped keys
+        except WeightsError as exc:
+            raise WeightsError(f"the weights file {weights_path} does not fit {name}: "
+                               f"{str(exc).removeprefix('the weights do not fit this network: ')}") from None
     result = import_module(model, input_shape, keep_partial=keep_partial, name=name, description=description)
     return ImportedModel(result, _renamed(result, weights, model) if weights is not None else None)
 

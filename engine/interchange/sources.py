@@ -42,6 +42,14 @@ TORCHVISION_MODELS = tuple(TorchvisionModel(*row) for row in (
     ("googlenet", "GoogLeNet (Inception v1)", _SMALL, (("aux_logits", False), ("init_weights", False))),
     ("mobilenet_v2", "MobileNetV2", _SMALL),
     ("mobilenet_v3_small", "MobileNetV3 small", _SMALL), ("mobilenet_v3_large", "MobileNetV3 large", _SMALL),
+    ("resnet101", "ResNet-101", _SMALL), ("resnet152", "ResNet-152", _SMALL),
+    ("resnext50_32x4d", "ResNeXt-50 32×4d", _SMALL), ("wide_resnet50_2", "Wide ResNet-50-2", _SMALL),
+    ("densenet121", "DenseNet-121", _SMALL), ("densenet161", "DenseNet-161", _SMALL),
+    ("densenet169", "DenseNet-169", _SMALL), ("densenet201", "DenseNet-201", _SMALL),
+    # Like GoogLeNet's, the auxiliary classifier only runs in training mode. 75×75 is the smallest input.
+    ("inception_v3", "Inception v3", (3, 75, 75), (("aux_logits", False), ("init_weights", False))),
+    ("regnet_x_400mf", "RegNetX-400MF", _SMALL), ("regnet_y_400mf", "RegNetY-400MF", _SMALL),
+    ("regnet_x_800mf", "RegNetX-800MF", _SMALL), ("regnet_y_800mf", "RegNetY-800MF", _SMALL),
 ))
 
 
