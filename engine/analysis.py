@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -15,19 +15,22 @@ from engine.graph import GraphSpec
 from engine.memory_limit import find_problem
 from engine.registry import Receptive, ShapeError, get_kind
 
+if TYPE_CHECKING:
+    from engine.fixes import Fix
+
 BYTES_PER_VALUE = 4  # float32 activations
 
 
 @dataclass(frozen=True)
 class Issue:
     message: str
-    node_id: Optional[str] = None
+    node_id: str | None = None
     severity: str = "error"  # or "warning", or "todo": a step not taken yet (an unfinished design, not a mistake)
-    fix: object = None       # engine.fixes.Fix or None
+    fix: Fix | None = None
 
     __hash__ = None
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.node_id}: {self.message}" if self.node_id else self.message
 
 
@@ -35,43 +38,43 @@ class Issue:
 class NodeInfo:
     """What the analysis knows about one node. `shape` is None when it cannot be computed."""
 
-    shape: Optional[tuple] = None
+    shape: tuple | None = None
     in_shapes: tuple = ()
     params: int = 0
     macs: int = 0
     memory: int = 0                 # bytes of output activation per sample
-    receptive_field: Optional[tuple] = None  # (h, w) input pixels seen by one output value
-    jump: Optional[tuple] = None    # (h, w) input pixels between neighbouring outputs
-    error: Optional[Issue] = None
+    receptive_field: tuple | None = None  # (h, w) input pixels seen by one output value
+    jump: tuple | None = None    # (h, w) input pixels between neighbouring outputs
+    error: Issue | None = None
 
     __hash__ = None
 
 
 @dataclass
 class Analysis:
-    nodes: dict
-    issues: list
-    order: list                     # node ids in dependency order (nodes on cycles left out)
+    nodes: dict[str, NodeInfo]
+    issues: list[Issue]
+    order: list[str]                # node ids in dependency order (nodes on cycles left out)
 
     @property
-    def errors(self) -> list:
+    def errors(self) -> list[Issue]:
         """Everything that stops the design from training: mistakes and steps not taken yet (todos)."""
         return [i for i in self.issues if i.severity in ("error", "todo")]
 
     @property
-    def mistakes(self) -> list:
+    def mistakes(self) -> list[Issue]:
         """The errors that are wrong rather than unfinished: these are drawn in red."""
         return [i for i in self.issues if i.severity == "error"]
 
     @property
-    def warnings(self) -> list:
+    def warnings(self) -> list[Issue]:
         return [i for i in self.issues if i.severity == "warning"]
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
-    def issues_for(self, node_id: str) -> list:
+    def issues_for(self, node_id: str) -> list[Issue]:
         return [i for i in self.issues if i.node_id == node_id]
 
     @property
@@ -108,7 +111,7 @@ def _count_params(kind: str, frozen_params: tuple, in_shapes: tuple) -> int:
 class Analyzer:
     """Analyses graphs, reusing per-node results whose node and inputs did not change."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._cache: dict = {}
 
     def analyze(self, graph: GraphSpec) -> Analysis:
