@@ -18,7 +18,7 @@ from engine.registry import get_kind
 class GraphInvalidError(ValueError):
     """The graph has errors; `analysis.errors` lists them."""
 
-    def __init__(self, analysis: Analysis):
+    def __init__(self, analysis: Analysis) -> None:
         self.analysis = analysis
         super().__init__("The network cannot be built yet:\n" + analysis.error_text())
 
@@ -56,13 +56,13 @@ def compile_graph(graph: GraphSpec, analysis: Analysis | None = None) -> fx.Grap
 
 
 class _Root(nn.Module):
-    def __init__(self, modules: dict):
+    def __init__(self, modules: dict[str, nn.Module]) -> None:
         super().__init__()
         for name, m in modules.items():
             self.add_module(name, m)
 
 
-def _ancestors_of_output(graph: GraphSpec) -> set:
+def _ancestors_of_output(graph: GraphSpec) -> set[str]:
     outputs = [n.id for n in graph.nodes if n.kind == "Output"]
     seen, stack = set(outputs), list(outputs)
     while stack:
@@ -73,7 +73,7 @@ def _ancestors_of_output(graph: GraphSpec) -> set:
     return seen
 
 
-def input_shape(graph: GraphSpec) -> tuple:
+def input_shape(graph: GraphSpec) -> tuple[int, int, int]:
     """(channels, height, width) of the graph's Input node."""
     p = graph.nodes_of_kind("Input")[0].params
     return (p["channels"], p["height"], p["width"])
