@@ -7,10 +7,10 @@ renamed, so a crash never leaves half a file.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -31,9 +31,9 @@ class ExportError(ValueError):
 class ExportReport:
     path: Path
     format: str
-    opset: Optional[int] = None
+    opset: int | None = None
     checked: bool = False              # structural check passed (ONNX checker, TorchScript reload)
-    max_abs_difference: Optional[float] = None   # against PyTorch, when a runtime was available
+    max_abs_difference: float | None = None   # against PyTorch, when a runtime was available
     note: str = ""
 
     def summary(self) -> str:
@@ -50,20 +50,20 @@ class ExportReport:
         return "".join(parts)
 
 
-def compiled_with_weights(graph: GraphSpec, weights: Optional[dict] = None) -> torch.nn.Module:
+def compiled_with_weights(graph: GraphSpec, weights: dict[str, torch.Tensor] | None = None) -> torch.fx.GraphModule:
     module = compile_graph(graph)
     if weights is not None:
         load_into(module, weights)
     return module.eval()
 
 
-def export_source(graph: GraphSpec, path, class_name: str | None = None) -> ExportReport:
+def export_source(graph: GraphSpec, path: str | os.PathLike[str], class_name: str | None = None) -> ExportReport:
     path = Path(path)
     write_text_atomic(path, export_python(graph, class_name=class_name))
     return ExportReport(path, "PyTorch source", checked=True)
 
 
-def export_weights(graph: GraphSpec, weights: dict, path) -> ExportReport:
+def export_weights(graph: GraphSpec, weights: dict[str, torch.Tensor], path: str | os.PathLike[str]) -> ExportReport:
     """Check the weights fit the design, then write them (.safetensors preferred, or .pt)."""
     module = compiled_with_weights(graph, weights)
     path = Path(path)
@@ -89,8 +89,8 @@ def choose_opset() -> int:
         return torch_max
 
 
-def export_onnx(graph: GraphSpec, path, weights: Optional[dict] = None, opset: Optional[int] = None,
-                compare: bool = True, atol: float = 1e-4) -> ExportReport:
+def export_onnx(graph: GraphSpec, path: str | os.PathLike[str], weights: dict[str, torch.Tensor] | None = None,
+                opset: int | None = None, compare: bool = True, atol: float = 1e-4) -> ExportReport:
     """ONNX with a dynamic batch size; checked with onnx.checker and, when onnxruntime is installed,
     compared numerically with PyTorch on a batch of 3."""
     try:
@@ -142,7 +142,8 @@ def _compare_onnxruntime(data: bytes, module, graph, atol):
     return diff, ""
 
 
-def export_torchscript(graph: GraphSpec, path, weights: Optional[dict] = None, atol: float = 1e-5) -> ExportReport:
+def export_torchscript(graph: GraphSpec, path: str | os.PathLike[str], weights: dict[str, torch.Tensor] | None = None,
+                       atol: float = 1e-5) -> ExportReport:
     """TorchScript: torch.jit.script when the module scripts, else torch.jit.trace (the compiled network has
     no data-dependent control flow, so a trace is exact). Reloaded and compared at another batch size."""
     module = compiled_with_weights(graph, weights)
