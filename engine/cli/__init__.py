@@ -8,6 +8,7 @@ import errno
 import importlib
 import pkgutil
 import sys
+from collections.abc import Sequence
 
 GUI_HELP = "cnn-designer [DESIGN.json]   open the desktop app (optionally with a design or .cnnd bundle)"
 DESKTOP_FLAGS = ("--install-desktop-entry", "--uninstall-desktop-entry")
@@ -17,7 +18,7 @@ class CommandError(Exception):
     """A problem the user can fix; printed as one clear message, exit code 2."""
 
 
-def user_errors() -> tuple:
+def user_errors() -> tuple[type[Exception], ...]:
     """The error types whose message is meant for the person (a bad file, a refused value): every command
     turns them into one line and exit code 2, also where it does not catch them itself."""
     from engine.data.base import DatasetError
@@ -57,15 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def command_names() -> set:
+def command_names() -> set[str]:
     return {info.name.replace("_", "-") for info in pkgutil.iter_modules(__path__)} | {"-h", "--help"}
 
 
-def is_command_line(argv) -> bool:
+def is_command_line(argv: Sequence[str]) -> bool:
     return bool(argv) and (argv[0] in command_names() or argv[0] in ("--version", *DESKTOP_FLAGS))
 
 
-def run_command_line(argv) -> int:
+def run_command_line(argv: Sequence[str]) -> int:
     if list(argv) in ([DESKTOP_FLAGS[0]], [DESKTOP_FLAGS[1]]):
         # Without building the parser, which imports every command (and so torch): seconds saved.
         from engine.desktop_entry import run as desktop_entry

@@ -3,6 +3,8 @@
 DESIGN is a design file or a built-in template's name (`cnn-designer analyze lenet5`)."""
 from __future__ import annotations
 
+import argparse
+
 from engine.analysis import analyze
 from engine.cli import CommandError
 from engine.graph_io import GraphFileError
@@ -10,7 +12,7 @@ from engine.summary import summary_table
 from engine.templates import TEMPLATE_HELP, load_design_or_template
 
 
-def add_command(subs):
+def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from engine.memory_limit import add_option as add_memory_option
 
     p = subs.add_parser("analyze", help="print shapes, parameters, MACs and errors of a design",
@@ -20,7 +22,7 @@ def add_command(subs):
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         graph = load_design_or_template(args.design)
     except GraphFileError as exc:

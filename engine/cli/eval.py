@@ -2,6 +2,7 @@
 saved weights on a data set's test split (accuracy, per-class accuracy, confusion matrix)."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from engine.atomic_write import write_text_atomic
 from engine.cli import CommandError
 
 
-def add_command(subs):
+def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from engine.memory_limit import add_option as add_memory_option
     from engine.training.cli_options import add_data_options
 
@@ -29,7 +30,7 @@ def add_command(subs):
     p.set_defaults(run=run, data=None)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from engine.compiler import GraphInvalidError, compile_graph
     from engine.training.cli_options import load_data, load_design
     from engine.training.config import TrainConfig

@@ -1,6 +1,7 @@
 """`cnn-designer export DESIGN --format py|script|onnx|torchscript|safetensors|state_dict|cnnd -o OUT`."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from engine.cli import CommandError
@@ -10,7 +11,7 @@ FORMATS = {"py": ".py", "script": "_train.py", "onnx": ".onnx", "torchscript": "
 NEEDS_WEIGHTS = ("safetensors", "state_dict")
 
 
-def add_command(subs):
+def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from engine.memory_limit import add_option as add_memory_option
 
     p = subs.add_parser(
@@ -33,7 +34,7 @@ def add_command(subs):
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from engine.compiler import GraphInvalidError, ResourceLimitError
     from engine.interchange.bundle import BundleError, open_project
     from engine.interchange.exporters import ExportError

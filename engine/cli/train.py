@@ -5,9 +5,11 @@ prints and writes files. Also runnable as `python -m engine.cli.train ...` (what
 """
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from engine.training.cli_options import (add_data_options, add_train_options, co
 RUN_ROOT = Path("runs")
 
 
-def add_command(subs):
+def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from engine.memory_limit import add_option as add_memory_option
 
     p = subs.add_parser(
@@ -42,7 +44,7 @@ def add_command(subs):
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from engine.training.devices import init_from_torchrun
 
     graph = load_design(args.design)
@@ -179,7 +181,7 @@ def _report(event, out: Path, bar) -> None:
                                                         "elapsed": event.elapsed}, indent=1) + "\n")
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """`python -m engine.cli.train DESIGN.json ...` (for `torchrun -m engine.cli.train`)."""
     from engine.cli import run_command_line
     return run_command_line(["train", *(sys.argv[1:] if argv is None else argv)])
