@@ -120,8 +120,19 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
             print(model(x).shape)  # torch.Size([2, {classes}])
         ''')
     parts = [header, "import torch", "from torch import nn", "", ""]
+    for support in _support_classes(graph, order):
+        parts += [support, "", ""]
     parts += ["\n".join(body), "", demo.lstrip("\n")]
     return "\n".join(parts)
+
+
+def _support_classes(graph: GraphSpec, order: list) -> list:
+    """The source of each helper module class the layers use (engine.modules), once, in first-use order."""
+    import inspect
+
+    nodes = graph.node_map()
+    classes = dict.fromkeys(c for nid in order for c in get_kind(nodes[nid].kind).emit_classes)
+    return [inspect.getsource(c).rstrip() for c in classes]
 
 
 def _shape_text(shape) -> str:

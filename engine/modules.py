@@ -24,3 +24,31 @@ class Multiply(nn.Module):
         for x in xs[1:]:
             out = out * x
         return out
+
+
+# Computes what torchvision.ops.StochasticDepth computes, so an import maps onto it exactly; its source is
+# written into exported code (LayerKind.emit_classes), which then needs only torch.
+class StochasticDepth(nn.Module):
+    """While training, drops a residual branch with probability `p`: for each sample on its own ("row") or for
+    the whole batch ("batch"), scaling what is kept by 1/(1-p). At test time it passes its input through."""
+
+    def __init__(self, p: float = 0.2, mode: str = "row") -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        if self.mode == "row":
+            size = [x.shape[0]] + [1] * (x.dim() - 1)
+        else:
+            size = [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise = noise / survival
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"

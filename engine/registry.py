@@ -179,6 +179,9 @@ class LayerKind:
     # Stands in for an operation an import could not map: never in the palette, always an error in the
     # analysis, and the network it sits in cannot be trained or exported until it is replaced.
     placeholder: bool = False
+    # Classes of engine.modules its emitted code uses; their source is written once into exported files,
+    # which then need nothing but torch.
+    emit_classes: tuple = ()
 
     @property
     def prefix(self) -> str:

@@ -70,7 +70,7 @@ def unmapped_summary(unmapped: list, limit: int | None = GROUPS_SHOWN) -> str:
         groups.setdefault((u.op, u.reason), []).append(u)
     lines = []
     for (op, reason), items in list(groups.items())[:limit]:
-        sources = [u.source or "(top level)" for u in items]
+        sources = list(dict.fromkeys(u.source or "(top level)" for u in items))   # a module may do it twice
         shown = ", ".join(sources[:4]) + (f" and {len(sources) - 4} more" if len(sources) > 4 else "")
         count = f" ×{len(items)}" if len(items) > 1 else ""
         where = f" [{items[0].where}]" if items[0].where else ""

@@ -193,6 +193,14 @@ def container_kind(module: nn.Module):
     return None
 
 
+def _stochastic_depth(m):
+    return "Stochastic depth", {"p": float(m.p), "mode": m.mode}
+
+
+# Mapped by class name: torchvision is imported only if the model being imported uses it.
+MODULES_BY_NAME: dict = {("torchvision.ops.stochastic_depth", "StochasticDepth"): _stochastic_depth}
+
+
 def module_mapper(module: nn.Module):
     """The mapper of the module's class, or of the mapped class it derives from when it keeps that class's
     forward (a library's `class MyBatchNorm(nn.BatchNorm2d)` that only adds attributes computes the same).
@@ -200,6 +208,8 @@ def module_mapper(module: nn.Module):
     cls = type(module)
     if cls in MODULE_MAPPERS:
         return MODULE_MAPPERS[cls]
+    if (cls.__module__, cls.__name__) in MODULES_BY_NAME:
+        return MODULES_BY_NAME[(cls.__module__, cls.__name__)]
     for base in cls.__mro__[1:]:
         if base in MODULE_MAPPERS:
             return MODULE_MAPPERS[base] if cls.forward is base.forward else None
@@ -341,6 +351,20 @@ def _softmax_fn(node, shapes):
     return _softmax(node, _arg(node, 1, "dim"), shapes)
 
 
+def _mean(node, shapes):
+    """The mean over height and width (x.mean([2, 3]), as MNASNet and ShuffleNet end) is global average
+    pooling: flat with keepdim=False, 1×1 maps with keepdim=True."""
+    x = _tensor_input(node)
+    dims = _arg(node, 1, "dim")
+    rank = len(shapes.get(x) or ()) + 1   # with the batch dimension
+    dims = (dims,) if isinstance(dims, int) else tuple(dims) if isinstance(dims, (list, tuple)) else None
+    if rank != 4 or dims is None or sorted(d % 4 for d in dims) != [2, 3] or node.kwargs.get("dtype") is not None:
+        raise NotMappable("only the mean over height and width of feature maps maps (to global average pooling)")
+    if _arg(node, 2, "keepdim", False):
+        return Mapped("AdaptiveAvgPool2d", {"output_size": (1, 1)}, [x])
+    return Mapped("Global average pool", {}, [x])
+
+
 BATCH_NORM_STATE = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
 
 
@@ -402,6 +426,7 @@ FUNCTION_MAPPERS: dict = {
     torch.add: _elementwise("Add", operator.eq),
     operator.mul: _elementwise("Multiply", _gate_ok), torch.mul: _elementwise("Multiply", _gate_ok),
     torch.cat: _cat, torch.concat: _cat, torch.concatenate: _cat,
+    torch.mean: _mean,
 }
 
 METHOD_MAPPERS: dict = {
@@ -412,6 +437,7 @@ METHOD_MAPPERS: dict = {
     "mul": _elementwise("Multiply", _gate_ok),
     "softmax": _softmax_fn,
     "contiguous": _identity,
+    "mean": _mean,
 }
 
 
@@ -421,6 +447,10 @@ def map_call(node: fx.Node, root: nn.Module, shapes: dict):
         return map_module_call(node, root, shapes)
     if node.op == "call_function" and node.target is F.batch_norm:
         return _batch_norm_fn(node, shapes, root)
+    if node.op == "call_function" and (getattr(node.target, "__module__", ""), getattr(node.target, "__name__", "")) \
+            == ("torchvision.ops.stochastic_depth", "stochastic_depth"):
+        return Mapped("Stochastic depth", {"p": float(_arg(node, 1, "p")), "mode": _arg(node, 2, "mode", "row")},
+                      [_tensor_input(node)])
     table: dict = FUNCTION_MAPPERS if node.op == "call_function" else METHOD_MAPPERS
     mapper: Optional[Callable] = table.get(node.target)
     if mapper is None:

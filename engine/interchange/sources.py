@@ -50,6 +50,10 @@ TORCHVISION_MODELS = tuple(TorchvisionModel(*row) for row in (
     ("inception_v3", "Inception v3", (3, 75, 75), (("aux_logits", False), ("init_weights", False))),
     ("regnet_x_400mf", "RegNetX-400MF", _SMALL), ("regnet_y_400mf", "RegNetY-400MF", _SMALL),
     ("regnet_x_800mf", "RegNetX-800MF", _SMALL), ("regnet_y_800mf", "RegNetY-800MF", _SMALL),
+    ("mnasnet0_5", "MNASNet 0.5", _SMALL), ("mnasnet1_0", "MNASNet 1.0", _SMALL),
+    ("efficientnet_b0", "EfficientNet-B0", _SMALL), ("efficientnet_b1", "EfficientNet-B1", _SMALL),
+    ("efficientnet_b2", "EfficientNet-B2", _SMALL), ("efficientnet_b3", "EfficientNet-B3", _SMALL),
+    ("efficientnet_v2_s", "EfficientNetV2-S", _SMALL),
 ))
 
 
