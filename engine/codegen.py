@@ -28,7 +28,7 @@ def safe_comment(text: str, limit: int = 80) -> str:
 RESERVED_NAMES = frozenset(dir(builtins)) | {"torch", "nn"}
 
 
-def class_name_problem(name, reserved=frozenset()) -> str:
+def class_name_problem(name: str, reserved: frozenset[str] | set[str] = frozenset()) -> str:
     """Why `name` cannot be the exported network's class name ("" when it can): not a plain ASCII identifier,
     a keyword, a __dunder__ name, or a name Python or the exported code (plus `reserved`) already uses."""
     if not isinstance(name, str) or not name.isascii() or not name.isidentifier():
@@ -44,7 +44,8 @@ def class_name_problem(name, reserved=frozenset()) -> str:
     return ""
 
 
-def class_name_for(graph: GraphSpec, fallback: str = "Network", reserved=frozenset()) -> str:
+def class_name_for(graph: GraphSpec, fallback: str = "Network",
+                   reserved: frozenset[str] | set[str] = frozenset()) -> str:
     words = re.findall(r"[A-Za-z0-9]+", graph.name or "")
     name = "".join(w[:1].upper() + w[1:] for w in words)[:60]
     if not name or not name[0].isalpha():

@@ -1,13 +1,14 @@
 """`cnn-designer import-model`: turn a PyTorch model into a design (and its weights)."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from engine.cli import CommandError
 from engine.graph_io import save_graph
 
 
-def add_command(subs):
+def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subs.add_parser(
         "import-model", help="import a torchvision architecture or an nn.Module class as a design",
         description="Trace a PyTorch model with torch.fx and save it as a design (.json) or project bundle "
@@ -30,7 +31,7 @@ def add_command(subs):
     p.set_defaults(run=run)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from engine.interchange.fx_import import ImportFailedError, unmapped_summary
     from engine.interchange.importing import import_python_class, import_torchvision
     from engine.interchange.sources import TORCHVISION_MODELS, SourceError, parse_kwargs, parse_shape

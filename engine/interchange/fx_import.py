@@ -18,6 +18,8 @@ makes the import fail.
 from __future__ import annotations
 
 import contextlib
+import types
+from collections.abc import Sequence
 import io
 import os
 import re
@@ -139,7 +141,7 @@ def trace(module: nn.Module) -> fx.GraphModule:
             f"import a sub-module that does not contain it.") from None
 
 
-def user_line(tb) -> str:
+def user_line(tb: types.TracebackType | None) -> str:
     """'file.py:42: code' of the innermost frame of a traceback outside torch and this program."""
     import traceback
 
@@ -181,7 +183,7 @@ def node_source(node: fx.Node) -> str:
     return str(last[0] if isinstance(last, tuple) else last)
 
 
-def import_module(module: nn.Module, input_shape, *, keep_partial: bool = False, name: str = "",
+def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial: bool = False, name: str = "",
                   description: str = "") -> ImportResult:
     """Trace `module` (switched to eval mode) on inputs of per-sample `input_shape` (C, H, W) and build a graph."""
     input_shape = tuple(int(v) for v in input_shape)
@@ -228,7 +230,7 @@ def import_module(module: nn.Module, input_shape, *, keep_partial: bool = False,
 VERIFY_TOLERANCE = 1e-4   # of the output's scale: float32 rounding of a deep network stays far below
 
 
-def verify(module: nn.Module, result: ImportResult, input_shape) -> None:
+def verify(module: nn.Module, result: ImportResult, input_shape: Sequence[int]) -> None:
     """Run the original and the imported network on the same random input (eval mode); record the largest
     difference, and raise ImportMismatchError when it is more than rounding."""
     from engine.compiler import compile_graph

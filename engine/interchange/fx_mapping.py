@@ -182,7 +182,7 @@ def _nin(m):
 CONTAINER_PATTERNS = (_global_pool, _nin)
 
 
-def container_kind(module: nn.Module):
+def container_kind(module: nn.Module) -> tuple[str, dict] | None:
     """(kind, params) when an nn.Sequential is exactly one registered kind, else None."""
     if type(module) is not nn.Sequential:
         return None
@@ -201,7 +201,7 @@ def _stochastic_depth(m):
 MODULES_BY_NAME: dict = {("torchvision.ops.stochastic_depth", "StochasticDepth"): _stochastic_depth}
 
 
-def module_mapper(module: nn.Module):
+def module_mapper(module: nn.Module) -> Callable | None:
     """The mapper of the module's class, or of the mapped class it derives from when it keeps that class's
     forward (a library's `class MyBatchNorm(nn.BatchNorm2d)` that only adds attributes computes the same).
     A subclass with a forward of its own is traced into instead, and its operations mapped one by one."""
@@ -229,7 +229,7 @@ class ImportTracer(fx.Tracer):
                 or super().is_leaf_module(m, qualname))
 
 
-def map_module_call(node: fx.Node, root: nn.Module, shapes: dict):
+def map_module_call(node: fx.Node, root: nn.Module, shapes: dict) -> Mapped | Alias:
     module = root.get_submodule(node.target)
     found = container_kind(module)
     if found:
@@ -441,7 +441,7 @@ METHOD_MAPPERS: dict = {
 }
 
 
-def map_call(node: fx.Node, root: nn.Module, shapes: dict):
+def map_call(node: fx.Node, root: nn.Module, shapes: dict) -> Mapped | Alias:
     """Map one call node, or raise NotMappable."""
     if node.op == "call_module":
         return map_module_call(node, root, shapes)

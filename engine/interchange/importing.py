@@ -2,11 +2,14 @@
 compiled module's keys (so `compile_graph(graph).load_state_dict(weights)` just works)."""
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
 from torch import nn
 
+from engine.graph import GraphSpec
 from engine.interchange.fx_import import ImportResult, import_module
 from engine.interchange.sources import build_torchvision, load_class_from_file, torchvision_info
 from engine.interchange.weights import WeightsError, load_into, load_weights, match_keys
@@ -18,11 +21,12 @@ class ImportedModel:
     weights: Optional[dict] = None     # compiled-module keys -> tensors, when weights were loaded
 
     @property
-    def graph(self):
+    def graph(self) -> GraphSpec:
         return self.result.graph
 
 
-def import_torchvision(key: str, input_shape=None, num_classes: int = 1000, weights_path=None,
+def import_torchvision(key: str, input_shape: Sequence[int] | None = None, num_classes: int = 1000,
+                       weights_path: str | os.PathLike[str] | None = None,
                        keep_partial: bool = False) -> ImportedModel:
     info = torchvision_info(key)
     model = build_torchvision(key, num_classes)
@@ -30,7 +34,8 @@ def import_torchvision(key: str, input_shape=None, num_classes: int = 1000, weig
                    f"{info.title} imported from torchvision.models.{key}.")
 
 
-def import_python_class(path, class_name: str, input_shape, *, confirmed: bool, kwargs=None, weights_path=None,
+def import_python_class(path: str | os.PathLike[str], class_name: str, input_shape: Sequence[int], *, confirmed: bool,
+                        kwargs: dict | None = None, weights_path: str | os.PathLike[str] | None = None,
                         keep_partial: bool = False) -> ImportedModel:
     model = load_class_from_file(path, class_name, confirmed=confirmed, kwargs=kwargs)
     return _finish(model, input_shape, weights_path, keep_partial, class_name, f"{class_name} imported from a Python file.")
