@@ -228,3 +228,80 @@ def test_a_trace_failure_names_the_users_file_and_line(tmp_path):
 
     with pytest.raises(ImportFailedError, match=r"test_import_honest.py:\d+: if x.sum\(\) > 0:"):
         import_module(DataDependent(), (1, 4, 4))
+
+
+TUTORIAL = textwrap.dedent('''
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Net(nn.Module):
+        """The classic tutorial LeNet: it works out the flat size in Python, from x.size()."""
+
+        def __init__(self):
+            super(Net, self).__init__()
+            self.conv1 = nn.Conv2d(1, 6, 3)
+            self.conv2 = nn.Conv2d(6, 16, 3)
+            self.fc1 = nn.Linear(16 * 6 * 6, 120)
+            self.fc2 = nn.Linear(120, 84)
+            self.fc3 = nn.Linear(84, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = x.view(-1, self.num_flat_features(x))
+            x = F.relu(self.fc1(x))
+            x = F.relu(self.fc2(x))
+            return self.fc3(x)
+
+        def num_flat_features(self, x):
+            size = x.size()[1:]
+            num_features = 1
+            for s in size:
+                num_features *= s
+            return num_features
+
+    class ShapeLoop(nn.Module):
+        """Other shape logic tutorials use: x.shape[1:] in a loop, view(x.size(0), -1), F.* calls."""
+
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()),
+                                          nn.AvgPool2d(2))
+            self.head = nn.Linear(4 * 4 * 4, 3)
+
+        def forward(self, x):
+            x = self.features(x)
+            n = 1
+            for d in x.shape[1:]:
+                n = n * d
+            assert n == 64
+            x = x.view(x.size(0), -1)
+            return F.log_softmax(self.head(x), dim=1) if False else self.head(x)
+''')
+
+
+def test_tutorial_shape_logic_in_python_imports_for_the_given_input(tmp_path):
+    from engine.interchange.importing import import_python_class
+
+    source = tmp_path / "tutorial.py"
+    source.write_text(TUTORIAL)
+    lenet = import_python_class(source, "Net", (1, 32, 32), confirmed=True).result
+    assert lenet.complete and lenet.max_difference == 0.0
+    assert [n.kind for n in lenet.graph.nodes].count("Flatten") == 1
+    loop = import_python_class(source, "ShapeLoop", (3, 8, 8), confirmed=True).result
+    assert loop.complete and loop.max_difference is not None and loop.max_difference < 1e-6
+
+
+def test_a_trace_failure_message_is_whole_sentences():
+    class DataDependent(nn.Module):
+        def forward(self, x):
+            for row in x:      # iterates over the batch: a value, not a shape
+                x = x + row.sum()
+            return x
+
+    with pytest.raises(ImportFailedError) as info:
+        import_module(DataDependent(), (1, 4, 4))
+    text = str(info.value)
+    assert "troublesho" not in text and "Proxy object cannot be iterated:" not in text
+    assert "test_import_honest.py:" in text and "for row in x:" in text

@@ -127,18 +127,58 @@ class ImportResult:
         return {new: state_dict[old] for old, new in self.weight_map.items() if old in state_dict}
 
 
-def trace(module: nn.Module) -> fx.GraphModule:
+def trace(module: nn.Module, input_shape: Sequence[int] | None = None) -> fx.GraphModule:
+    """The module's forward as an fx graph. Plain symbolic tracing first; if the forward works out sizes in
+    Python (`for s in x.size()[1:]`, `x.view(-1, self.num_flat_features(x))`, as tutorials write it), trace
+    again with the input's shape known, so those sizes become the numbers they are for this input, the same
+    fixed size the design's Input has."""
     try:
         graph = ImportTracer().trace(module)
         return fx.GraphModule(module, graph, type(module).__name__)
     except Exception as exc:  # fx raises many types; all mean the same to the person
-        where = user_line(exc.__traceback__)
-        where = f" at {where}" if where else ""
-        raise ImportFailedError(
-            f"torch.fx cannot trace {type(module).__name__}{where}: {_first_line(exc)}. Tracing records the "
-            f"operations of forward() without real data, so Python that needs tensor values (an `if` or `for` "
-            f"on a tensor's contents) cannot be followed; rewrite that line with tensor operations, or "
-            f"import a sub-module that does not contain it.") from None
+        failure = exc
+    if input_shape is not None:
+        try:
+            return _trace_with_shapes(module, input_shape)
+        except Exception:   # not a shape question after all: report the first failure, which names the line
+            pass
+    where = user_line(failure.__traceback__)
+    where = f" at {where}" if where else ""
+    raise ImportFailedError(
+        f"torch.fx cannot trace {type(module).__name__}{where}: {_first_line(failure)}. Tracing records the "
+        f"operations of forward() without real data, so Python that needs tensor values (an `if` or `for` "
+        f"on a tensor's contents) cannot be followed; rewrite that line with tensor operations, or "
+        f"import a sub-module that does not contain it.") from None
+
+
+def _trace_with_shapes(module: nn.Module, input_shape: Sequence[int]) -> fx.GraphModule:
+    """Trace a weightless (meta) copy with a meta input of the real shape: sizes asked in Python are
+    concrete. The graph then runs on the original module, whose submodules and weights it names."""
+    import copy
+    import inspect
+    import warnings
+
+    from torch.fx.experimental.meta_tracer import MetaProxy, MetaTracer
+
+    class SizedProxy(MetaProxy):
+        def size(self, dim: int | None = None):   # noqa: ANN201 (a size or a proxy of one)
+            meta = getattr(self, "_tensor_meta", None)
+            if dim is None or meta is None:
+                return super().size(dim)
+            if dim % meta.dim() == 0:   # the batch: kept symbolic, as plain tracing keeps it
+                return self.tracer.create_proxy("call_method", "size", (self, dim), {})
+            return meta.size(dim)       # (MetaProxy itself answers size(0) with the whole shape)
+
+    class ShapeTracer(ImportTracer, MetaTracer):   # the import's leaf rules, MetaTracer's concrete sizes
+        def proxy(self, node: fx.Node) -> MetaProxy:
+            return SizedProxy(node, self)
+
+    meta = copy.deepcopy(module).to("meta")
+    first = next(iter(inspect.signature(meta.forward).parameters))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # MetaTracer warns for every op it cannot size; ShapeProp sizes them next
+        graph = ShapeTracer().trace(meta, meta_args={first: torch.zeros(2, *input_shape, device="meta")})
+    return fx.GraphModule(module, graph, type(module).__name__)
 
 
 def user_line(tb: types.TracebackType | None) -> str:
@@ -194,7 +234,7 @@ def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial
     except ValueError as exc:
         raise ImportFailedError(f"the input shape does not fit the designer: {exc}") from None
     module.eval()
-    traced = trace(module)
+    traced = trace(module, input_shape)
     shapes = _propagate_shapes(traced, input_shape, type(module).__name__)
     builder = _GraphBuilder(traced, shapes, name or type(module).__name__, description)
     builder.run(input_shape)
@@ -263,9 +303,15 @@ def _stands_for_a_layer(kind: str) -> bool:
     return kind not in ("Input", "Output") and not get_kind(kind).placeholder
 
 
-def _first_line(exc) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:300]
+def _first_line(exc: BaseException) -> str:
+    """The gist of an exception's message: its first sentence of its first line, never cut mid-word."""
+    lines = str(exc).strip().splitlines()
+    text = lines[0].strip() if lines else type(exc).__name__
+    if len(text) > 160 and ". " in text[20:]:
+        text = text[:text.index(". ", 20)]
+    if len(text) > 300:
+        text = text[:text.rindex(" ", 0, 300)] + " …"
+    return text.rstrip(".")
 
 
 class _ShapeProp(ShapeProp):
