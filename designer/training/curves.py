@@ -289,9 +289,15 @@ class CurvesView(QWidget):
             if self._step_axis_end.get(plot) is not None:
                 self._step_axis_end[plot] = None
                 plot.enableAutoRange(axis="x")
+                if plot is self.lr_plot:
+                    plot.getAxis("bottom").setTicks(None)
         elif end != self._step_axis_end.get(plot):
             self._step_axis_end[plot] = end
             plot.setXRange(0.0, end, padding=0.02)
+            if plot is self.lr_plot:   # narrow: two or three labels, or "200400600800" ran together
+                step = _nice_step(end / 2.5)
+                ticks = [(i * step, f"{i * step:g}") for i in range(int(end // step) + 1)]
+                plot.getAxis("bottom").setTicks([ticks, []])
 
     def _follow_user_zoom(self, source) -> None:
         """A zoom or pan of one plot's step axis by the user moves the other two with it."""
@@ -424,6 +430,12 @@ class CurvesView(QWidget):
             write(path)
         except OSError as exc:
             dialogs.show_error(self, "Export failed", f"Could not write {path}: {exc.strerror or exc}")
+
+
+def _nice_step(at_least: float) -> float:
+    """The smallest of 1, 2 and 5 times a power of ten that is at least `at_least`."""
+    power = 10.0 ** np.floor(np.log10(max(at_least, 1e-12)))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= at_least)
 
 
 def _finite(values) -> np.ndarray:
