@@ -193,8 +193,8 @@ def user_line(tb: types.TracebackType | None) -> str:
 
 
 def _is_library_file(path: str) -> bool:
-    path = os.path.abspath(path)
-    return any(path.startswith(root) for root in _LIBRARY_ROOTS)
+    path = os.path.realpath(path)   # the roots are resolved too: a virtual environment may be a link
+    return any(path.startswith(root + os.sep) for root in _LIBRARY_ROOTS)
 
 
 _LIBRARY_ROOTS = tuple(str(Path(m.__file__).resolve().parent) for m in (torch, engine, os))   # os: the stdlib
