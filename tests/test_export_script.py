@@ -73,3 +73,32 @@ def test_script_explains_a_missing_data_file(script, tmp_path):
     done = subprocess.run([sys.executable, str(script), "--dataset", "tensors", "--data", "nope.pt"], cwd=tmp_path,
                           env=isolated_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_exporting_a_data_set_offline_reads_only_the_given_folder(tmp_path, capsys):
+    """export --data-out with --data-root and --no-download: no network, and a clear message when the files
+    are not in that folder; a folder of images there is exported."""
+    from PIL import Image
+
+    from engine.cli import run_command_line
+    from engine.graph_io import save_graph
+
+    design = tmp_path / "lenet.json"
+    save_graph(load_template("lenet5"), design)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["export", "-f", "script", "-o", str(tmp_path / "train.py"), "--data-out", str(tmp_path / "d.pt"),
+            "--no-download", str(design)]
+    assert run_command_line(argv + ["--dataset", "mnist", "--data-root", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "downloading is switched off" in err and str(empty) in err and not (tmp_path / "d.pt").exists()
+
+    images = tmp_path / "images"
+    for name, shade in (("dark", 30), ("light", 220)):
+        (images / name).mkdir(parents=True)
+        for i in range(6):
+            Image.new("L", (28, 28), shade + i).save(images / name / f"{i}.png")
+    assert run_command_line(argv + ["--dataset", "folder", "--data-root", str(images)]) == 0
+    saved = torch.load(tmp_path / "d.pt", weights_only=True)
+    assert saved["class_names"] == ["dark", "light"]
+    assert len(saved["images"]) + len(saved["test_images"]) == 12

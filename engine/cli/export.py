@@ -28,6 +28,10 @@ def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                                                         "design's name)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed tools support)")
     p.add_argument("--dataset", metavar="KEY", help="script: the data set (default: the run's)")
+    p.add_argument("--data-root", metavar="PATH",
+                   help="with --data-out: where the data set's files are (a folder set, or mnist, fashion_mnist, "
+                        "cifar10 already downloaded); default $CNN_DESIGNER_DATA or ~/.cache/cnn-designer/datasets")
+    p.add_argument("--no-download", action="store_true", help="with --data-out: never use the network")
     p.add_argument("--data-out", metavar="FILE.pt", help="script: also save the data set as a tensor file the "
                                                          "script trains on (--dataset tensors)")
     add_memory_option(p)
@@ -76,7 +80,8 @@ def _export(project, run_record, weights, out: Path, args) -> str:
         config = run_record.config if run_record else None
         data_path = ""
         if args.data_out:
-            data_path = _save_dataset(graph, dataset_key, config, Path(args.data_out))
+            data_path = _save_dataset(graph, dataset_key, config, Path(args.data_out), args.data_root,
+                                      not args.no_download)
         write_training_script(graph, out, config, dataset_key, data_path, args.class_name)
         return f"wrote {out}: run it with 'python {out.name}' or 'torchrun --nproc_per_node=N {out.name}'"
     if fmt == "onnx":
@@ -134,7 +139,7 @@ def _default_output(design: Path, fmt: str) -> Path:
     return design.with_name(design.stem + FORMATS[fmt])
 
 
-def _save_dataset(graph, key, config, path: Path) -> str:
+def _save_dataset(graph, key, config, path: Path, root=None, download: bool = True) -> str:
     """The app's data set as plain tensors (torch.save of tensors and a list of names: weights_only-safe)."""
     import torch
 
@@ -149,7 +154,7 @@ def _save_dataset(graph, key, config, path: Path) -> str:
                            "unknown; add an Input layer (or leave out --data-out)") from None
     try:
         data = load_dataset(key or "generated_digits", size=getattr(config, "data_size", None),
-                            seed=getattr(config, "seed", 0), input_shape=shape)
+                            seed=getattr(config, "seed", 0), input_shape=shape, root=root, download=download)
     except DatasetError as exc:
         raise CommandError(f"cannot export the data set: {exc.message}") from None
     images = torch.cat([data.train.images, data.val.images])
