@@ -108,3 +108,22 @@ def test_ctrl_c_stops_after_the_step_keeps_a_checkpoint_and_exits_130(tmp_path, 
     from engine.training.checkpoint import load_checkpoint
     assert load_checkpoint(out)["global_step"] == 3
     assert signal.getsignal(signal.SIGINT) is handler_before  # the handler is restored
+
+
+def test_eval_finds_the_runs_data_where_train_read_it(tmp_path, capsys):
+    """A run trained on a folder remembers --data-root, so `eval RUN_DIR` needs no data options again."""
+    from PIL import Image
+
+    images = tmp_path / "images"
+    for digit in range(10):   # LeNet-5's ten classes
+        (images / str(digit)).mkdir(parents=True)
+        for i in range(8):
+            Image.new("L", (28, 28), digit * 25 + i).save(images / str(digit) / f"{i}.png")
+    out = tmp_path / "run"
+    assert run_command_line(["train", LENET, "--data", "folder", "--data-root", str(images), "--epochs", "1",
+                             "--batch-size", "8", "--device", "cpu", "--out", str(out), "--quiet"]) == 0
+    from engine.training.run_record import RunRecord
+    assert RunRecord.load(out, load_weights=False).data_root == str(images.resolve())
+    capsys.readouterr()
+    assert run_command_line(["eval", str(out), "--device", "cpu"]) == 0
+    assert "accuracy" in capsys.readouterr().out.lower()

@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
             record = RunRecord.load(target, load_weights=False)
             graph, config = record.graph, record.config
             args.data = args.data or record.dataset_key
+            args.data_root = args.data_root or record.data_root or None   # where the run's data was read
             weights_path = Path(args.weights) if args.weights else target / "weights.safetensors"
         else:
             graph = load_design(target)

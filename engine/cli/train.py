@@ -77,7 +77,8 @@ def _train(args, graph, config, world) -> int:
             raise CommandError(f"cannot create the run folder {out}: {exc.strerror}") from None
     record = (_continued_record(out, args.resume, graph, config) if main else None) or RunRecord(
         graph=graph, config=config, dataset_key=data.key, seed=config.seed,
-        name=f"{graph.name or Path(args.design).stem} on {data.info.title}")
+        name=f"{graph.name or Path(args.design).stem} on {data.info.title}",
+        data_root=str(Path(args.data_root).resolve()) if args.data_root else "")
     control = TrainControl()
     previous = signal.signal(signal.SIGINT, _stop_on_first_interrupt(control, bar))
     result = 1

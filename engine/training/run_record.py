@@ -85,6 +85,8 @@ class RunRecord:
     # so the app can list a design's own runs first. Empty in runs written before these existed.
     design_id: str = ""
     design_path: str = ""
+    # Where its data set's files were read from (--data-root), so `eval` finds them again; "" for the default.
+    data_root: str = ""
 
     def add_event(self, event: Event) -> None:
         """Append a StepMetrics or EpochMetrics event to the tables (other events are ignored)."""
@@ -100,7 +102,7 @@ class RunRecord:
         meta = {"format": RUN_FORMAT, "version": RUN_VERSION, "id": self.id, "name": self.name,
                 "created": self.created, "dataset_key": self.dataset_key, "seed": self.seed,
                 "status": self.status, "note": self.note, "design_id": self.design_id,
-                "design_path": self.design_path}
+                "design_path": self.design_path, "data_root": self.data_root}
         # Everything is turned into text (and checked to be writable as UTF-8) before the first file is
         # written, so a value that cannot be saved fails here and never leaves a half-written run folder;
         # the design and config go first, so a run.json always has them beside it.

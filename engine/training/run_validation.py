@@ -79,7 +79,8 @@ def check_meta(meta: object, where: str) -> dict:
             "status": status,
             "note": check_text(meta.get("note", ""), "note", where, MAX_NOTE),
             "design_id": check_text(meta.get("design_id", "") or "", "design_id", where, MAX_SHORT),
-            "design_path": check_text(meta.get("design_path", "") or "", "design_path", where, MAX_PATH)}
+            "design_path": check_text(meta.get("design_path", "") or "", "design_path", where, MAX_PATH),
+            "data_root": check_text(meta.get("data_root", "") or "", "data_root", where, MAX_PATH)}
 
 
 def check_table(table: object, columns: Collection[str], where: str) -> dict:
