@@ -52,3 +52,34 @@ class StochasticDepth(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, mode={self.mode!r}"
+
+
+class ChannelSlice(nn.Module):
+    """Keeps channels (or features) `start` to `stop - 1` of its input: x[:, start:stop]."""
+
+    def __init__(self, start: int = 0, stop: int = 1) -> None:
+        super().__init__()
+        self.start = start
+        self.stop = stop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.stop]
+
+    def extra_repr(self) -> str:
+        return f"start={self.start}, stop={self.stop}"
+
+
+class ChannelShuffle(nn.Module):
+    """Interleaves the channels of `groups` groups (ShuffleNet): what nn.ChannelShuffle computes, written with
+    reshape and transpose so ONNX can export it (there is no ONNX operator for aten::channel_shuffle)."""
+
+    def __init__(self, groups: int = 2) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.reshape(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+    def extra_repr(self) -> str:
+        return f"groups={self.groups}"

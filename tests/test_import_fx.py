@@ -24,7 +24,9 @@ CASES = [("resnet18", (3, 64, 64)), ("squeezenet1_1", (3, 64, 64)), ("googlenet"
          ("densenet121", (3, 32, 32)), ("resnext50_32x4d", (3, 32, 32)), ("regnet_y_400mf", (3, 32, 32)),
          ("inception_v3", (3, 75, 75)),
          # x.mean([2, 3]) is global average pooling; stochastic depth is a layer kind of its own
-         ("mnasnet0_5", (3, 32, 32)), ("efficientnet_b0", (3, 32, 32))]
+         ("mnasnet0_5", (3, 32, 32)), ("efficientnet_b0", (3, 32, 32)),
+         # channel split (chunk) and channel shuffle (view, transpose, view)
+         ("shufflenet_v2_x0_5", (3, 32, 32))]
 
 
 def assert_same_model(original, result, shape, batch=2):

@@ -270,8 +270,10 @@ def valid_graph_for(kind):
     if kind.name == "Input":
         g, ids = chain(image=(3, 8, 8))
         return g, ids[0]
-    for prefix in ([], [("Flatten", {})], [("Flatten", {}), ("Linear", {"out_features": 10})]):
-        g, ids = chain(*prefix, image=(3, 8, 8))
+    # 4 channels too: a channel shuffle's default 2 groups need an even number of them
+    for prefix, image in [(p, i) for i in ((3, 8, 8), (4, 8, 8)) for p in
+                          ([], [("Flatten", {})], [("Flatten", {}), ("Linear", {"out_features": 10})])]:
+        g, ids = chain(*prefix, image=image)
         node = make_node(g, kind.name, {}, (0, 900))
         g = g.with_node(node)
         for slot in range(max(1, kind.min_inputs)):

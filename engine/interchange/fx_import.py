@@ -235,6 +235,7 @@ def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial
         raise ImportFailedError(f"the input shape does not fit the designer: {exc}") from None
     module.eval()
     traced = trace(module, input_shape)
+    traced.graph.eliminate_dead_code()   # values computed and never used (`a, b = x.chunk(2, 1)` using a)
     shapes = _propagate_shapes(traced, input_shape, type(module).__name__)
     builder = _GraphBuilder(traced, shapes, name or type(module).__name__, description)
     builder.run(input_shape)

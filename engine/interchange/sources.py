@@ -54,6 +54,8 @@ TORCHVISION_MODELS = tuple(TorchvisionModel(*row) for row in (
     ("efficientnet_b0", "EfficientNet-B0", _SMALL), ("efficientnet_b1", "EfficientNet-B1", _SMALL),
     ("efficientnet_b2", "EfficientNet-B2", _SMALL), ("efficientnet_b3", "EfficientNet-B3", _SMALL),
     ("efficientnet_v2_s", "EfficientNetV2-S", _SMALL),
+    ("shufflenet_v2_x0_5", "ShuffleNet v2 0.5×", _SMALL), ("shufflenet_v2_x1_0", "ShuffleNet v2 1.0×", _SMALL),
+    ("shufflenet_v2_x1_5", "ShuffleNet v2 1.5×", _SMALL), ("shufflenet_v2_x2_0", "ShuffleNet v2 2.0×", _SMALL),
 ))
 
 

@@ -1,9 +1,9 @@
 """Add and Concat: join branches (residual and inception-style networks)."""
 
-from engine.fixes import insert_fix
+from engine.fixes import insert_fix, params_fix
 from engine.layers.common import fmt_shape
-from engine.modules import Add, Concat
-from engine.registry import LayerKind, ShapeError, register
+from engine.modules import Add, ChannelSlice, Concat
+from engine.registry import LayerKind, ParamSpec, ShapeError, register
 
 
 def _add_infer(p, ins):
@@ -55,4 +55,33 @@ register(LayerKind(
     params=(), min_inputs=2, max_inputs=None, infer=_concat_infer,
     build=lambda p, ins: Concat(), emit=lambda p, ins: "Concat()",
     emit_forward=lambda args: f"torch.cat([{', '.join(args)}], dim=1)",
+))
+
+
+def _slice_infer(p, ins):
+    (shape,) = ins
+    start, stop = p["start"], p["stop"]
+    if stop <= start:
+        raise ShapeError(f"Channel slice keeps channels {start} to {stop - 1}, which is none; make stop larger "
+                         f"than start")
+    if stop > shape[0]:
+        raise ShapeError(f"Channel slice keeps channels up to {stop - 1}, but its input has only {shape[0]} "
+                         f"({fmt_shape(shape)}); set stop to at most {shape[0]}",
+                         params_fix(f"Set stop to {shape[0]}", {"stop": shape[0]}))
+    return (stop - start,) + tuple(shape[1:])
+
+
+register(LayerKind(
+    name="Channel slice", category="Branches", glyph="⫼", id_prefix="channel_slice",
+    help="Keeps a range of channels (start to stop - 1) of its input: x[:, start:stop].",
+    teaching="A channel slice takes some of the feature maps and leaves the others. ShuffleNet splits its "
+             "input in two halves this way: one half goes through the block, the other straight on, and a "
+             "Concat joins them again. It has no weights.",
+    params=(ParamSpec("start", "int", 0, "The first channel kept (counting from 0).", 0, 1 << 20),
+            ParamSpec("stop", "int", 1, "One past the last channel kept.", 1, 1 << 20)),
+    infer=_slice_infer,
+    build=lambda p, ins: ChannelSlice(p["start"], p["stop"]),
+    emit=lambda p, ins: f"ChannelSlice({p['start']}, {p['stop']})",
+    emit_classes=(ChannelSlice,),
+    summary=lambda p: f"[{p['start']}:{p['stop']}]",
 ))

@@ -1,9 +1,9 @@
 """Kinds needed to import MobileNetV3-style networks: Hardsigmoid and the Multiply (channel gate) join."""
 from torch import nn
 
-from engine.layers.common import fmt_shape
-from engine.modules import Multiply
-from engine.registry import LayerKind, ShapeError, register
+from engine.layers.common import fmt_shape, need_image
+from engine.modules import ChannelShuffle, Multiply
+from engine.registry import LayerKind, ParamSpec, ShapeError, register
 
 register(LayerKind(
     name="Hardsigmoid", category="Activation", glyph="∫",
@@ -44,4 +44,28 @@ register(LayerKind(
     params=(), min_inputs=2, max_inputs=None, infer=_multiply_infer,
     build=lambda p, ins: Multiply(), emit=lambda p, ins: "Multiply()",
     emit_forward=lambda args: " * ".join(args),
+))
+
+
+def _shuffle_infer(p, ins):
+    shape = need_image("Channel shuffle", ins[0])
+    if shape[0] % p["groups"]:
+        raise ShapeError(f"Channel shuffle splits the channels into {p['groups']} groups, but {shape[0]} channels "
+                         f"do not divide into {p['groups']}; choose groups that divide {shape[0]}")
+    return shape
+
+
+register(LayerKind(
+    name="Channel shuffle", category="Branches", glyph="⇄", id_prefix="channel_shuffle",
+    help="Interleaves the channels of its groups, so the next grouped convolution sees every group.",
+    teaching="A grouped convolution only mixes channels within each group. ShuffleNet follows it with a "
+             "channel shuffle: with 2 groups of 4 channels (a1 a2 a3 a4 | b1 b2 b3 b4) the order becomes "
+             "a1 b1 a2 b2 a3 b3 a4 b4, so the next grouped convolution gets channels from both groups. It has "
+             "no weights and costs no multiplications.",
+    params=(ParamSpec("groups", "int", 2, "How many groups the channels are interleaved from.", 1, 1024),),
+    infer=_shuffle_infer,
+    build=lambda p, ins: ChannelShuffle(p["groups"]),
+    emit=lambda p, ins: f"ChannelShuffle({p['groups']})",
+    emit_classes=(ChannelShuffle,),
+    summary=lambda p: f"{p['groups']} groups",
 ))
