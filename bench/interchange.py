@@ -1,5 +1,6 @@
-"""Interchange timings: torch.fx import of torchvision models (relative to one forward pass of the model),
-and export/bundle times for a template. Prints ratios; never part of the test suite.
+"""Interchange: for every torchvision classification family, the import time (also relative to one forward
+pass), the parameters of both and the largest output difference from the original; then export and bundle
+times for a template. Prints ratios; never part of the test suite.
 
     python bench/interchange.py
 """
@@ -31,16 +32,44 @@ def timed(fn, repeat=3):
     return best
 
 
+# The smallest variant of every torchvision classification family, and ConvNeXt, which does not map yet.
+FAMILIES = ("alexnet", "vgg11", "resnet18", "resnext50_32x4d", "wide_resnet50_2", "squeezenet1_0", "densenet121",
+            "googlenet", "inception_v3", "mobilenet_v2", "mobilenet_v3_small", "mnasnet0_5", "shufflenet_v2_x0_5",
+            "efficientnet_b0", "efficientnet_v2_s", "regnet_y_400mf", "convnext_tiny")
+
+
+def family_row(key: str) -> str:
+    """Import time (and against one forward pass), parameters of both, and the largest output difference."""
+    from engine.interchange.fx_import import ImportFailedError
+    from engine.interchange.sources import SourceError, torchvision_info
+
+    try:
+        shape = torchvision_info(key).input_shape
+        model = build_torchvision(key, 10).eval()
+    except SourceError:   # not importable by name: build it directly to say why
+        import torchvision
+        shape, model = (3, 64, 64), getattr(torchvision.models, key)(weights=None, num_classes=10).eval()
+    x = torch.randn(1, *shape)
+    with torch.no_grad():
+        fwd = timed(lambda: model(x))
+    t = time.perf_counter()
+    try:
+        result = import_module(model, shape)
+    except ImportFailedError as exc:
+        ops = sorted({u.op for u in getattr(exc, "unmapped", [])})
+        reason = f"no layer kind for {', '.join(ops)}" if ops else str(exc).splitlines()[0][:70]
+        return f"{key:20s} refused: {reason}"
+    imp = time.perf_counter() - t
+    same = "equal" if result.imported_parameters == result.original_parameters else "DIFFER"
+    return (f"{key:20s} {'x'.join(map(str, shape)):>9s} {imp:8.2f} {imp / fwd:9.0f} "
+            f"{result.original_parameters:>12,} {same:>7s} {result.max_difference:10.1e}")
+
+
 def main():
     torch.set_num_threads(1)
-    print("model               import s   forward s   import/forward")
-    for key, shape in (("resnet18", (3, 64, 64)), ("googlenet", (3, 64, 64)), ("mobilenet_v2", (3, 64, 64))):
-        model = build_torchvision(key, 10).eval()
-        x = torch.randn(1, *shape)
-        with torch.no_grad():
-            fwd = timed(lambda model=model, x=x: model(x))
-        imp = timed(lambda model=model, shape=shape: import_module(model, shape), repeat=2)
-        print(f"{key:18s} {imp:9.3f} {fwd:11.4f} {imp / fwd:14.1f}")
+    print("model                    input  import s  /forward   parameters  import  max |diff|")
+    for key in FAMILIES:
+        print(family_row(key), flush=True)
     graph = load_template("small_resnet")
     weights = compile_graph(graph).state_dict()
     with tempfile.TemporaryDirectory() as tmp:
