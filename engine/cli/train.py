@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args, graph, config, world) -> int:
-    from engine.training import CheckpointSaved, Failed, Finished, Started, TrainControl, fit
+    from engine.training import EpochMetrics, Failed, Finished, Started, TrainControl, fit
     from engine.training.progress import ProgressBar
     from engine.training.run_record import RunRecord
 
@@ -89,8 +89,11 @@ def _train(args, graph, config, world) -> int:
             record.add_event(event)
             if isinstance(event, Started):
                 record.status = "running"
-            if main and (isinstance(event, Started) or (isinstance(event, CheckpointSaved) and event.which == "last")):
-                record.save(out)  # the metrics so far, next to the checkpoint they belong to: a crash keeps both
+            if main and isinstance(event, (Started, EpochMetrics)):
+                # The metrics so far, written before fit() goes on to save this epoch's checkpoint: a crash in
+                # between leaves the record one epoch ahead, and a resume from the older checkpoint replaces
+                # that epoch's rows (_forget_rewound). Written after the checkpoint, it lost an epoch.
+                record.save(out)
             if isinstance(event, Finished):
                 record.test = event.test.summary() if event.test is not None else None
                 record.weights = event.weights
