@@ -83,3 +83,26 @@ class ChannelShuffle(nn.Module):
 
     def extra_repr(self) -> str:
         return f"groups={self.groups}"
+
+
+class ChannelLayerNorm(nn.LayerNorm):
+    """Layer normalisation over the channels at every position of (N, C, H, W) feature maps (ConvNeXt's
+    LayerNorm2d), or over the features of flat (N, C) vectors. Its weights are nn.LayerNorm's (C,)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:
+            x = x.permute(0, 2, 3, 1)
+            x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+            return x.permute(0, 3, 1, 2)
+        return nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class LayerScale(nn.Module):
+    """Multiplies each channel by a learned factor that starts at `init` (ConvNeXt's layer scale)."""
+
+    def __init__(self, shape: tuple = (1,), init: float = 1e-6) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.full(tuple(shape), float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale

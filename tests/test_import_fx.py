@@ -26,7 +26,9 @@ CASES = [("resnet18", (3, 64, 64)), ("squeezenet1_1", (3, 64, 64)), ("googlenet"
          # x.mean([2, 3]) is global average pooling; stochastic depth is a layer kind of its own
          ("mnasnet0_5", (3, 32, 32)), ("efficientnet_b0", (3, 32, 32)),
          # channel split (chunk) and channel shuffle (view, transpose, view)
-         ("shufflenet_v2_x0_5", (3, 32, 32))]
+         ("shufflenet_v2_x0_5", (3, 32, 32)),
+         # LayerNorm over the channels, Linear layers between permutes, a learned layer scale
+         ("convnext_tiny", (3, 32, 32))]
 
 
 def assert_same_model(original, result, shape, batch=2):
@@ -49,6 +51,14 @@ def test_torchvision_import_matches_parameters_and_outputs(key, shape):
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
             m.running_var.uniform_(0.5, 1.5)
+        if isinstance(m, nn.LayerNorm):   # and layer norm and layer scale far from their starting values
+            with torch.no_grad():
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    with torch.no_grad():
+        for name, p in original.named_parameters():
+            if name.endswith("layer_scale"):
+                p.uniform_(0.5, 1.5)
     result = import_module(original, shape)
     assert_same_model(original, result, shape)
     assert analyze(result.graph).ok

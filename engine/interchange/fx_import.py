@@ -34,7 +34,8 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from engine.analysis import analyze
 from engine.graph import EdgeSpec, GraphSpec, make_node
-from engine.interchange.fx_mapping import Alias, ImportTracer, NotMappable, map_call, op_name
+from engine.interchange.fx_basics import Alias, NotMappable, op_name
+from engine.interchange.fx_mapping import ImportTracer, map_call
 from engine.layout import auto_layout
 from engine.registry import TEXT_LIMIT, get_kind
 
@@ -111,6 +112,7 @@ class ImportResult:
     max_difference: float | None = None    # largest |original - imported| output, None when not comparable
     original_layers: int = 0               # operations of the original with weights or a computation
     imported_layers: int = 0               # layers of the design that stand for them (placeholders excluded)
+    weight_shapes: dict = field(default_factory=dict)  # compiled key -> shape, where a weight is reshaped
 
     def counts_text(self) -> str:
         """What came across, in numbers of both: layers and parameters."""
@@ -124,7 +126,11 @@ class ImportResult:
 
     def convert_state_dict(self, state_dict: dict) -> dict:
         """Rename an original state_dict to the compiled module's keys (skips what did not map)."""
-        return {new: state_dict[old] for old, new in self.weight_map.items() if old in state_dict}
+        converted = {new: state_dict[old] for old, new in self.weight_map.items() if old in state_dict}
+        for key, shape in self.weight_shapes.items():
+            if key in converted:
+                converted[key] = converted[key].reshape(shape)
+        return converted
 
 
 def trace(module: nn.Module, input_shape: Sequence[int] | None = None) -> fx.GraphModule:
@@ -245,6 +251,7 @@ def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial
     analysis = analyze(graph)
     original = sum(p.numel() for p in module.parameters())
     result = ImportResult(graph, builder.weight_map, builder.unmapped, original, analysis.total_params,
+                          weight_shapes=builder.weight_shapes,
                           original_layers=builder.layers_seen,
                           imported_layers=sum(1 for n in graph.nodes if _stands_for_a_layer(n.kind)))
     if builder.unmapped:
@@ -353,6 +360,7 @@ class _GraphBuilder:
         self.graph = GraphSpec(name=name[:LABEL_LIMIT], description=description[:LABEL_LIMIT])
         self.ids: dict = {}           # fx node -> graph node id, or None when its value is missing
         self.weight_map: dict = {}
+        self.weight_shapes: dict = {}  # compiled key -> shape, where the design holds a weight reshaped
         self.unmapped: list = []
         self.module_owner: dict = {}  # submodule target -> node id that took over its weights
         self.layers_seen = 0          # operations that compute a tensor (mapped or not), aliases excluded
@@ -384,6 +392,10 @@ class _GraphBuilder:
             if owner and self._has_state(mapped.module_target):
                 raise NotMappable(f"it reuses the weights of {mapped.module_target} ({owner}); every layer in "
                                   f"the designer has its own weights")
+            for original in mapped.attr_weights.values():
+                if original in self.weight_map:
+                    raise NotMappable(f"it reuses the weight {original}; every layer in the designer has its own "
+                                      f"weights")
             for src in mapped.inputs:
                 if src not in self.ids and src in self.shapes:
                     raise NotMappable(f"its input {src.name} is not a tensor the designer knows")
@@ -396,6 +408,10 @@ class _GraphBuilder:
                 sub = self.traced.get_submodule(mapped.module_target)
                 for key in sub.state_dict():
                     self.weight_map[f"{mapped.module_target}.{key}"] = f"{nid}.{key}"
+            for key, original in mapped.attr_weights.items():
+                self.weight_map[original] = f"{nid}.{key}"
+            for key, shape in mapped.reshape.items():
+                self.weight_shapes[f"{nid}.{key}"] = tuple(shape)
         except NotMappable as exc:
             self._unmapped(node, op_name(node, self.traced), str(exc), counted=True)
         except ValueError as exc:  # parameter outside the schema's bounds

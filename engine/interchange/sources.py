@@ -56,6 +56,8 @@ TORCHVISION_MODELS = tuple(TorchvisionModel(*row) for row in (
     ("efficientnet_v2_s", "EfficientNetV2-S", _SMALL),
     ("shufflenet_v2_x0_5", "ShuffleNet v2 0.5×", _SMALL), ("shufflenet_v2_x1_0", "ShuffleNet v2 1.0×", _SMALL),
     ("shufflenet_v2_x1_5", "ShuffleNet v2 1.5×", _SMALL), ("shufflenet_v2_x2_0", "ShuffleNet v2 2.0×", _SMALL),
+    ("convnext_tiny", "ConvNeXt-T", _SMALL), ("convnext_small", "ConvNeXt-S", _SMALL),
+    ("convnext_base", "ConvNeXt-B", _SMALL), ("convnext_large", "ConvNeXt-L", _SMALL),
 ))
 
 

@@ -1,8 +1,9 @@
-"""Batch normalisation."""
+"""Batch normalisation, layer normalisation and layer scale."""
 from torch import nn
 
-from engine.layers.common import need_flat, need_image
-from engine.registry import LayerKind, ParamSpec, register
+from engine.layers.common import fmt_shape, need_flat, need_image
+from engine.modules import ChannelLayerNorm, LayerScale
+from engine.registry import LayerKind, ParamSpec, ShapeError, register
 
 _BN_PARAMS = (
     ParamSpec("eps", "float", 1e-5, "Added to the variance so it never divides by zero.", 1e-12, 1.0),
@@ -42,4 +43,58 @@ register(LayerKind(
     infer=lambda p, ins: need_flat("BatchNorm1d", ins[0]),
     build=lambda p, ins: nn.BatchNorm1d(ins[0][0], p["eps"], p["momentum"], p["affine"]),
     emit=lambda p, ins: f"nn.BatchNorm1d({_bn_args(p, ins[0][0])})",
+))
+
+
+def _norm_input(kind: str, shape: tuple) -> tuple:
+    if len(shape) not in (1, 3):
+        raise ShapeError(f"{kind} expects feature maps (channels, height, width) or flat features but receives "
+                         f"{fmt_shape(shape)}")
+    return shape
+
+
+def _layer_norm_emit(p, ins):
+    args = [str(ins[0][0])]
+    if p["eps"] != 1e-5:
+        args.append(f"eps={p['eps']!r}")
+    if not p["affine"]:
+        args.append("elementwise_affine=False")
+    return f"ChannelLayerNorm({', '.join(args)})"
+
+
+register(LayerKind(
+    name="LayerNorm", category="Normalization", glyph="≋", id_prefix="layernorm",
+    help="Normalises the channels at each position (or the features of a flat vector) to mean 0 and variance 1.",
+    teaching="Layer normalisation looks at one sample at a time: at every pixel it takes the values of all "
+             "channels, shifts them to mean 0 and scales them to variance 1, then applies a learned scale and "
+             "shift per channel. Unlike batch norm it does not depend on the other images in the batch, so it "
+             "behaves the same in training and at test time. ConvNeXt uses it where ResNet uses batch norm.",
+    params=(ParamSpec("eps", "float", 1e-5, "Added to the variance so it never divides by zero.", 1e-12, 1.0),
+            ParamSpec("affine", "bool", True, "Learn a scale and shift per channel after normalising.")),
+    infer=lambda p, ins: _norm_input("LayerNorm", ins[0]),
+    build=lambda p, ins: ChannelLayerNorm(ins[0][0], eps=p["eps"], elementwise_affine=p["affine"]),
+    emit=_layer_norm_emit,
+    emit_classes=(ChannelLayerNorm,),
+    summary=lambda p: f"eps={p['eps']:g}",
+))
+
+
+def _scale_shape(shape: tuple) -> tuple:
+    return (shape[0], 1, 1) if len(shape) == 3 else (shape[0],)
+
+
+register(LayerKind(
+    name="Layer scale", category="Normalization", glyph="×", id_prefix="layer_scale",
+    help="Multiplies each channel by its own learned factor, which starts small (e.g. 1e-6).",
+    teaching="A layer scale is one learned number per channel that multiplies the output of a residual branch. "
+             "ConvNeXt starts these numbers at 1e-6, so at first every block passes its input on almost "
+             "unchanged through the shortcut and a very deep network starts out as a shallow one; training "
+             "then turns each branch up as far as it helps.",
+    params=(ParamSpec("init", "float", 1e-6, "The factor every channel starts with.", -1e6, 1e6,
+                      label="Initial scale"),),
+    infer=lambda p, ins: _norm_input("Layer scale", ins[0]),
+    build=lambda p, ins: LayerScale(_scale_shape(ins[0]), p["init"]),
+    emit=lambda p, ins: f"LayerScale({_scale_shape(ins[0])!r}, init={p['init']!r})",
+    emit_classes=(LayerScale,),
+    summary=lambda p: f"starts at {p['init']:g}",
 ))
