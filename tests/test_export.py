@@ -50,6 +50,39 @@ def test_onnx_matches_pytorch_with_dynamic_batch(trained, tmp_path):
     torch.testing.assert_close(torch.from_numpy(got), reference(graph, weights, x), rtol=1e-4, atol=1e-4)
 
 
+def _input_dims(path):
+    import onnx
+
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_param or d.dim_value for d in dims]
+
+
+def test_onnx_height_and_width_are_dynamic_where_the_network_allows(trained, tmp_path):
+    """A network ending in global pooling runs at any size (a 224-px photo on a 32-px design); one whose
+    Flatten sizes a Linear keeps its size, and says why."""
+    ort = pytest.importorskip("onnxruntime")
+    graph, weights = trained
+    report = export_onnx(graph, tmp_path / "any.onnx", weights)
+    assert _input_dims(tmp_path / "any.onnx") == ["batch", 3, "height", "width"]
+    assert "height and width are dynamic" in report.summary()
+    session = ort.InferenceSession(str(tmp_path / "any.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.randn(2, 3, 57, 83)
+    torch.testing.assert_close(torch.from_numpy(session.run(None, {"images": x.numpy()})[0]),
+                               reference(graph, weights, x), rtol=1e-4, atol=1e-4)
+
+    from engine.graph_io import save_graph
+    save_graph(graph, tmp_path / "resnet.json")
+    assert run_command_line(["export", str(tmp_path / "resnet.json"), "-f", "onnx", "--fixed-size", "-o",
+                             str(tmp_path / "fixed.onnx")]) == 0
+    assert _input_dims(tmp_path / "fixed.onnx")[2:] == [32, 32]
+
+    lenet = load_template("lenet5")
+    report = export_onnx(lenet, tmp_path / "lenet.onnx")
+    assert _input_dims(tmp_path / "lenet.onnx")[2:] == [28, 28] and "Flatten sizes the next Linear" in report.note
+    with pytest.raises(ValueError, match="global average pooling"):
+        export_onnx(lenet, tmp_path / "lenet2.onnx", dynamic_size=True)
+
+
 def test_torchscript_reloads_with_same_outputs(trained, tmp_path):
     graph, weights = trained
     export_torchscript(graph, tmp_path / "m.pt", weights)

@@ -27,6 +27,9 @@ def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--class-name", metavar="NAME", help="py/script: the network's class name (default: from the "
                                                         "design's name)")
     p.add_argument("--opset", type=int, help="ONNX opset (default: the newest the installed tools support)")
+    p.add_argument("--fixed-size", action="store_true",
+                   help="ONNX: keep the design's height and width (default: dynamic where the network accepts "
+                        "other sizes, i.e. it ends in global pooling rather than a Flatten sized for one input)")
     p.add_argument("--dataset", metavar="KEY", help="script: the data set (default: the run's)")
     p.add_argument("--data-root", metavar="PATH",
                    help="with --data-out: where the data set's files are (a folder set, or mnist, fashion_mnist, "
@@ -86,7 +89,8 @@ def _export(project, run_record, weights, out: Path, args) -> str:
         return f"wrote {out}: run it with 'python {out.name}' or 'torchrun --nproc_per_node=N {out.name}'"
     if fmt == "onnx":
         _check_opset(args.opset)
-        return exporters.export_onnx(graph, out, weights, opset=args.opset).summary()
+        return exporters.export_onnx(graph, out, weights, opset=args.opset,
+                                     dynamic_size=False if args.fixed_size else None).summary()
     if fmt == "torchscript":
         return exporters.export_torchscript(graph, out, weights).summary()
     if fmt in NEEDS_WEIGHTS:
