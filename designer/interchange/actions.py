@@ -57,7 +57,8 @@ class InterchangeActions:
             self.actions[name] = action
         imports = window.file_import_menu()
         for text, name, slot in (("torchvision model…", "import_torchvision", self.import_torchvision),
-                                 ("PyTorch model from a Python file…", "import_python", self.import_python)):
+                                 ("PyTorch model from a Python file…", "import_python", self.import_python),
+                                 ("ONNX model…", "import_onnx", self.import_onnx)):
             action = QAction(text, window)
             action.setObjectName(f"action_{name}")
             action.triggered.connect(slot)
@@ -176,6 +177,10 @@ class InterchangeActions:
     def import_python(self) -> None:
         from designer.interchange.import_dialogs import PythonImportDialog
         self._run_import(PythonImportDialog(self.window))
+
+    def import_onnx(self) -> None:
+        from designer.interchange.import_dialogs import OnnxImportDialog
+        self._run_import(OnnxImportDialog(self.window))
 
     def _run_import(self, dialog) -> None:
         if not self.window.files.maybe_save():

@@ -1,6 +1,7 @@
-"""Dialogs for importing a PyTorch model: a torchvision architecture by name, or a class in a Python file
-(which runs its code, so the person must tick a confirmation first). Both offer a weights file, and when
-some operations do not map they list them and ask whether to keep what maps."""
+"""Dialogs for importing a model: a torchvision architecture by name, a class in a Python file (which runs its
+code, so the person must tick a confirmation first), or an ONNX file (which brings its own weights). The first
+two offer a weights file, and when some operations do not map every dialog lists them and asks whether to
+keep what maps."""
 from __future__ import annotations
 
 import html
@@ -57,9 +58,10 @@ class _ImportDialog(QDialog):
         if path:
             edit.setText(path)
 
-    def _finish_form(self):
+    def _finish_form(self, weights: bool = True):
         self.form.addRow("Input shape", self.shape_row)
-        self.form.addRow("Weights file", self._file_row(self.weights, "Weights (*.safetensors *.pt *.pth *.bin)"))
+        if weights:
+            self.form.addRow("Weights file", self._file_row(self.weights, "Weights (*.safetensors *.pt *.pth *.bin)"))
         self.form.addRow(self.buttons)
 
     def input_shape(self) -> tuple:
@@ -155,6 +157,51 @@ class PythonImportDialog(_ImportDialog):
         return import_python_class(self.path.text().strip(), self.class_name.text().strip(), self.input_shape(),
                                    confirmed=self.trust.isChecked(), kwargs=parse_kwargs(self.kwargs.text()),
                                    weights_path=self.weights.text().strip() or None, keep_partial=keep_partial)
+
+
+class OnnxImportDialog(_ImportDialog):
+    """An ONNX file: its weights come with it; the input size is the file's when it fixes one."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent, "Import an ONNX model")
+        self.path = QLineEdit()
+        self.path.setObjectName("onnx_path")
+        self.path.setPlaceholderText("a .onnx file")
+        self.size_note = QLabel("Choose a file to see the input size it was made for.")
+        self.size_note.setObjectName("onnx_size_note")
+        self.size_note.setTextFormat(Qt.TextFormat.PlainText)   # it quotes the file's name
+        self.size_note.setWordWrap(True)
+        self.form.addRow("ONNX file", self._file_row(self.path, "ONNX models (*.onnx)"))
+        self._finish_form(weights=False)
+        self.form.insertRow(self.form.rowCount() - 1, self.size_note)
+        self.path.editingFinished.connect(self.read_input_size)
+
+    def _browse(self, edit, file_filter):
+        super()._browse(edit, file_filter)
+        self.read_input_size()
+
+    def read_input_size(self) -> None:
+        """Fill in the input size the chosen file fixes, or say that it fixes none."""
+        from engine.interchange.onnx_import import declared_input_shape, read_onnx
+
+        path = self.path.text().strip()
+        if not path:
+            return
+        try:
+            shape = declared_input_shape(read_onnx(path))
+        except ImportFailedError as exc:
+            self.size_note.setText(str(exc))
+            return
+        if shape is None:
+            self.size_note.setText("The file does not fix its input's height and width: give the size to import at.")
+            return
+        for box, value in zip((self.channels, self.height_, self.width_), shape):
+            box.setValue(value)
+        self.size_note.setText(f"The file was made for inputs of {'×'.join(map(str, shape))}.")
+
+    def do_import(self, keep_partial):
+        from engine.interchange.onnx_import import import_onnx
+        return import_onnx(self.path.text().strip(), self.input_shape(), keep_partial)
 
 
 def ask_keep_partial(parent, unmapped) -> bool:

@@ -10,17 +10,21 @@ from engine.graph_io import save_graph
 
 def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subs.add_parser(
-        "import-model", help="import a torchvision architecture or an nn.Module class as a design",
-        description="Trace a PyTorch model with torch.fx and save it as a design (.json) or project bundle "
-                    "(.cnnd, with weights). Importing from a Python file runs its code: pass --trust-code.")
+        "import-model", help="import a torchvision architecture, an nn.Module class or an ONNX file as a design",
+        description="Trace a PyTorch model with torch.fx, or read an ONNX file, and save it as a design (.json) or "
+                    "project bundle (.cnnd, with weights). Importing from a Python file runs its code: pass "
+                    "--trust-code.")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--torchvision", metavar="NAME", help="a torchvision architecture (see --list)")
     src.add_argument("--file", metavar="MODEL.py", help="a Python file defining the model class")
+    src.add_argument("--onnx", metavar="MODEL.onnx", help="an ONNX model file (weights included; checked against "
+                                                          "onnxruntime)")
     src.add_argument("--list", action="store_true", help="list the importable torchvision architectures")
     p.add_argument("--class", dest="class_name", metavar="NAME", help="the nn.Module class in --file")
     p.add_argument("--kwargs", metavar="JSON", help='constructor arguments for --class, e.g. \'{"num_classes": 10}\'')
     p.add_argument("--trust-code", action="store_true", help="confirm that running --file's code is safe")
-    p.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x224x224 (torchvision: a small default)")
+    p.add_argument("--input", metavar="CxHxW", help="input shape, e.g. 3x224x224 (torchvision: a small default; "
+                                                    "ONNX: the file's, when it fixes one)")
     p.add_argument("--classes", type=int, default=1000, help="number of classes (torchvision; default 1000)")
     p.add_argument("--weights", metavar="FILE", help="weights for the model (.safetensors, .pt or .pth state_dict)")
     p.add_argument("--keep-partial", action="store_true",
@@ -34,6 +38,7 @@ def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def run(args: argparse.Namespace) -> int:
     from engine.interchange.fx_import import ImportFailedError, unmapped_summary
     from engine.interchange.importing import import_python_class, import_torchvision
+    from engine.interchange.onnx_import import import_onnx
     from engine.interchange.sources import TORCHVISION_MODELS, SourceError, parse_kwargs, parse_shape
     from engine.interchange.weights import WeightsError
 
@@ -50,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         shape = parse_shape(args.input) if args.input else None
         if args.torchvision:
             imported = import_torchvision(args.torchvision, shape, args.classes, args.weights, args.keep_partial)
+        elif args.onnx:
+            if args.weights:
+                raise CommandError("an ONNX file holds its own weights; leave out --weights")
+            imported = import_onnx(args.onnx, shape, args.keep_partial)
         else:
             if not args.class_name:
                 raise CommandError("--file needs --class NAME: the nn.Module class to import")

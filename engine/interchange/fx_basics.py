@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from torch import fx, nn
 
@@ -33,7 +33,9 @@ class Alias:
 def op_name(node: fx.Node, root: nn.Module) -> str:
     """A readable name of what the node does: 'nn.Upsample', 'torch.mul', 'Tensor.permute'."""
     if node.op == "call_module":
-        return f"nn.{type(root.get_submodule(node.target)).__name__}"
+        module = root.get_submodule(node.target)
+        named = getattr(module, "operation_name", None)   # stands for an operation of another format
+        return named if isinstance(named, str) else f"nn.{type(module).__name__}"
     if node.op == "call_method":
         return f"Tensor.{node.target}"
     if node.op == "call_function":
@@ -48,13 +50,13 @@ def op_name(node: fx.Node, root: nn.Module) -> str:
     return node.op
 
 
-def arg_of(node: fx.Node, index: int, name: str, default=None):
+def arg_of(node: fx.Node, index: int, name: str, default: Any = None) -> Any:
     if len(node.args) > index:
         return node.args[index]
     return node.kwargs.get(name, default)
 
 
-def as_pair(v):
+def as_pair(v: Any) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
@@ -63,3 +65,14 @@ def tensor_input(node: fx.Node) -> fx.Node:
     if not isinstance(x, fx.Node):
         raise NotMappable("its first argument is not a tensor")
     return x
+
+
+def reads_shape(node: fx.Node) -> bool:
+    """x.shape or x.size(): read as numbers for other operations' arguments, not as a tensor."""
+    return (node.op == "call_function" and node.target is getattr and node.args[1:2] == ("shape",)
+            or node.op == "call_method" and node.target in ("size", "dim"))
+
+
+def tensor_users(node: fx.Node) -> list:
+    """The nodes that use `node`'s values (reading its shape does not count)."""
+    return [u for u in node.users if not reads_shape(u)]

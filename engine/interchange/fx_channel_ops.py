@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import fx
 
-from engine.interchange.fx_basics import Alias, Mapped, NotMappable, arg_of
+from engine.interchange.fx_basics import Alias, Mapped, NotMappable, arg_of, tensor_users
 
 
 # ---- the channel shuffle: view (B, g, C/g, H, W) -> transpose(1, 2) -> [contiguous] -> view (B, C, H, W) ----
@@ -15,7 +15,14 @@ def _is_reshape(node) -> bool:
 
 
 def _is_swap_1_2(node) -> bool:
-    if not isinstance(node, fx.Node) or not (node.target == "transpose" or node.target is torch.transpose):
+    """transpose(1, 2), or the same written as permute(0, 2, 1, 3, 4) (as ONNX files do)."""
+    if not isinstance(node, fx.Node):
+        return False
+    if node.target == "permute" or node.target is torch.permute:
+        dims = node.args[1:] if node.target == "permute" else arg_of(node, 1, "dims")
+        dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims
+        return tuple(dims) == (0, 2, 1, 3, 4)
+    if not (node.target == "transpose" or node.target is torch.transpose):
         return False
     return sorted(node.args[1:3]) == [1, 2] if len(node.args) >= 3 else False
 
@@ -44,7 +51,7 @@ def _shuffle_parts(last, shapes):
     return x, groups
 
 
-def channel_shuffle(node, shapes):
+def channel_shuffle(node: fx.Node, shapes: dict) -> Mapped | Alias | None:
     """The three steps of a channel shuffle (ShuffleNet) become one Channel shuffle layer: the last step maps
     to it, the first two pass their input through (they have no other users)."""
     shape = shapes.get(node)
@@ -53,25 +60,25 @@ def channel_shuffle(node, shapes):
         if found is not None:
             return Mapped("Channel shuffle", {"groups": found[1]}, [found[0]])
         return None
-    if shape is not None and len(shape) == 4 and _is_reshape(node) and len(node.users) == 1:
-        swap = next(iter(node.users))
-        ends = [u for u in _contiguous_users(swap)] if _is_swap_1_2(swap) and len(swap.users) == 1 else []
+    if shape is not None and len(shape) == 4 and _is_reshape(node) and len(tensor_users(node)) == 1:
+        swap = tensor_users(node)[0]
+        ends = _contiguous_users(swap) if _is_swap_1_2(swap) and len(tensor_users(swap)) == 1 else []
         if len(ends) == 1 and _shuffle_parts(ends[0], shapes) is not None:
             return Alias(node.args[0])
     return None
 
 
 def _contiguous_users(node):
-    users = list(node.users)
+    users = tensor_users(node)
     while len(users) == 1 and users[0].op == "call_method" and users[0].target == "contiguous":
-        users = list(users[0].users)
+        users = tensor_users(users[0])
     return [u for u in users if _is_reshape(u)]
 
 
-def transpose(node, shapes):
+def transpose(node: fx.Node, shapes: dict) -> Alias:
     """The middle step of a channel shuffle passes its input through (see _channel_shuffle)."""
     source = node.args[0]
-    if _is_reshape(source) and len(source.users) == 1 and len(node.users) == 1:
+    if _is_reshape(source) and len(tensor_users(source)) == 1 and len(tensor_users(node)) == 1:
         ends = _contiguous_users(node)
         if len(ends) == 1 and _shuffle_parts(ends[0], shapes) is not None:
             return Alias(source)
@@ -118,7 +125,7 @@ def _target_name(node: fx.Node) -> str:
     return node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
 
 
-def getitem(node, shapes):
+def getitem(node: fx.Node, shapes: dict) -> Mapped:
     x, start, stop = _channel_range(node.args[0], shapes, node)
     if stop <= start:
         raise NotMappable("the range of channels is empty")

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from engine.interchange.fx_basics import Alias, Mapped, NotMappable, arg_of, tensor_input
+from engine.interchange.fx_basics import Alias, Mapped, NotMappable, arg_of, tensor_input, tensor_users
 
 TO_LAST, TO_FIRST = (0, 2, 3, 1), (0, 3, 1, 2)
 
@@ -27,7 +27,7 @@ _POSITIONWISE_METHODS = {"contiguous", "relu", "sigmoid", "tanh", "mul"}
 _MULTIPLY = (operator.mul, torch.mul, "mul")
 
 
-def permute_dims(node) -> tuple | None:
+def permute_dims(node: object) -> tuple | None:
     """The dimension order of a permute (torch.permute(x, dims), x.permute(*dims) or x.permute(dims))."""
     if not isinstance(node, fx.Node):
         return None
@@ -72,26 +72,18 @@ def _stretch_input(node: fx.Node) -> fx.Node | None:
     return x if isinstance(x, fx.Node) else None
 
 
-def _reads_shape(node: fx.Node) -> bool:
-    """x.shape or x.size(): read as numbers for other operations' arguments, not as a tensor."""
-    return (node.op == "call_function" and node.target is getattr and node.args[1:2] == ("shape",)
-            or node.op == "call_method" and node.target in ("size", "dim"))
-
-
 def _closed(start: fx.Node, root: nn.Module) -> bool:
     """Every use of a permute to channels-last goes through positionwise layers to a permute back."""
-    pending, ends = list(start.users), 0
+    pending, ends = tensor_users(start), 0
     while pending:
         node = pending.pop()
-        if _reads_shape(node):
-            continue
         if permute_dims(node) == TO_FIRST:
             ends += 1
             continue
         if node.op not in ("call_module", "call_function", "call_method") or not _positionwise(node, root) \
                 or _stretch_input(node) is None:
             return False
-        pending.extend(node.users)
+        pending.extend(tensor_users(node))
     return ends > 0
 
 

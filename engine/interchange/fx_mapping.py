@@ -175,8 +175,14 @@ class ImportTracer(fx.Tracer):
         self.record_stack_traces = True
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return (container_kind(m) is not None or module_mapper(m) is not None
+        return (container_kind(m) is not None or module_mapper(m) is not None or _stands_for_an_operation(m)
                 or super().is_leaf_module(m, qualname))
+
+
+def _stands_for_an_operation(module: nn.Module) -> bool:
+    """A module that stands for one operation of another format (an ONNX operator with no counterpart): kept
+    whole, and reported under its own name and reason."""
+    return isinstance(getattr(module, "operation_name", None), str)
 
 
 def map_module_call(node: fx.Node, root: nn.Module, shapes: dict) -> Mapped | Alias:
@@ -186,6 +192,8 @@ def map_module_call(node: fx.Node, root: nn.Module, shapes: dict) -> Mapped | Al
         return Mapped(found[0], found[1], [tensor_input(node)], module_target=node.target)
     if isinstance(module, nn.Identity):
         return Alias(tensor_input(node))
+    if _stands_for_an_operation(module):
+        raise NotMappable(str(getattr(module, "reason", "")) or "no layer kind computes it")
     if isinstance(module, nn.Softmax):
         return _softmax(node, module.dim, shapes)
     if isinstance(module, nn.LayerNorm) and type(module).forward is nn.LayerNorm.forward:
@@ -378,7 +386,7 @@ FUNCTION_MAPPERS: dict = {
     F.dropout: _dropout_fn("Dropout"),
     F.dropout2d: _dropout_fn("Dropout2d"),
     F.softmax: _softmax_fn, torch.softmax: _softmax_fn,
-    torch.flatten: _flatten_fn, torch.reshape: _flatten_fn, torch.transpose: transpose,
+    torch.flatten: _flatten_fn, torch.reshape: _flatten_fn, torch.transpose: transpose, torch.permute: transpose,
     operator.add: _elementwise("Add", operator.eq), operator.iadd: _elementwise("Add", operator.eq),
     torch.add: _elementwise("Add", operator.eq),
     operator.mul: _elementwise("Multiply", _gate_ok), torch.mul: _elementwise("Multiply", _gate_ok),
@@ -394,7 +402,7 @@ METHOD_MAPPERS: dict = {
     "add": _elementwise("Add", operator.eq), "add_": _elementwise("Add", operator.eq),
     "mul": _elementwise("Multiply", _gate_ok),
     "softmax": _softmax_fn,
-    "contiguous": _identity,
+    "contiguous": _identity, "permute": transpose,
     "mean": _mean,
 }
 

@@ -225,3 +225,40 @@ def test_saving_an_opened_project_keeps_it_a_bundle(window, tmp_path, dialog_ans
     kept = next(r for r in reopened.runs if r.id == run.id)
     assert kept.graph == graph and all(torch.equal(kept.weights[k], weights[k]) for k in weights)
     assert reopened.weights is None  # the old weights do not fit the edited design
+
+
+def test_onnx_import_reads_the_files_input_size_and_lands_with_its_weights(window, monkeypatch, tmp_path):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from engine.interchange.exporters import _quiet_onnx_log
+
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 6 * 6, 3)).eval()
+    path = tmp_path / "tiny <b>net.onnx"   # shown as plain text, never as markup
+    with _quiet_onnx_log():
+        torch.onnx.export(model, (torch.randn(1, 1, 8, 8),), str(path), dynamo=False)
+    assert any("ONNX" in a.text() for a in window.file_import_menu().actions())
+    dialog = import_dialogs.OnnxImportDialog(window)
+    dialog.path.setText(str(path))
+    dialog.read_input_size()
+    assert dialog.input_shape() == (1, 8, 8) and "made for inputs of 1×8×8" in dialog.size_note.text()
+    dialog.path.setText(str(tmp_path / "missing.onnx"))
+    dialog.read_input_size()
+    assert "cannot read" in dialog.size_note.text()
+
+    def setup(d):
+        d.path.setText(str(path))
+        d.read_input_size()
+    monkeypatch.setattr(import_dialogs.OnnxImportDialog, "exec", accept_with(setup))
+    window.interchange.import_onnx()
+    graph = window.document.graph
+    assert [n.kind for n in graph.nodes] == ["Input", "Conv2d", "ReLU", "Flatten", "Linear", "Output"]
+    assert "outputs match onnxruntime" in window.statusBar().currentMessage()
+    module = compile_graph(graph).eval()
+    module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in window.training.weights.items()})
+    x = torch.randn(1, 1, 8, 8)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    with torch.no_grad():
+        torch.testing.assert_close(module(x), torch.from_numpy(expected), rtol=1e-4, atol=1e-5)
