@@ -179,3 +179,31 @@ def test_a_layer_scale_design_trains_its_scale_and_reports_its_parameters():
     assert scale.scale.shape == (6, 1, 1) and bool((scale.scale == 0.5).all())
     net(torch.randn(2, 3, 8, 8)).sum().backward()
     assert scale.scale.grad is not None and scale.scale.grad.abs().sum() > 0
+
+
+class GroupNormNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.norm = nn.GroupNorm(4, 12, eps=1e-3)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        return self.head(F.relu(self.norm(self.conv(x))).mean([2, 3]))
+
+
+def test_group_norm_imports_and_refuses_channels_that_do_not_divide():
+    model = GroupNormNet().eval()
+    with torch.no_grad():
+        model.norm.weight.uniform_(0.5, 1.5)
+        model.norm.bias.uniform_(-1, 1)
+    result = import_module(model, (3, 8, 8))
+    assert result.complete and result.max_difference < 1e-5
+    norm = next(n for n in result.graph.nodes if n.kind == "GroupNorm")
+    assert norm.params == {"groups": 4, "eps": 1e-3, "affine": True}
+    g = chain([("Input", {"channels": 3, "height": 8, "width": 8}), ("Conv2d", {"out_channels": 10}),
+               ("GroupNorm", {"groups": 4}), ("Flatten", {}), ("Linear", {"out_features": 2}),
+               ("Output", {"classes": 2})])
+    error = analyze(g).nodes["groupnorm_1"].error
+    assert error is not None and "10 channels do not divide into 4" in error.message
+    assert error.fix.params == {"groups": 2}

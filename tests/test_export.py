@@ -133,6 +133,9 @@ def test_cli_export_formats(tmp_path, capsys):
         assert run_command_line(["export", str(tmp_path / "net.json"), "--format", fmt, "-o",
                                  str(tmp_path / name)]) == 0, capsys.readouterr().err
         assert (tmp_path / name).stat().st_size > 0
+    # a built-in template by name, as analyze and train take it
+    assert run_command_line(["export", "lenet5", "-f", "py", "-o", str(tmp_path / "lenet.py")]) == 0
+    assert "class " in (tmp_path / "lenet.py").read_text()
     assert run_command_line(["export", str(tmp_path / "net.json"), "--format", "safetensors"]) == 2
     assert "no weights" in capsys.readouterr().err
     (tmp_path / "bad.json").write_text("{")

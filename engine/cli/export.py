@@ -5,6 +5,7 @@ import argparse
 from pathlib import Path
 
 from engine.cli import CommandError
+from engine.templates import TEMPLATE_HELP
 
 FORMATS = {"py": ".py", "script": "_train.py", "onnx": ".onnx", "torchscript": ".ts.pt",
            "safetensors": ".safetensors", "state_dict": ".pt", "cnnd": ".cnnd"}
@@ -18,7 +19,8 @@ def add_command(subs: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "export", help="export a design as PyTorch code, a training script, ONNX, TorchScript, weights or a bundle",
         description="Export a design (.json) or project bundle (.cnnd). Weights come from --weights, else the "
                     "bundle's weights, else its last run's; without any, ONNX/TorchScript use fresh random ones.")
-    p.add_argument("design", help="design file (.json) or project bundle (.cnnd)")
+    p.add_argument("design", help="design file (.json), project bundle (.cnnd) or a built-in template's name: "
+                                  + TEMPLATE_HELP)
     p.add_argument("--format", "-f", choices=sorted(FORMATS), default="py")
     p.add_argument("-o", "--output", metavar="OUT", help="file to write (default: next to the design)")
     p.add_argument("--weights", metavar="FILE", help="weights to use (.safetensors or .pt state_dict)")

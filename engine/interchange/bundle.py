@@ -27,7 +27,7 @@ from typing import Optional
 from engine.atomic_write import replacing
 from engine.graph import GraphSpec
 from engine.graph_io import MAX_FILE_BYTES as MAX_GRAPH_BYTES
-from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, load_graph
+from engine.graph_io import GraphFileError, graph_from_json, graph_to_json
 from engine.safe_files import FileLimitError, load_json_file, loads_json, read_text_file
 from engine.training.run_record import RUN_ID_PATTERN  # run ids name folders: never a path
 
@@ -114,12 +114,14 @@ def _dataset_of(run) -> dict:
 # ---- loading ------------------------------------------------------------------------------------
 
 def open_project(path: str | os.PathLike[str]) -> Bundle:
-    """Open a .cnnd bundle or a plain .json design (as a bundle with no runs)."""
+    """Open a .cnnd bundle, a plain .json design or a built-in template by name (as a bundle with no runs)."""
+    from engine.templates import load_design_or_template
+
     path = Path(path)
     if path.suffix.lower() == SUFFIX:
         return load_bundle(path)
     try:
-        return Bundle(graph=load_graph(path), path=path)
+        return Bundle(graph=load_design_or_template(path), path=path)
     except GraphFileError as exc:
         raise BundleError(str(exc)) from None
 

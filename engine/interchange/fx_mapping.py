@@ -87,6 +87,7 @@ MODULE_MAPPERS: dict = {
     nn.Linear: lambda m: ("Linear", {"out_features": m.out_features, "bias": m.bias is not None}),
     nn.BatchNorm2d: _batchnorm("BatchNorm2d"),
     nn.BatchNorm1d: _batchnorm("BatchNorm1d"),
+    nn.GroupNorm: lambda m: ("GroupNorm", {"groups": m.num_groups, "eps": m.eps, "affine": m.affine}),
     nn.MaxPool2d: _maxpool,
     nn.AvgPool2d: _avgpool,
     nn.AdaptiveAvgPool2d: _adaptive,

@@ -1,6 +1,7 @@
 """Batch normalisation, layer normalisation and layer scale."""
 from torch import nn
 
+from engine.fixes import params_fix
 from engine.layers.common import fmt_shape, need_flat, need_image
 from engine.modules import ChannelLayerNorm, LayerScale
 from engine.registry import LayerKind, ParamSpec, ShapeError, register
@@ -97,4 +98,41 @@ register(LayerKind(
     emit=lambda p, ins: f"LayerScale({_scale_shape(ins[0])!r}, init={p['init']!r})",
     emit_classes=(LayerScale,),
     summary=lambda p: f"starts at {p['init']:g}",
+))
+
+
+def _group_norm_infer(p, ins):
+    shape = need_image("GroupNorm", ins[0])
+    if shape[0] % p["groups"]:
+        fitting = max(d for d in range(1, p["groups"] + 1) if shape[0] % d == 0)
+        raise ShapeError(f"GroupNorm splits the channels into {p['groups']} groups, but {shape[0]} channels do not "
+                         f"divide into {p['groups']}; choose groups that divide {shape[0]}, such as {fitting}",
+                         params_fix(f"Use {fitting} groups", {"groups": fitting}))
+    return shape
+
+
+def _group_norm_emit(p, ins):
+    args = [str(p["groups"]), str(ins[0][0])]
+    if p["eps"] != 1e-5:
+        args.append(f"eps={p['eps']!r}")
+    if not p["affine"]:
+        args.append("affine=False")
+    return f"nn.GroupNorm({', '.join(args)})"
+
+
+register(LayerKind(
+    name="GroupNorm", category="Normalization", glyph="≋", id_prefix="groupnorm",
+    help="Normalises groups of channels of each image to mean 0 and variance 1, then rescales each channel.",
+    teaching="Group normalisation splits the channels into groups and normalises each group over its channels "
+             "and all positions, one image at a time. It works the same with a batch of 2 as with 256, so "
+             "detection and segmentation networks, which train on few large images, use it instead of batch "
+             "norm. With one group it is layer norm over the whole map; with one channel per group it is "
+             "instance norm.",
+    params=(ParamSpec("groups", "int", 4, "How many groups the channels are split into.", 1, 4096),
+            ParamSpec("eps", "float", 1e-5, "Added to the variance so it never divides by zero.", 1e-12, 1.0),
+            ParamSpec("affine", "bool", True, "Learn a scale and shift per channel after normalising.")),
+    infer=_group_norm_infer,
+    build=lambda p, ins: nn.GroupNorm(p["groups"], ins[0][0], p["eps"], p["affine"]),
+    emit=_group_norm_emit,
+    summary=lambda p: f"{p['groups']} groups",
 ))
