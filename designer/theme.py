@@ -53,6 +53,7 @@ DARK = CanvasColors(
 # a red header means "this layer has an error".
 CATEGORY_COLORS = {
     "Input/Output": "#5c6bc0", "Convolution": "#1e88e5", "Activation": "#e67e22", "Pooling": "#16a085",
+    "Upsampling": "#00838f",
     "Normalization": "#8e44ad", "Regularization": "#7f8c8d", "Fully connected": "#795548",
     "Branches": "#2c8a3d", "Imported": "#455a64",   # placeholders an import left (drawn as errors anyway)
 }

@@ -5,7 +5,9 @@ problem becomes an `Issue` on a node or on the whole graph.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -43,9 +45,10 @@ class NodeInfo:
     params: int = 0
     macs: int = 0
     memory: int = 0                 # bytes of output activation per sample
-    receptive_field: tuple | None = None  # (h, w) input pixels seen by one output value
-    jump: tuple | None = None    # (h, w) input pixels between neighbouring outputs
+    receptive_field: tuple | None = None  # (h, w) input pixels seen by one output value (at most)
+    jump: tuple | None = None    # (h, w) input pixels between neighbouring outputs (a Fraction after upsampling)
     error: Issue | None = None
+    rf_exact: tuple | None = None  # the receptive field before rounding up (Fractions after upsampling)
 
     __hash__ = None
 
@@ -274,7 +277,7 @@ def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) 
         return NodeInfo(in_shapes=in_shapes, error=Issue(exc.message, nid, fix=fix))
     except (ValueError, ZeroDivisionError) as exc:
         return NodeInfo(in_shapes=in_shapes, error=Issue(str(exc), nid))
-    rf, jump = _receptive_field(kind, spec.params, sources, in_shapes, image_size)
+    rf, jump, rf_exact = _receptive_field(kind, spec.params, sources, in_shapes, image_size)
     memory = BYTES_PER_VALUE * _numel(shape) if kind.name != "Output" else 0
     try:
         params = _count_params(spec.kind, _freeze(spec.params), in_shapes)
@@ -282,7 +285,7 @@ def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) 
         return NodeInfo(in_shapes=in_shapes, error=Issue(f"PyTorch refuses this layer: {exc}", nid))
     # an Input waiting for its first layer (a todo) still has its shape, so its edge and Explain can show it
     return NodeInfo(shape, in_shapes, params, kind.macs(spec.params, list(in_shapes), shape), memory, rf, jump,
-                    structural_error)
+                    structural_error, rf_exact)
 
 
 def _placeholder_info(nid, spec, kind, in_shapes, image_size) -> NodeInfo:
@@ -314,18 +317,29 @@ def _numel(shape):
 
 
 def _receptive_field(kind, params, sources, in_shapes, image_size):
+    """(receptive field rounded up, jump, receptive field exact). After upsampling, neighbouring outputs are a
+    fraction of an input pixel apart, so the recurrence runs on fractions and the field shown is rounded up:
+    the most input pixels one value can see."""
     if not sources:
-        return (1, 1), (1, 1)
+        return (1, 1), (1, 1), (1, 1)
+    exact = [s.rf_exact or s.receptive_field for s in sources]
     if len(sources) == 1:  # the common case, kept cheap: it runs for every node after every edit
-        rf_in, jump_in = sources[0].receptive_field, sources[0].jump
+        rf_in, jump_in = exact[0], sources[0].jump
     else:
-        rf_in = (max(s.receptive_field[0] for s in sources), max(s.receptive_field[1] for s in sources))
+        rf_in = (max(r[0] for r in exact), max(r[1] for r in exact))
         jump_in = (max(s.jump[0] for s in sources), max(s.jump[1] for s in sources))
     r: Receptive = kind.receptive(params, list(in_shapes))
     if r.global_ or rf_in == image_size and jump_in == image_size:
-        return image_size, image_size
-    (kh, kw), (sh, sw) = r.kernel, r.stride
-    return (rf_in[0] + (kh - 1) * jump_in[0], rf_in[1] + (kw - 1) * jump_in[1]), (jump_in[0] * sh, jump_in[1] * sw)
+        return image_size, image_size, image_size
+    (kh, kw), (sh, sw), (uh, uw) = r.kernel, r.stride, r.upsample
+    rf = (_whole(rf_in[0] + (kh - 1) * jump_in[0]), _whole(rf_in[1] + (kw - 1) * jump_in[1]))
+    jump = (_whole(Fraction(jump_in[0]) * sh / uh), _whole(Fraction(jump_in[1]) * sw / uw))
+    return (math.ceil(rf[0]), math.ceil(rf[1])), jump, rf
+
+
+def _whole(x):
+    """An int where a Fraction is whole, so plain networks keep plain numbers."""
+    return int(x) if isinstance(x, Fraction) and x.denominator == 1 else x
 
 
 def _check_paths(graph, nodes, outgoing, issues):

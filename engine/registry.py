@@ -135,7 +135,10 @@ def _brief(value) -> str:
 
 @dataclass(frozen=True)
 class Receptive:
-    """How a layer changes the receptive field: an effective kernel and a stride per axis.
+    """How a layer changes the receptive field, per axis: `kernel` input positions seen by one output (the
+    effective kernel of a window), `stride` input positions between neighbouring outputs, and `upsample`
+    outputs per input position for layers that enlarge the map (transposed convolution, upsampling), which
+    put neighbouring outputs a fraction of a step apart.
 
     `global_` marks layers after which every output sees the whole input (Flatten, global pooling).
     """
@@ -143,6 +146,7 @@ class Receptive:
     kernel: tuple = (1, 1)
     stride: tuple = (1, 1)
     global_: bool = False
+    upsample: tuple = (1, 1)
 
 
 IDENTITY_RF = Receptive()
@@ -171,6 +175,9 @@ class LayerKind:
     max_inputs: Optional[int] = 1  # None: any number (Add, Concat)
     macs: Callable = _no_macs      # (params, in_shapes, out_shape) -> multiply-accumulates per sample
     receptive: Callable = _identity_rf  # (params, in_shapes) -> Receptive
+    # Layers that enlarge the map: (params, in_shapes, (top, left, bottom, right) output indices) -> the input
+    # indices they read, within the input (receptive fields of one position); None: the kernel/stride window.
+    receptive_box: Optional[Callable] = None
     emit_forward: Optional[Callable] = None  # (arg_names) -> expression; None: call the submodule
     summary: Optional[Callable] = None  # (params) -> short text such as "5×5, 16, s1 p2"
     glyph: str = "■"
@@ -214,7 +221,7 @@ class LayerKind:
 
 
 REGISTRY: dict = {}
-CATEGORIES = ("Input/Output", "Convolution", "Activation", "Pooling", "Normalization",
+CATEGORIES = ("Input/Output", "Convolution", "Activation", "Pooling", "Upsampling", "Normalization",
               "Regularization", "Fully connected", "Branches", "Imported")
 
 

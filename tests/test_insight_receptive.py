@@ -123,3 +123,28 @@ def test_refuses_flat_nodes_and_positions_outside():
     conv = g.nodes_of_kind("Conv2d")[0].id
     with pytest.raises(ValueError, match="outside"):
         receptive_box(g, conv, 28, 0)
+
+
+DECODER = [("Conv2d", {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}),
+           ("ConvTranspose2d", {"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": 1,
+                                "output_padding": 1}),
+           ("Upsample", {"scale_factor": 2, "mode": "nearest"}),
+           ("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}),
+           ("Upsample", {"scale_factor": [2, 3], "mode": "bilinear"}),
+           ("Upsample", {"scale_factor": 2, "mode": "bilinear", "align_corners": True}),
+           ("ConvTranspose2d", {"out_channels": 2, "kernel_size": 2, "stride": 2})]
+
+
+@pytest.mark.parametrize("depth", range(2, len(DECODER) + 1))
+def test_decoder_layers_boxes_match_pytorch(depth):
+    """Transposed convolutions and nearest/bilinear upsampling map output positions back to exactly the input
+    pixels PyTorch reads, at the borders too, and the analysis' receptive field is the largest such box."""
+    g = _small(DECODER[:depth], size=6, channels=1)
+    node = g.nodes[depth].id
+    info = analyze(g).nodes[node]
+    _, h, w = info.shape
+    positions = [(r, c) for r in range(0, h, max(1, h // 3)) for c in range(0, w, max(1, w // 3))] + [(h - 1, w - 1)]
+    _check(g, node, positions)
+    sizes = {(b.height, b.width) for b in (receptive_box(g, node, r, c, clip=False) for r in range(0, h, 3)
+                                           for c in range(0, w, 3))}
+    assert max(s[0] for s in sizes) <= info.receptive_field[0] and max(s[1] for s in sizes) <= info.receptive_field[1]

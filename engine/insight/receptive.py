@@ -91,6 +91,8 @@ def _through_layer(spec, in_shapes, in_shape, box, image):
         # PyTorch's window i spans floor(i*in/out) .. ceil((i+1)*in/out) - 1
         return Box((box.top * h) // oh, (box.left * w) // ow,
                    -(-(box.bottom + 1) * h // oh) - 1, -(-(box.right + 1) * w // ow) - 1)
+    if kind.receptive_box is not None:   # a layer that enlarges the map says itself which inputs it reads
+        return Box(*kind.receptive_box(spec.params, list(in_shapes), (box.top, box.left, box.bottom, box.right)))
     r = kind.receptive(spec.params, list(in_shapes))
     if r.global_:
         return None
