@@ -1,6 +1,7 @@
 """The explain panel's numbers, checked against the analysis AND PyTorch for random parameters; every registered
 kind (and a kind registered later) explained; errors explained with their fix."""
 import math
+from fractions import Fraction
 import re
 
 import numpy as np
@@ -35,7 +36,9 @@ def assert_formulas_add_up(explanation):
     for line in explanation.all_lines():
         if isinstance(line, Formula) and line.substituted:
             got = evaluate(line.substituted)
-            if "." in line.substituted:   # written with rounded activation values
+            if isinstance(line.result, Fraction):   # a jump after upsampling, e.g. 1/3 of a pixel
+                assert math.isclose(got, float(line.result), rel_tol=1e-12), (line, got)
+            elif "." in line.substituted:   # written with rounded activation values
                 assert math.isclose(got, line.result, rel_tol=1e-3, abs_tol=2e-3), (line, got)
             else:
                 assert got == line.result, (line, got)
@@ -357,3 +360,28 @@ def test_network_overview_matches_the_analysis():
     assert e.value(f"share_{ids[3]}") == a.nodes[ids[3]].params / a.total_params
     assert_formulas_add_up(e)
     assert f"{a.nodes[ids[3]].params:,} = " in e.plain_text()
+
+
+def test_decoder_layers_explain_their_sizes_parameters_and_sight():
+    g, ids = chain(("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}),
+                   ("ConvTranspose2d", {"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1,
+                                        "output_padding": 1}),
+                   ("Upsample", {"scale_factor": [2, 3], "mode": "bilinear"}),
+                   ("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}),
+                   ("ConvTranspose2d", {"out_channels": 2, "kernel_size": 4, "stride": 2, "padding": 1}),
+                   ("Flatten", {}), ("Linear", {"out_features": 2}), ("Output", {"classes": 2}),
+                   image=(1, 8, 8))
+    a = analyze(g)
+    assert a.ok, a.error_text()
+    for nid in ids[1:6]:
+        e = explain_node(g, a, nid)
+        assert_formulas_add_up(e)
+    tconv = explain_node(g, a, ids[2])
+    text = tconv.plain_text()
+    assert "(4 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1" in text and tconv.value("out_h") == 8
+    assert tconv.value("params") == 4 * 3 * 3 * 3 + 3 == a.nodes[ids[2]].params
+    assert tconv.value("macs") == a.nodes[ids[2]].macs and "chequerboard pattern" in text
+    up = explain_node(g, a, ids[3])
+    assert up.value("out_h") == 16 and up.value("out_w") == 24 and "Bilinear" in up.plain_text()
+    assert up.value("jump_h") == a.nodes[ids[3]].jump[0] == Fraction(1, 2)
+    assert "no chequerboard" in explain_node(g, a, ids[5]).plain_text()
