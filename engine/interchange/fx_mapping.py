@@ -31,6 +31,28 @@ def _conv(m: nn.Conv2d):
                       "padding": padding, "dilation": m.dilation, "groups": m.groups, "bias": m.bias is not None}
 
 
+def _conv_transpose(m: nn.ConvTranspose2d):
+    if m.padding_mode != "zeros":
+        raise NotMappable(f"padding_mode={m.padding_mode!r} is not supported; only zero padding maps")
+    return "ConvTranspose2d", {"out_channels": m.out_channels, "kernel_size": m.kernel_size, "stride": m.stride,
+                               "padding": m.padding, "output_padding": m.output_padding, "dilation": m.dilation,
+                               "groups": m.groups, "bias": m.bias is not None}
+
+
+def upsample_params(node: fx.Node, shapes: dict, scale, mode, align_corners) -> dict:
+    """Upsample's settings from nn.Upsample's or F.interpolate's: a whole scale factor per side (given, or
+    worked out from a target size that is a whole multiple of the input), nearest or bilinear."""
+    if mode not in ("nearest", "bilinear"):
+        raise NotMappable(f"only nearest and bilinear upsampling map, not {mode!r}")
+    source, out = shapes.get(tensor_input(node)), shapes.get(node)
+    if source is None or out is None or len(source) != 3 or len(out) != 3:
+        raise NotMappable("only upsampling of feature maps maps")
+    factors = tuple(o // i if i and o % i == 0 else 0 for o, i in zip(out[1:], source[1:]))
+    if min(factors) < 1 or scale is not None and any(float(f) != float(v) for f, v in zip(factors, as_pair(scale))):
+        raise NotMappable("only upsampling by whole factors (2, 3, …) maps")
+    return {"scale_factor": factors, "mode": mode, "align_corners": bool(align_corners) and mode == "bilinear"}
+
+
 def _batchnorm(kind):
     def mapper(m):
         if not m.track_running_stats or m.momentum is None:
@@ -84,6 +106,7 @@ def _gelu(m):
 
 MODULE_MAPPERS: dict = {
     nn.Conv2d: _conv,
+    nn.ConvTranspose2d: _conv_transpose,
     nn.Linear: lambda m: ("Linear", {"out_features": m.out_features, "bias": m.bias is not None}),
     nn.BatchNorm2d: _batchnorm("BatchNorm2d"),
     nn.BatchNorm1d: _batchnorm("BatchNorm1d"),
@@ -197,6 +220,9 @@ def map_module_call(node: fx.Node, root: nn.Module, shapes: dict) -> Mapped | Al
         raise NotMappable(str(getattr(module, "reason", "")) or "no layer kind computes it")
     if isinstance(module, nn.Softmax):
         return _softmax(node, module.dim, shapes)
+    if type(module) in (nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d):
+        params = upsample_params(node, shapes, module.scale_factor, module.mode, module.align_corners)
+        return Mapped("Upsample", params, [tensor_input(node)], module_target=node.target)
     if isinstance(module, nn.LayerNorm) and type(module).forward is nn.LayerNorm.forward:
         return channels_last.map_layer_norm_module(node, module, root, shapes)
     mapper = module_mapper(module)
@@ -249,6 +275,14 @@ def _adaptive_fn(node, shapes):
     if None in size:
         raise NotMappable("adaptive pooling that keeps one side (None in output_size) does not map")
     return Mapped("AdaptiveAvgPool2d", {"output_size": size}, [tensor_input(node)])
+
+
+def _interpolate_fn(node, shapes):
+    if arg_of(node, 5, "recompute_scale_factor") or arg_of(node, 6, "antialias", False):
+        raise NotMappable("interpolation with recompute_scale_factor or antialias does not map")
+    params = upsample_params(node, shapes, arg_of(node, 2, "scale_factor"), arg_of(node, 3, "mode", "nearest"),
+                             arg_of(node, 4, "align_corners"))
+    return Mapped("Upsample", params, [tensor_input(node)])
 
 
 def _dropout_fn(kind):
@@ -385,6 +419,7 @@ FUNCTION_MAPPERS: dict = {
     F.avg_pool2d: _pool_fn("AvgPool2d"),
     F.adaptive_avg_pool2d: _adaptive_fn,
     F.dropout: _dropout_fn("Dropout"),
+    F.interpolate: _interpolate_fn, F.upsample: _interpolate_fn,
     F.dropout2d: _dropout_fn("Dropout2d"),
     F.softmax: _softmax_fn, torch.softmax: _softmax_fn,
     torch.flatten: _flatten_fn, torch.reshape: _flatten_fn, torch.transpose: transpose, torch.permute: transpose,

@@ -7,6 +7,7 @@ that multiplies or adds to a tensor becomes a parameter of the network (a learne
 """
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
 
@@ -18,7 +19,7 @@ from torch import nn
 from engine.interchange.onnx_network import (INT64_MAX, OnnxOperator, OnnxUnsupported, Step, _attr_name, _sizes,
                                              module_path, on_sizes, on_tensor)
 
-MODULE_OPS = {"Conv", "Gemm", "MatMul", "BatchNormalization", "LayerNormalization"}
+MODULE_OPS = {"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "LayerNormalization"}
 
 
 class _NoCounterpart(Exception):
@@ -98,7 +99,11 @@ class _Builder:
         for node in self.graph.node:
             for name in node.input:
                 self.consumers[name].append(node)
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):   # known before their turn comes,
+                self._constant(node.output[0], _constant_value(_attributes(node)))   # for the patterns below
         self.fused: dict = {}    # id(Add node) -> the output of the MatMul it was folded into
+        self.skipped: set = set()   # ids of nodes folded into a GELU
+        self.gelu_ends: dict = {}   # id(last node of a written-out GELU) -> its input
 
     # ---- the walk ---------------------------------------------------------------------------------
 
@@ -111,6 +116,11 @@ class _Builder:
 
     def _node(self, node):
         attrs, op = _attributes(node), node.op_type
+        if id(node) in self.skipped or op == "Div" and self._erf_gelu(node):
+            return
+        if id(node) in self.gelu_ends:
+            self._step(node, [self.gelu_ends[id(node)]], "tensor", lambda net, a: F.gelu(a[0]))
+            return
         missing = [n for n in node.input if n and n not in self.sort]
         if missing:
             raise OnnxUnsupported(f"node {node.name or op} uses {missing[0]!r} before it is computed (the file's "
@@ -134,6 +144,33 @@ class _Builder:
             self._tensor_node(node, attrs)
         except _NoCounterpart as exc:
             self._placeholder(node, str(exc))
+
+    def _erf_gelu(self, div) -> bool:
+        """x / √2 → Erf → + 1 → x·(…) → ·0.5, as torch.onnx writes GELU before opset 20, is one GELU."""
+        x = div.input[0]
+        if self.sort.get(x) != "tensor" or not self._is_number(div.input[1], math.sqrt(2)):
+            return False
+        erf = self._only_user(div, "Erf")
+        add = self._only_user(erf, "Add")
+        times_x = self._only_user(add, "Mul")
+        half = self._only_user(times_x, "Mul")
+        if half is None or not self._is_number(_other(add, erf.output[0]), 1.0) \
+                or _other(times_x, add.output[0]) != x or not self._is_number(_other(half, times_x.output[0]), 0.5):
+            return False
+        self.skipped |= {id(erf), id(add), id(times_x)}
+        self.gelu_ends[id(half)] = x
+        return True
+
+    def _only_user(self, node, op_type):
+        if node is None or len(node.output) != 1:
+            return None
+        users = self.consumers[node.output[0]]
+        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
+
+    def _is_number(self, name, value) -> bool:
+        array = self.constants.get(name) if self.sort.get(name) == "constant" else None
+        return array is not None and np.size(array) == 1 and math.isclose(float(np.ravel(array)[0]), value,
+                                                                          rel_tol=1e-6)
 
     def _constant(self, name, value):
         self.constants[name] = value
@@ -251,6 +288,21 @@ class _Builder:
             raise _NoCounterpart(f"it pads one side more than the other (pads={pads})")
         return (pads[0], pads[1])
 
+    def _convtranspose(self, node, attrs):
+        weight, bias = self._weight(node, 1, "weight"), self._weight(node, 2, "bias")
+        if weight.ndim != 4 or "output_shape" in attrs:
+            raise _NoCounterpart("only 2-D transposed convolutions given by their padding (not output_shape) map")
+        kernel = tuple(weight.shape[2:])
+        stride, dilation = _pair(attrs.get("strides")), _pair(attrs.get("dilations"))
+        pads = [int(p) for p in attrs.get("pads", (0, 0, 0, 0))]
+        if _text(attrs.get("auto_pad", "NOTSET")) != "NOTSET" or pads[0] != pads[2] or pads[1] != pads[3]:
+            raise _NoCounterpart(f"it crops one side more than the other (pads={pads}, auto_pad)")
+        groups = int(attrs.get("group", 1))
+        conv = nn.ConvTranspose2d(weight.shape[0], weight.shape[1] * groups, kernel, stride, (pads[0], pads[1]),
+                                  _pair(attrs.get("output_padding"), (0, 0)), groups, bias is not None, dilation)
+        _load(conv, weight=weight, bias=bias)
+        return conv
+
     def _gemm(self, node, attrs):
         weight, bias = self._weight(node, 1, "weight"), self._weight(node, 2, "bias")
         if int(attrs.get("transA", 0)) or weight.ndim != 2:
@@ -320,6 +372,21 @@ class _Builder:
         stride = _pair(attrs.get("strides"))
         return kernel, stride, self._padding(attrs, kernel, stride, (1, 1)), bool(int(attrs.get("ceil_mode", 0)))
 
+    def _resize_fn(self, node, attrs):
+        """Resize as torch.onnx writes nn.Upsample: nearest (asymmetric, floor) or linear (half-pixel centres,
+        or aligned corners), by whole factors."""
+        mode = _text(attrs.get("mode", "nearest"))
+        where = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+        if mode == "nearest" and where == "asymmetric" and _text(attrs.get("nearest_mode", "")) == "floor":
+            how = {"mode": "nearest"}
+        elif mode == "linear" and where in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+            how = {"mode": "bilinear", "align_corners": where == "align_corners"}
+        else:
+            raise _NoCounterpart(f"only nearest (asymmetric, floor) and linear resizing map, not {mode} with "
+                                 f"{where} coordinates")
+        scales_at = 2 if self.opset >= 11 else 1   # Resize-10 takes (X, scales); later (X, roi, scales, sizes)
+        return lambda net, a: _resize(a, how, scales_at)
+
     def _clip_fn(self, node, attrs):
         if self.opset >= 11:
             bounds = [self._weight(node, i, "bound") for i in (1, 2)]
@@ -371,6 +438,25 @@ class _Builder:
             bounds = [attrs.get("starts"), attrs.get("ends"), attrs.get("axes"), None]
             return lambda net, a: a[0][_index(rank, *bounds)]
         return lambda net, a: a[0][_index(rank, *(list(a[1:]) + [None, None])[:4])]
+
+
+def _resize(args: list, how: dict, scales_at: int):
+    """Resize to its `sizes` input (worked out for the import's input) or by its `scales`; whether that is a
+    whole factor the import's mapping decides, from the shapes."""
+    x, scales = args[0], args[scales_at] if len(args) > scales_at else None
+    sizes = _sizes(args[3]) if scales_at == 2 and len(args) > 3 and args[3] is not None else []
+    if len(sizes) == 4:
+        return F.interpolate(x, size=sizes[2:], **how)
+    factors = [float(v) for v in np.asarray(scales, dtype=np.float64).reshape(-1)] if scales is not None else []
+    if len(factors) != 4 or factors[:2] != [1.0, 1.0]:
+        raise OnnxUnsupported("a Resize node changes the batch or the channels, or gives neither sizes nor scales")
+    return F.interpolate(x, scale_factor=tuple(factors[2:]), **how)
+
+
+def _other(node, name: str) -> str | None:
+    """The input of a two-input node that is not `name`."""
+    others = [n for n in node.input if n != name]
+    return others[0] if len(others) == 1 and len(node.input) == 2 else None
 
 
 def _index(rank, starts, ends, axes=None, steps=None) -> tuple:

@@ -80,8 +80,8 @@ from torch import nn
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(1, 2, 3)
-        self.up = nn.Upsample(scale_factor=2)
+        self.conv = nn.Conv2d(1, 8, 3)
+        self.up = nn.PixelShuffle(2)
 
     def forward(self, x):
         return torch.flatten(self.up(self.conv(x)).amax(dim=(2, 3)), 1)
@@ -105,21 +105,21 @@ def test_python_import_needs_trust_and_offers_partial_import(window, monkeypatch
         d.trust.setChecked(True)
     monkeypatch.setattr(import_dialogs.PythonImportDialog, "exec", accept_with(setup))
     window.interchange.import_python()
-    assert {u.op for u in asked[0]} >= {"nn.Upsample", "Tensor.amax"}
+    assert {u.op for u in asked[0]} >= {"nn.PixelShuffle", "Tensor.amax"}
     assert window.document.graph.nodes_of_kind("Conv2d")
     assert "replace the placeholders" in window.statusBar().currentMessage()
     # each operation that did not map is on the canvas as a placeholder drawn as an error, in the Messages
     # panel, and in the inspector as plain read-only text
     holders = window.document.graph.nodes_of_kind("Unsupported")
-    assert {h.params["operation"] for h in holders} >= {"nn.Upsample", "Tensor.amax"}
-    up = next(h for h in holders if h.params["operation"] == "nn.Upsample")
+    assert {h.params["operation"] for h in holders} >= {"nn.PixelShuffle", "Tensor.amax"}
+    up = next(h for h in holders if h.params["operation"] == "nn.PixelShuffle")
     item = window.scene.node_items[up.id]
-    assert item.issue is not None and item.issue.severity == "error" and "nn.Upsample from up" in item.issue.message
+    assert item.issue is not None and item.issue.severity == "error" and "nn.PixelShuffle from up" in item.issue.message
     messages = [window.messages.list.item(i).text() for i in range(window.messages.list.count())]
-    assert any("nn.Upsample from up" in m for m in messages)
+    assert any("nn.PixelShuffle from up" in m for m in messages)
     window.select_node(up.id)
     shown = {name: e.label.text() for name, e in window.inspector.editors.items()}
-    assert shown["operation"] == "nn.Upsample" and shown["source"] == "up" and shown["shape"] == "2×12×12"
+    assert shown["operation"] == "nn.PixelShuffle" and shown["source"] == "up" and shown["shape"] == "2×12×12"
     assert not window.document.analysis.ok   # and so training and export refuse until it is replaced
 
 
