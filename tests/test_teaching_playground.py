@@ -223,3 +223,42 @@ def test_learned_kernel_of_a_designed_network():
     first = next(nid for nid in module.node_order if graph.node(nid).kind == "Conv2d")
     assert conv.name == first
     np.testing.assert_array_equal(conv.weight, module.get_submodule(conv.name).weight.detach().numpy())
+
+
+# ---- the transposed convolution ----------------------------------------------------------------------------
+from engine.teaching.playground_transposed import stamp_text, transposed_steps  # noqa: E402
+
+
+@pytest.mark.parametrize("stride,padding,output_padding,dilation", [
+    (2, 0, 0, 1), (2, 1, 1, 1), (3, 1, 2, 1), (1, 0, 0, 2), (2, 1, 0, 2), ((2, 1), (1, 0), (1, 0), (1, 1))])
+def test_transposed_steps_match_conv_transpose2d(stride, padding, output_padding, dilation):
+    rng = np.random.default_rng(1)
+    x, k = rng.integers(-2, 4, (3, 4)).astype(float), rng.integers(-1, 3, (3, 2)).astype(float)
+    result = transposed_steps(x, k, stride, padding, output_padding, dilation, bias=0.5)
+    expected = torch.nn.functional.conv_transpose2d(
+        torch.tensor(x)[None, None], torch.tensor(k)[None, None], torch.tensor([0.5], dtype=torch.float64),
+        stride=stride, padding=padding, output_padding=output_padding, dilation=dilation)[0, 0].numpy()
+    np.testing.assert_allclose(result.output, expected)
+    assert len(result.steps) == x.size and np.array_equal(result.steps[-1].partial, result.full)
+    # each stamp adds exactly value·kernel where it says
+    before = np.full_like(result.full, 0.5)
+    for step in result.steps:
+        diff = step.partial - before
+        for (r, c), added in zip(step.positions, step.added.ravel()):
+            diff[r, c] -= added
+        np.testing.assert_allclose(diff, 0, atol=1e-12)
+        before = step.partial
+
+
+def test_transposed_steps_explain_impossible_settings():
+    with pytest.raises(ValueError, match="smaller than the stride"):
+        transposed_steps(np.ones((2, 2)), np.ones((2, 2)), stride=2, output_padding=2)
+    with pytest.raises(ValueError, match="cuts away the whole output"):
+        transposed_steps(np.ones((1, 1)), np.ones((1, 1)), stride=1, padding=1)
+    result = transposed_steps(np.full((2, 2), 2.0), np.ones((2, 2)), stride=2, padding=1)
+    assert result.output.shape == (2, 2)
+    assert stamp_text(result.steps[0], result) == ("input value 2 times the kernel gives 2, 2, 2, 2, added to output "
+                                                   "rows 0–0, columns 0–0; 3 of its 4 cells fall in the cut border "
+                                                   "and are lost")
+    whole = transposed_steps(np.ones((2, 2)), np.ones((2, 2)), stride=2)
+    assert stamp_text(whole.steps[3], whole).endswith("added to output rows 2–3, columns 2–3")

@@ -1,5 +1,5 @@
-"""The Convolution playground dock: step-by-step convolution, a real image's feature map, pooling and ReLU,
-one tab each; `install(window)` adds it to the bottom dock area and to the Learn menu."""
+"""The Convolution playground dock: step-by-step convolution, a real image's feature map, pooling, ReLU and
+the transposed convolution, one tab each; `install(window)` adds it to the bottom dock area and to the Learn menu."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -10,6 +10,7 @@ from designer.teaching.playground_image_tab import ImageTab
 from designer.teaching.playground_pool_tab import PoolingTab
 from designer.teaching.playground_relu_tab import ReluTab
 from designer.teaching.playground_sources import example_source
+from designer.teaching.playground_transposed_tab import TransposedTab
 
 CONV_SOURCE, IMAGE_SOURCE = 0, 1
 
@@ -28,10 +29,11 @@ class PlaygroundPanel(QWidget):
         ]
         self.pooling = PoolingTab(providers)
         self.relu = ReluTab(providers)
+        self.transposed = TransposedTab()
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for tab, title in ((self.conv, "Step-by-step convolution"), (self.image, "Real image"),
-                           (self.pooling, "Pooling"), (self.relu, "ReLU")):
+                           (self.pooling, "Pooling"), (self.relu, "ReLU"), (self.transposed, "Transposed convolution")):
             self.tabs.addTab(tab, title)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 4)
@@ -43,13 +45,13 @@ class PlaygroundPanel(QWidget):
         self.tabs.currentChanged.connect(self._pause_hidden)
 
     def _pause_hidden(self, *_):
-        for tab in (self.conv, self.pooling):
+        for tab in (self.conv, self.pooling, self.transposed):
             if self.tabs.currentWidget() is not tab:
                 tab.animator.pause()
 
     def hideEvent(self, event):
         super().hideEvent(event)
-        for tab in (self.conv, self.pooling):
+        for tab in (self.conv, self.pooling, self.transposed):
             tab.animator.pause()
 
 
@@ -71,6 +73,6 @@ def install(window, state, training=None, summary_dock=None) -> tuple:
     state.replaced.connect(refresh)
     action = dock.toggleViewAction()
     action.setText("Convolution playground")
-    action.setToolTip("Watch a convolution, pooling and ReLU compute step by step")
+    action.setToolTip("Watch a convolution, pooling, ReLU and a transposed convolution compute step by step")
     window.menu("Learn").addAction(action)
     return panel, dock

@@ -230,3 +230,36 @@ def test_large_maps_are_cut_to_their_centre(playground):
     top, left = (100 - MAX_SIDE) // 2, (60 - MAX_SIDE) // 2
     np.testing.assert_array_equal(pooling.map, big[top:top + MAX_SIDE, left:left + MAX_SIDE])
     assert "centre of the 100×60 map" in pooling.input_title.text()
+
+
+def test_transposed_convolution_stamps_add_up_to_conv_transpose2d(playground, qtbot):
+    """Each step stamps one input value times the kernel onto the output; the stamps add up, the padding cuts
+    the border away, and the end is exactly PyTorch's conv_transpose2d."""
+    playground.tabs.setCurrentWidget(playground.transposed)
+    tab = playground.transposed
+    qtbot.waitUntil(tab.isVisible)
+    tab.padding.setValue(1)
+    tab.output_padding.setValue(1)
+    tab.bias.setValue(0.5)
+    expected = F.conv_transpose2d(_t(tab.input), _t(tab.kernel), torch.tensor([0.5], dtype=torch.float64),
+                                  stride=2, padding=1, output_padding=1)[0, 0].numpy()
+    assert tab.result.output.shape == expected.shape == (6, 6) and tab.animator.count == 9
+    assert "(3 − 1)·2 − 2·1 + 1·(3 − 1) + 1 + 1 = 6" in tab.size_formula.text()
+    assert tab.output_grid.padding == (1, 1)            # the cut border is drawn as such
+    for n in range(1, 10):
+        _click(qtbot, tab.bar.step)
+        step = tab.result.steps[n - 1]
+        assert tab.input_grid.current == (step.row, step.col)
+        assert np.array_equal(tab.output_grid.values, step.partial)
+        assert f"Input row {step.row}, column {step.col}" in tab.arithmetic.text()
+    inner = tab.output_grid.values[1:-1, 1:-1]
+    np.testing.assert_allclose(inner, expected)
+    assert "last stamp" in tab.arithmetic.text()
+    tab.output_padding.setValue(2)
+    assert tab.result is None and "smaller than the stride" in tab.size_formula.text()
+    # the default ones stamped 3×3 at stride 2 overlap unevenly: the chequerboard, cells hit by 1, 2 or 4 stamps
+    tab.output_padding.setValue(0)
+    tab.padding.setValue(0)
+    tab.bias.setValue(0)
+    assert tab.result is not None and tab.result.output.shape == (7, 7)
+    assert set(tab.result.output.flatten().tolist()) == {1.0, 2.0, 4.0}
