@@ -186,3 +186,21 @@ def test_cli_imports_an_onnx_file_into_a_bundle(tmp_path, capsys):
     assert run_command_line(["import-model", "--onnx", str(path), "--weights", "w.pt", "-o",
                              str(tmp_path / "x.json")]) == 2
     assert "holds its own weights" in capsys.readouterr().err
+
+
+def test_files_that_would_exhaust_memory_or_lack_weights_are_refused(tmp_path):
+    """A Resize to a map of billions of values is refused before anything runs; a Conv whose weight is fed in at
+    run time (a second graph input) is refused as such."""
+    huge = _model([helper.make_node("Resize", ["x", "", "scales"], ["big"], mode="nearest",
+                                    coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+                   helper.make_node("GlobalAveragePool", ["big"], ["g"]),
+                   helper.make_node("Flatten", ["g"], ["y"])],
+                  [_tensor("scales", [1, 1, 30000, 30000])])
+    with pytest.raises(ImportFailedError, match="memory limit"):
+        import_onnx(_write(tmp_path / "huge.onnx", huge.SerializeToString()), keep_partial=True)
+    weightless = _model([helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3]),
+                         helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+                         helper.make_node("Flatten", ["g"], ["y"])], [])
+    weightless.graph.input.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, (4, 3, 3, 3)))
+    with pytest.raises(ImportFailedError, match="takes 2 inputs"):
+        import_onnx(_write(tmp_path / "weightless.onnx", weightless.SerializeToString()))

@@ -26,6 +26,23 @@ class _NoCounterpart(Exception):
     """This node has no PyTorch counterpart here; it becomes an OnnxOperator (a placeholder)."""
 
 
+def _check_sizes(shapes: dict) -> None:
+    """Refuse a file whose values would not fit in memory when it runs once for the import (a hostile file
+    can ask for a map of billions of values), before anything is computed."""
+    from engine.memory_limit import current_limit, format_size
+
+    limit = current_limit()
+    for name, shape in shapes.items():
+        if shape and None not in shape:
+            size = 4
+            for side in shape:
+                size *= max(int(side), 0)
+            if size > limit:
+                raise OnnxUnsupported(f"its value {name[:80]!r} would take {format_size(size)} for a batch of 2, more "
+                                      f"than the memory limit of {format_size(limit)} (Edit → Memory limit, or "
+                                      f"CNN_DESIGNER_MAX_MEMORY)")
+
+
 def _attributes(node) -> dict:
     from onnx import helper
 
@@ -92,6 +109,7 @@ class _Builder:
         batch = inputs[0].type.tensor_type.shape.dim[:1]
         self.fixed_batch = batch[0].dim_value if batch and batch[0].HasField("dim_value") else None
         self.shapes = _inferred_shapes(model, self.input_name, input_shape)
+        _check_sizes(self.shapes)
         self.sort = {self.input_name: "tensor", **{name: "constant" for name in self.constants}}
         self.steps: list = []
         self.taken: set = set()
@@ -385,6 +403,9 @@ class _Builder:
             raise _NoCounterpart(f"only nearest (asymmetric, floor) and linear resizing map, not {mode} with "
                                  f"{where} coordinates")
         scales_at = 2 if self.opset >= 11 else 1   # Resize-10 takes (X, scales); later (X, roi, scales, sizes)
+        scales = self.constants.get(node.input[scales_at]) if len(node.input) > scales_at else None
+        if scales is not None and np.size(scales) and float(np.max(np.abs(scales))) > 32:
+            raise _NoCounterpart("it enlarges by more than 32 times, more than Upsample does")
         return lambda net, a: _resize(a, how, scales_at)
 
     def _clip_fn(self, node, attrs):
@@ -489,8 +510,8 @@ def _load(module: nn.Module, **tensors) -> None:
 def build_steps(model: Any, input_shape: tuple, net: nn.Module) -> tuple:
     try:
         return _Builder(model, input_shape, net).run()
-    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
-        if isinstance(exc, OnnxUnsupported):
-            raise
+    except OnnxUnsupported:
+        raise
+    except Exception as exc:   # a malformed node (a missing weight, an attribute of the wrong type, ...)
         raise OnnxUnsupported(f"the ONNX graph does not read as a network: {type(exc).__name__}: "
                               f"{str(exc)[:200]}") from None

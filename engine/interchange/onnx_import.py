@@ -74,6 +74,11 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | None 
 
     path = Path(path)
     model = read_onnx(path)
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise ImportFailedError(f"{path.name} cannot be imported: the model takes {len(inputs)} inputs; CNN "
+                                f"Designer imports networks that take one image batch")
     shape = tuple(input_shape) if input_shape else declared_input_shape(model)
     if shape is None:
         raise ImportFailedError(f"{path.name} does not fix its input's channels, height and width; give them "
