@@ -75,6 +75,18 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, backup: bool = Fa
         f.write(text)
 
 
+def write_texts_atomic(texts: dict) -> None:
+    """Replace several files (path -> text) as nearly together as a file system allows: every new version is
+    written and fsynced first, and only then are they renamed, one right after another, in the given order.
+    A failure while writing leaves every file as it was; a kill can split the set only in the microseconds
+    of the renames (one file at a time would leave that window open for all the writing and fsyncing)."""
+    with contextlib.ExitStack() as stack:
+        for path, text in reversed(list(texts.items())):   # the stack renames in reverse order of entry
+            tmp = stack.enter_context(replacing(path))
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+
+
 def _real_target(path: Path) -> Path:
     """Saving through a symbolic link updates the file it points to, and keeps the link."""
     try:

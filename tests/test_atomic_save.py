@@ -300,3 +300,32 @@ def test_project_bundle_save_keeps_a_backup_that_opens(tmp_path, monkeypatch):
         save_bundle(Bundle(graph=load_template("inception"), runs=[Run()], dataset={"key": "generated_digits"}), path)
     assert load_bundle(path).graph == load_template("nin")
     assert temporaries(tmp_path) == []
+
+
+def test_a_set_of_files_is_written_before_any_is_replaced(tmp_path, monkeypatch):
+    """write_texts_atomic writes and fsyncs every new version before the first rename: a full disk on the last
+    file leaves all of them as they were, and a good save renames them in the order given."""
+    from engine.atomic_write import write_texts_atomic
+
+    paths = [tmp_path / name for name in ("a.csv", "b.csv", "metrics.json")]
+    for p in paths:
+        p.write_text("old")
+    real_open, opened = open, []
+
+    def full_on_last(file, *a, **k):
+        opened.append(Path(file).name)
+        if len(opened) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(file, *a, **k)
+
+    monkeypatch.setattr(atomic_write, "open", full_on_last, raising=False)
+    with pytest.raises(OSError, match="No space left"):
+        write_texts_atomic({p: "new" for p in paths})
+    assert [p.read_text() for p in paths] == ["old"] * 3 and temporaries(tmp_path) == []
+    monkeypatch.undo()
+    renamed = []
+    real_replace = os.replace
+    monkeypatch.setattr(atomic_write.os, "replace", lambda a, b: renamed.append(Path(b).name) or real_replace(a, b))
+    write_texts_atomic({p: f"new {p.name}" for p in paths})
+    assert renamed == ["a.csv", "b.csv", "metrics.json"]
+    assert [p.read_text() for p in paths] == [f"new {p.name}" for p in paths] and temporaries(tmp_path) == []

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.atomic_write import replacing
+from engine.atomic_write import replacing, write_texts_atomic
 from engine.graph import GraphSpec
 from engine.graph_io import MAX_FILE_BYTES as MAX_GRAPH_BYTES
-from engine.graph_io import GraphFileError, graph_from_json, graph_to_json, write_text_atomic
+from engine.graph_io import GraphFileError, graph_from_json, graph_to_json
 from engine.safe_files import (MAX_CONFIG_BYTES, MAX_RECORD_BYTES, MAX_WEIGHTS_BYTES, FileLimitError,
                                check_regular_file, load_json_file, read_text_file, repair_text)
 from engine.training.config import TrainConfig
@@ -118,8 +118,7 @@ class RunRecord:
             files["confusion.csv"] = _confusion_csv(self.test)
         texts = {name: repair_text(text) for name, text in files.items()}
         run_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in texts.items():
-            write_text_atomic(run_dir / name, text)
+        write_texts_atomic({run_dir / name: text for name, text in texts.items()})
         if self.weights is not None:
             save_weights(self.weights, run_dir / "weights.safetensors")
         return run_dir
