@@ -492,9 +492,9 @@ def test_a_full_disk_when_train_starts_exits_2(tmp_path, capsys, monkeypatch):
 
     from engine.training import run_record
 
-    def full(path, text, backup=False):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
-    monkeypatch.setattr(run_record, "write_text_atomic", full)
+    def full(texts):
+        raise OSError(errno.ENOSPC, "No space left on device", str(next(iter(texts))))
+    monkeypatch.setattr(run_record, "write_texts_atomic", full)
     code, err = cli(capsys, "train", LENET, *SMALL, "--out", tmp_path / "run")
     assert_one_line_error(code, err, "train")
     assert "No space left" in err
