@@ -305,3 +305,14 @@ def test_a_trace_failure_message_is_whole_sentences():
     text = str(info.value)
     assert "troublesho" not in text and "Proxy object cannot be iterated:" not in text
     assert "test_import_honest.py:" in text and "for row in x:" in text
+
+
+def test_a_vision_transformer_is_refused_as_such():
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    vit = VisionTransformer(image_size=32, patch_size=8, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=32,
+                            num_classes=10)
+    for keep in (False, True):
+        with pytest.raises(ImportFailedError, match="transformer, not a convolutional network") as info:
+            import_module(vit, (3, 32, 32), keep_partial=keep)
+        assert "MultiheadAttention at encoder.layers.encoder_layer_0.self_attention" in str(info.value)

@@ -240,6 +240,7 @@ def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial
     except ValueError as exc:
         raise ImportFailedError(f"the input shape does not fit the designer: {exc}") from None
     module.eval()
+    _refuse_attention(module)
     traced = trace(module, input_shape)
     traced.graph.eliminate_dead_code()   # values computed and never used (`a, b = x.chunk(2, 1)` using a)
     shapes = _propagate_shapes(traced, input_shape, type(module).__name__)
@@ -273,6 +274,17 @@ def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial
         result.warnings.append(f"The original has {original:,} parameters but only {analysis.total_params:,} take "
                                f"part in its forward pass; unused layers were left out.")
     return result
+
+
+def _refuse_attention(module: nn.Module) -> None:
+    """Transformers (ViT, Swin, ...) are not convolutional networks: say so once, instead of listing every
+    reshape and attention step as an operation without a layer kind."""
+    for path, sub in module.named_modules():
+        if isinstance(sub, nn.MultiheadAttention) or "attention" in type(sub).__name__.lower():
+            where = f" ({type(sub).__name__} at {path})" if path else ""
+            raise ImportFailedError(
+                f"{type(module).__name__} uses attention{where}: it is a transformer, not a convolutional network. "
+                f"CNN Designer designs and imports CNNs; vision transformers are not imported.")
 
 
 VERIFY_TOLERANCE = 1e-4   # of the output's scale: float32 rounding of a deep network stays far below
