@@ -17,11 +17,12 @@ import torch
 
 from engine.atomic_write import replacing, write_bytes_atomic, write_text_atomic
 from engine.codegen import export_python
-from engine.compiler import compile_graph, example_input
+from engine.compiler import compile_graph, example_input, input_shape
 from engine.graph import GraphSpec
 from engine.interchange.weights import load_into, save_weights
 
 FALLBACK_OPSET = 17
+INPUT_SHAPE_KEY = "cnn_designer.input_shape"   # ONNX metadata: the design's C×H×W, e.g. "3x32x32"
 
 
 class ExportError(ValueError):
@@ -169,12 +170,15 @@ def _onnx_bytes(onnx, module, graph: GraphSpec, opset: int, dynamic_size: bool) 
                           "size; choose an input size for which the maps reaching it are a multiple of its output "
                           "size (AlexNet's 224×224 gives 6×6 for 6×6), or pool globally (1×1)")
             raise ExportError(f"PyTorch could not export this network to ONNX opset {opset}: {reason}") from None
-    data = buffer.getvalue()
     try:
-        onnx.checker.check_model(onnx.load_from_string(data), full_check=True)
+        model = onnx.load_from_string(buffer.getvalue())
+        # The design's input size, for a later import of a file whose height and width are dynamic.
+        entry = model.metadata_props.add()
+        entry.key, entry.value = INPUT_SHAPE_KEY, "x".join(map(str, input_shape(graph)))
+        onnx.checker.check_model(model, full_check=True)
     except Exception as exc:
         raise ExportError(f"the ONNX checker rejected the exported model: {exc}") from None
-    return data
+    return model.SerializeToString()
 
 
 @contextlib.contextmanager

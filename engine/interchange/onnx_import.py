@@ -63,9 +63,16 @@ def declared_input_shape(model: Any) -> tuple | None:
         return None
     dims = inputs[0].type.tensor_type.shape.dim
     sizes = [d.dim_value if d.HasField("dim_value") else None for d in dims]
-    if len(sizes) != 4 or None in sizes[1:] or min(sizes[1:]) < 1:
-        return None
-    return tuple(sizes[1:])
+    if len(sizes) == 4 and None not in sizes[1:] and min(sizes[1:]) >= 1:
+        return tuple(sizes[1:])
+    # A file CNN Designer exported with a dynamic height and width says the size it was designed for.
+    from engine.interchange.exporters import INPUT_SHAPE_KEY
+
+    hint = next((p.value for p in model.metadata_props if p.key == INPUT_SHAPE_KEY), "")
+    parts = hint.split("x") if len(hint) <= 40 else []
+    if len(parts) == 3 and all(p.isdigit() and 1 <= int(p) <= 65536 for p in parts):
+        return tuple(int(p) for p in parts)
+    return None
 
 
 def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | None = None,
