@@ -12,6 +12,7 @@ from engine.graph import chain
 from engine.interchange.exporters import export_onnx
 from engine.interchange.fx_import import import_module
 from engine.registry import get_kind
+from exported_code import exported_network
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -59,10 +60,7 @@ def test_splits_slices_and_a_shuffle_import_as_layers_and_compute_the_same(tmp_p
     # exported code (torch only) and ONNX compute the same
     code = export_python(result.graph, "Net")
     assert "class ChannelShuffle(nn.Module):" in code and "class ChannelSlice(nn.Module):" in code
-    namespace: dict = {}
-    exec(compile(code.split('if __name__ == "__main__":')[0], "exported.py", "exec"), namespace)
-    exported = namespace["Net"]().eval()
-    exported.load_state_dict(result.convert_state_dict(model.state_dict()), strict=True)
+    exported = exported_network(code, "Net", result.convert_state_dict(model.state_dict()))
     x = torch.randn(3, 3, 4, 4)
     with torch.no_grad():
         torch.testing.assert_close(exported(x), model(x))

@@ -15,6 +15,7 @@ from engine.graph import chain
 from engine.interchange.exporters import export_onnx
 from engine.interchange.fx_import import UnmappableModelError, import_module
 from engine.registry import get_kind
+from exported_code import exported_network
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -100,15 +101,6 @@ def _perturbed(model):
     return model.eval()
 
 
-def _run_exported(code, name, state, x):
-    namespace: dict = {}
-    exec(compile(code.split('if __name__ == "__main__":')[0], "exported.py", "exec"), namespace)
-    exported = namespace[name]().eval()
-    exported.load_state_dict(state, strict=True)
-    with torch.no_grad():
-        return exported(x)
-
-
 def test_the_papers_convnext_block_imports_exactly_and_exports(tmp_path):
     model = _perturbed(TinyConvNeXt())
     result = import_module(model, (3, 16, 16))
@@ -127,7 +119,7 @@ def test_the_papers_convnext_block_imports_exactly_and_exports(tmp_path):
     code = export_python(result.graph, "Net")
     assert "class ChannelLayerNorm(nn.LayerNorm):" in code and "class LayerScale(nn.Module):" in code
     with torch.no_grad():
-        torch.testing.assert_close(_run_exported(code, "Net", state, x), model(x), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(exported_network(code, "Net", state)(x), model(x), rtol=1e-4, atol=1e-5)
     pytest.importorskip("onnxruntime")
     report = export_onnx(result.graph, tmp_path / "net.onnx", weights=state)
     assert report.checked and report.max_abs_difference < 1e-5

@@ -12,6 +12,7 @@ from torch import nn
 from engine.codegen import export_python
 from engine.interchange.exporters import _quiet_onnx_log
 from engine.interchange.fx_import import UnmappableModelError, import_module
+from exported_code import exported_network
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -53,10 +54,7 @@ def test_a_small_unet_imports_exactly_and_exports():
     tconv = next(n for n in result.graph.nodes if n.kind == "ConvTranspose2d")
     assert tconv.params["output_padding"] == (1, 1) and tconv.params["stride"] == (2, 2)
     code = export_python(result.graph, "Net")
-    namespace: dict = {}
-    exec(compile(code.split('if __name__ == "__main__":')[0], "exported.py", "exec"), namespace)
-    exported = namespace["Net"]().eval()
-    exported.load_state_dict(result.convert_state_dict(model.state_dict()), strict=True)
+    exported = exported_network(code, "Net", result.convert_state_dict(model.state_dict()))
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(exported(x), model(x), rtol=1e-5, atol=1e-6)

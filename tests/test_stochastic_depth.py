@@ -9,6 +9,7 @@ from engine.codegen import export_python
 from engine.compiler import compile_graph
 from engine.graph import chain
 from engine.registry import get_kind
+from exported_code import exported_network
 
 torchvision_ops = pytest.importorskip("torchvision.ops")
 
@@ -39,10 +40,8 @@ def test_exported_code_defines_the_class_and_runs_with_torch_alone():
                ("Linear", {"out_features": 5}), ("Output", {"classes": 5})])
     code = export_python(g, "Net")
     assert code.count("class StochasticDepth(nn.Module):") == 1 and "engine" not in code
-    namespace: dict = {}
-    exec(compile(code.split('if __name__ == "__main__":')[0], "exported.py", "exec"), namespace)
-    exported, compiled = namespace["Net"](), compile_graph(g)
-    exported.load_state_dict(compiled.state_dict(), strict=True)
+    compiled = compile_graph(g)
+    exported = exported_network(code, "Net", compiled.state_dict())
     x = torch.randn(6, 3, 8, 8)
     for training in (False, True):
         exported.train(training), compiled.train(training)

@@ -13,15 +13,21 @@ _BN_PARAMS = (
 )
 
 
-def _bn_args(p, features):
-    args = [str(features)]
+def _norm_args(leading: list, p: dict, affine_word: str = "affine") -> str:
+    """Constructor arguments of a normalisation layer: `leading`, then eps, momentum and the affine switch
+    where they differ from PyTorch's defaults."""
+    args = [str(a) for a in leading]
     if p["eps"] != 1e-5:
         args.append(f"eps={p['eps']!r}")
-    if p["momentum"] != 0.1:
+    if p.get("momentum", 0.1) != 0.1:
         args.append(f"momentum={p['momentum']!r}")
     if not p["affine"]:
-        args.append("affine=False")
+        args.append(f"{affine_word}=False")
     return ", ".join(args)
+
+
+def _bn_args(p, features):
+    return _norm_args([features], p)
 
 
 register(LayerKind(
@@ -55,12 +61,7 @@ def _norm_input(kind: str, shape: tuple) -> tuple:
 
 
 def _layer_norm_emit(p, ins):
-    args = [str(ins[0][0])]
-    if p["eps"] != 1e-5:
-        args.append(f"eps={p['eps']!r}")
-    if not p["affine"]:
-        args.append("elementwise_affine=False")
-    return f"ChannelLayerNorm({', '.join(args)})"
+    return f"ChannelLayerNorm({_norm_args([ins[0][0]], p, 'elementwise_affine')})"
 
 
 register(LayerKind(
@@ -112,12 +113,7 @@ def _group_norm_infer(p, ins):
 
 
 def _group_norm_emit(p, ins):
-    args = [str(p["groups"]), str(ins[0][0])]
-    if p["eps"] != 1e-5:
-        args.append(f"eps={p['eps']!r}")
-    if not p["affine"]:
-        args.append("affine=False")
-    return f"nn.GroupNorm({', '.join(args)})"
+    return f"nn.GroupNorm({_norm_args([p['groups'], ins[0][0]], p)})"
 
 
 register(LayerKind(
