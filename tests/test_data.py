@@ -159,3 +159,41 @@ def test_image_folder_problems_are_clear(tmp_path):
         load_dataset("folder", root=tmp_path)
     with pytest.raises(DatasetError, match="unknown data set"):
         load_dataset("imagenet")
+
+
+def test_unreadable_images_are_all_named_and_left_out_or_stop_the_load(tmp_path, monkeypatch):
+    """Every file that cannot be used is named with its reason after reading all the others (not only the
+    first); "stop" refuses naming the first few and counting the rest; progress says how far it is."""
+    import engine.data.folder as folder
+    from PIL import Image
+
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(6):
+            Image.new("RGB", (9, 9), (40 * i, 10, 200 if cls == "b" else 0)).save(tmp_path / cls / f"{i}.png")
+    (tmp_path / "a" / "text.png").write_bytes(b"not an image")
+    (tmp_path / "b" / "empty.jpg").write_bytes(b"")
+    (tmp_path / "b" / "cut.png").write_bytes((tmp_path / "a" / "1.png").read_bytes()[:40])
+    messages = []
+    d = load_dataset("folder", root=tmp_path, input_shape=(3, 8, 8), progress=lambda f, m: messages.append((f, m)))
+    assert len(d.train) + len(d.val) + len(d.test) == 12
+    skipped = dict(d.info.skipped)
+    assert set(skipped) == {str(tmp_path / "a" / "text.png"), str(tmp_path / "b" / "empty.jpg"),
+                            str(tmp_path / "b" / "cut.png")}
+    assert all("not a readable image" in why for why in skipped.values())
+    assert messages[-1][0] == 1.0 and "15 of 15" in messages[-1][1] and "(3 unreadable)" in messages[-1][1]
+    monkeypatch.setattr(folder, "SCAN_REPORT_EVERY", 1)
+    messages.clear()
+    with pytest.raises(DatasetError) as err:
+        load_dataset("folder", root=tmp_path, input_shape=(3, 8, 8), unreadable="stop",
+                     progress=lambda f, m: messages.append(m))
+    assert "3 of the 15 images" in err.value.message and "and 0 more" not in err.value.message
+    assert any(m.startswith("Scanning") and "images found" in m for m in messages)
+    with pytest.raises(DatasetError, match="skipped or stop"):
+        load_dataset("folder", root=tmp_path, unreadable="maybe")
+    for f in (tmp_path / "a").glob("*.png"):
+        f.write_bytes(b"broken")
+    for f in (tmp_path / "b").glob("*.png"):
+        f.write_bytes(b"broken")
+    with pytest.raises(DatasetError, match="none of the images .* can be used: .* and 12 more"):
+        load_dataset("folder", root=tmp_path, input_shape=(3, 8, 8))

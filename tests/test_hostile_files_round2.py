@@ -528,12 +528,17 @@ FOLDER_TRAIN = ["--data", "folder", "--epochs", "1", "--batch-size", "4", "--dev
 
 @pytest.mark.parametrize("bad", [png_claiming(30000, 30000), png_claiming(10000, 10000), b"not an image",
                                  b"\x89PNG\r\n\x1a\n", b""])
-def test_a_bad_image_in_a_data_folder_exits_2(tmp_path, capsys, bad):
+def test_a_bad_image_in_a_data_folder_is_named_and_left_out_or_stops(tmp_path, capsys, bad):
     root = image_folder(tmp_path / "data")
     (root / "c0" / "bad.png").write_bytes(bad)
-    code, err = cli(capsys, "train", LENET, *FOLDER_TRAIN, "--data-root", root, "--out", tmp_path / "run")
+    code, err = cli(capsys, "train", LENET, *FOLDER_TRAIN, "--unreadable", "stop", "--data-root", root,
+                    "--out", tmp_path / "run")
     assert_one_line_error(code, err, "train")
-    assert "bad.png" in err
+    assert "bad.png" in err and "1 of the 41 images" in err
+    folder_train = [a for a in FOLDER_TRAIN if a != "--quiet"]
+    code, err = cli(capsys, "train", LENET, *folder_train, "--data-root", root, "--out", tmp_path / "run2")
+    assert code == 0, err
+    assert "1 image(s) could not be used and were left out" in err and "bad.png" in err
 
 
 # ---- class 8: hangs -----------------------------------------------------------------------------------------

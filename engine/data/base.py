@@ -32,6 +32,7 @@ class DatasetInfo:
     offline: bool               # usable with no network right now (built in, or the files are present)
     default_size: int | None = None   # generated sets: images made when no size is given
     source: str = ""            # where the images come from (a URL, a package, "generated")
+    skipped: tuple = ()         # image folders: (path, reason) of each file left out because it cannot be used
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ resized to the network's input size and converted to its channel count."""
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,13 +24,16 @@ MAX_DEPTH = 8                 # folders below a class folder
 MAX_ENTRIES = 1_000_000       # files and folders looked at in one scan
 MAX_CLASSES = 1000
 MAX_PIXELS = 64_000_000       # one image (8000×8000); a 30000×30000 PNG of a few bytes is a decompression bomb
+SCAN_REPORT_EVERY = 2_000     # entries between progress reports while scanning
+UNREADABLE_LISTED = 1_000     # unreadable files named in the report (the rest are counted)
+UNREADABLE_CHOICES = ("skip", "stop")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
-def scan_image_folder(root: Path) -> tuple:
+def scan_image_folder(root: Path, progress: Callable[[float, str], None] | None = None) -> tuple:
     """(class names, [(path, class index)]) of an image folder. Symbolic links are followed, but never into a
     folder already visited (a link loop), never deeper than MAX_DEPTH and never past MAX_ENTRIES entries,
-    so any tree finishes scanning."""
+    so any tree finishes scanning. progress(0, "… N images found") is called as the scan goes."""
     try:
         classes = sorted(e.name for e in os.scandir(root) if _is_dir(e) and not e.name.startswith("."))
     except OSError as exc:
@@ -51,6 +55,9 @@ def scan_image_folder(root: Path) -> tuple:
             except OSError:
                 continue              # unreadable or vanished: its images are simply not there
             entries += len(found)
+            if progress is not None and entries // SCAN_REPORT_EVERY != (entries - len(found)) // SCAN_REPORT_EVERY:
+                progress(0.0, f"Scanning {root}: {len(samples):,} images found in {index + 1} of {len(classes)} "
+                              f"class folders")
             if entries > MAX_ENTRIES:
                 raise DatasetError(f"{root} holds more than {MAX_ENTRIES:,} files and folders; point --data-root "
                                    f"(or the folder choice) at a smaller folder with one sub-folder per class")
@@ -98,6 +105,9 @@ def read_image(path: str, channels: int) -> Image.Image:
         except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError) as exc:
             if isinstance(exc, ValueError) and "pixels" in str(exc):
                 raise
+            if isinstance(exc, Image.UnidentifiedImageError):   # its message repeats the path
+                raise ValueError("it is not a readable image (not an image file, or a format PIL cannot "
+                                 "read)") from None
             raise ValueError(f"it is not a readable image ({type(exc).__name__}: {str(exc)[:100]})") from None
 
 
@@ -120,7 +130,11 @@ class _Images(Dataset):
 
 
 def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
-                      progress: Callable[[float, str], None] | None = None) -> tuple[Split, Split, tuple[str, ...]]:
+                      progress: Callable[[float, str], None] | None = None,
+                      unreadable: str = "skip") -> tuple[Split, Split, tuple[str, ...], tuple]:
+    """(pool, test, class names, skipped): the folder's images decoded at the Input's size. A file that cannot
+    be used is left out and listed in `skipped` as (path, reason) with unreadable="skip", after reading all the
+    others; with "stop", DatasetError names every such file (the first UNREADABLE_LISTED)."""
     import torchvision.transforms.v2 as T
 
     if not root.is_dir():
@@ -131,7 +145,10 @@ def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
                            f"{channels} channels; set the Input's channels to 1 or 3")
     transform = T.Compose([T.PILToTensor(), T.Resize((height, width), antialias=True),
                            T.ToDtype(torch.float32, scale=True)])
-    classes, samples = scan_image_folder(root)
+    if unreadable not in UNREADABLE_CHOICES:
+        raise DatasetError(f"unreadable images can be skipped or stop the load ({', '.join(UNREADABLE_CHOICES)}); "
+                           f"got {unreadable!r}")
+    classes, samples = scan_image_folder(root, progress)
     if len(classes) < 2:
         raise DatasetError(f"{root} has only {len(classes)} class folder(s); a classifier needs at least 2")
     if not samples:
@@ -140,24 +157,60 @@ def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
     # Decode in worker processes, in batches, once; training then batches from memory.
     loader = DataLoader(folder, batch_size=256, num_workers=min(4, torch.get_num_threads()),
                         persistent_workers=False)
-    images, labels = [], []
+    images, labels, failed = [], [], []
+    started, done = time.monotonic(), 0
     try:
-        for i, (x, y) in enumerate(loader):
-            if (y < 0).any():
-                path = samples[-1 - int(y[y < 0][0])][0]
-                try:
-                    read_image(path, channels)
-                    why = "it cannot be decoded"
-                except ValueError as exc:
-                    why = str(exc)
-                raise DatasetError(f"the image {path} cannot be used: {why}; remove or replace it")
-            images.append(x)
-            labels.append(y)
+        for x, y in loader:
+            bad = y < 0
+            failed += [-1 - int(v) for v in y[bad]]
+            images.append(x[~bad])
+            labels.append(y[~bad])
+            done += len(y)
             if progress:
-                progress(min(1.0, (i + 1) * 256 / len(folder)), f"Reading images from {root}")
+                progress(done / len(folder), _reading_text(root, done, len(folder), len(failed), started))
     except (OSError, RuntimeError) as exc:
         raise DatasetError(f"the images in {root} cannot be read ({str(exc).splitlines()[0][:200]}); check "
                            f"the folder and try again") from None
+    skipped = tuple((samples[i][0], _reason(samples[i][0], channels, n)) for n, i in enumerate(failed))
+    if failed and unreadable == "stop":
+        raise DatasetError(f"{len(failed):,} of the {len(samples):,} images in {root} cannot be used: "
+                           f"{_first_few(skipped)}; remove or replace them, or let the load leave them out")
     images, labels = torch.cat(images), torch.cat(labels).long()
+    if len(labels) < 2:
+        raise DatasetError(f"none of the images in {root} can be used: {_first_few(skipped)}")
     pool, test = split_off_test(images, labels, TEST_FRACTION, seed)
-    return pool, test, tuple(classes)
+    return pool, test, tuple(classes), skipped
+
+
+def _reading_text(root: Path, done: int, total: int, failed: int, started: float) -> str:
+    """"Reading images from …: 2,560 of 10,000, about 12 s left (1 unreadable)"."""
+    elapsed = time.monotonic() - started
+    left = elapsed / done * (total - done) if done else 0.0
+    when = f", about {left:.0f} s left" if done < total and elapsed > 1 else ""
+    bad = f" ({failed:,} unreadable)" if failed else ""
+    return f"Reading images from {root}: {done:,} of {total:,}{when}{bad}"
+
+
+def _reason(path: str, channels: int, listed: int) -> str:
+    """Why a file could not be used: read again here, in the main process, for the first UNREADABLE_LISTED."""
+    if listed >= UNREADABLE_LISTED:
+        return "it cannot be decoded"
+    try:
+        read_image(path, channels)
+        return "it cannot be decoded"
+    except ValueError as exc:
+        return str(exc)
+
+
+def _first_few(skipped: Sequence[tuple], shown: int = 3) -> str:
+    """The first files that cannot be used and why, on one line (an error message)."""
+    text = "; ".join(f"{path} ({reason})" for path, reason in skipped[:shown])
+    return text + (f"; and {len(skipped) - shown:,} more" if len(skipped) > shown else "")
+
+
+def unreadable_summary(skipped: Sequence[tuple], shown: int = 10) -> str:
+    """One line per file that could not be used (the first `shown`), then how many more."""
+    lines = [f"  - {path}: {reason}" for path, reason in skipped[:shown]]
+    if len(skipped) > shown:
+        lines.append(f"  ... and {len(skipped) - shown:,} more")
+    return "\n".join(lines)

@@ -23,37 +23,38 @@ def default_root() -> Path:
 @dataclass(frozen=True)
 class _Entry:
     info: DatasetInfo
-    load: Callable  # (size, seed, root, progress, download, input_shape) -> (pool, test, class_names)
+    # (size, seed, root, progress, download, input_shape, unreadable) -> (pool, test, class_names[, skipped])
+    load: Callable
 
 
-def _generated_digits(size, seed, root, progress, download, input_shape):
+def _generated_digits(size, seed, root, progress, download, input_shape, unreadable):
     from engine.data.generated_digits import make_digits
     return make_digits(size or 10_000, seed, progress)
 
 
-def _generated_shapes(size, seed, root, progress, download, input_shape):
+def _generated_shapes(size, seed, root, progress, download, input_shape, unreadable):
     from engine.data.generated_shapes import make_shapes
     return make_shapes(size or 10_000, seed, progress)
 
 
-def _uci_digits(size, seed, root, progress, download, input_shape):
+def _uci_digits(size, seed, root, progress, download, input_shape, unreadable):
     from engine.data.uci_digits import load_uci_digits
     return load_uci_digits(seed)
 
 
 def _torchvision(key):
-    def load(size, seed, root, progress, download, input_shape):
+    def load(size, seed, root, progress, download, input_shape, unreadable):
         from engine.data.torchvision_sets import load_torchvision_set
         return load_torchvision_set(key, Path(root) if root else default_root(), progress, download)
     return load
 
 
-def _folder(size, seed, root, progress, download, input_shape):
+def _folder(size, seed, root, progress, download, input_shape, unreadable):
     from engine.data.folder import load_image_folder
     if not root:
         raise DatasetError("the folder data set needs a folder: pass root (--data-root PATH) pointing to a "
                            "folder with one sub-folder of images per class")
-    return load_image_folder(Path(root), input_shape, seed, progress)
+    return load_image_folder(Path(root), input_shape, seed, progress, unreadable)
 
 
 def _entries() -> dict:
@@ -111,14 +112,15 @@ def dataset_info(key: str) -> DatasetInfo:
 def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int = 0,
                  root: str | os.PathLike[str] | None = None, progress: Callable | None = None,
                  input_shape: tuple | None = None, fix: str | Iterable[str] | None = None,
-                 download: bool = True) -> Dataset:
+                 download: bool = True, unreadable: str = "skip") -> Dataset:
     """Load (or generate) a data set and split it into train, validation and test.
 
     size: number of images for generated sets. root: a folder for the folder set, or where MNIST /
     Fashion-MNIST / CIFAR-10 files live (default: default_root()). progress(fraction, message) is called
     while downloading or generating. input_shape (C,H,W): the network's Input; a mismatch raises
     DatasetError listing the fixes, which fix= ("resize", "grey_to_rgb", "rgb_to_grey" or "auto")
-    applies. download=False never touches the network.
+    applies. download=False never touches the network. unreadable: what an image folder does with files it
+    cannot use, "skip" (left out, listed in the result's info.skipped) or "stop" (DatasetError naming them).
     """
     entries = _entries()
     if key not in entries:
@@ -126,8 +128,9 @@ def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int 
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 10):
         raise DatasetError(f"size must be a whole number of at least 10 images, got {size!r}")
     entry = entries[key]
-    pool, test, class_names = entry.load(size, seed, root, progress, download, input_shape)
+    pool, test, class_names, *rest = entry.load(size, seed, root, progress, download, input_shape, unreadable)
     have = tuple(pool.images.shape[1:])
-    info = replace(entry.info, input_shape=have, classes=tuple(class_names), offline=True)
+    info = replace(entry.info, input_shape=have, classes=tuple(class_names), offline=True,
+                   skipped=tuple(rest[0]) if rest else ())
     pool, test = check_and_fix(pool, test, have, input_shape, fix, info.title)
     return Dataset(info, pool, test, class_names, seed)

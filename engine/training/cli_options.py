@@ -33,6 +33,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fix", choices=FIXES, action="append",
                    help="make the data fit the design's Input: resize, grey_to_rgb, rgb_to_grey, or auto (all needed)")
     g.add_argument("--no-download", action="store_true", help="never use the network; only local files")
+    g.add_argument("--unreadable", choices=("skip", "stop"), default="skip",
+                   help="for --data folder: leave out images that cannot be read and list them (skip, the default), "
+                        "or stop and name them (stop)")
     g.add_argument("--seed", type=int, default=None, help="seed for data generation, splits and training (default 0)")
 
 
@@ -129,8 +132,15 @@ def load_data(args: argparse.Namespace, graph: GraphSpec, config: TrainConfig,
                 report(f"{message} ({fraction:.0%})")
 
     try:
-        return load_dataset(args.data, size=config.data_size, seed=config.seed, root=args.data_root,
-                            progress=progress, input_shape=want, fix=args.fix, download=not args.no_download)
+        data = load_dataset(args.data, size=config.data_size, seed=config.seed, root=args.data_root,
+                            progress=progress, input_shape=want, fix=args.fix, download=not args.no_download,
+                            unreadable=getattr(args, "unreadable", "skip"))
     except DatasetError as exc:
         hint = f" Add {' '.join('--fix ' + f for f in exc.fixes)} to do that." if exc.fixes else ""
         raise CommandError(f"{exc}{hint}") from None
+    if data.info.skipped and report:
+        from engine.data.folder import unreadable_summary
+
+        report(f"note: {len(data.info.skipped):,} image(s) could not be used and were left out (--unreadable stop "
+               f"to stop instead):\n{unreadable_summary(data.info.skipped)}")
+    return data
