@@ -44,6 +44,14 @@ def show_info(parent, title: str, text: str) -> None:
     QMessageBox.information(parent, title, text)
 
 
+def show_details(parent, title: str, text: str, details: str) -> None:
+    """A message with a long list behind Show Details…, all plain text (it quotes file names)."""
+    box = QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setDetailedText(details)
+    box.exec()
+
+
 def get_open_path(parent, folder: str) -> str:
     path, _ = QFileDialog.getOpenFileName(parent, "Open design", folder, DESIGN_FILTER)
     return path

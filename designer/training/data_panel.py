@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import torch
@@ -9,7 +10,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from designer import dialogs
 from engine.data import DatasetError, list_datasets, load_dataset
+from engine.data.folder import unreadable_summary
 from engine.training.augment import augment_batch
 from engine.training.config import Augmentation
 from designer.training.background import BackgroundCall
@@ -20,7 +23,10 @@ PREVIEW_COUNT = 8
 
 
 class LoadCancelled(Exception):
-    """Raised inside a load's progress report once the load was cancelled (the window is closing)."""
+    """Raised inside a load's progress report once the load was cancelled (Cancel, or the window closing)."""
+
+
+PROGRESS_EVERY = 0.25   # seconds between progress messages of a load
 
 
 class DatasetPanel(QWidget):
@@ -29,6 +35,7 @@ class DatasetPanel(QWidget):
     dataset_loaded = Signal(object)   # engine.data.Dataset
     load_failed = Signal(str)         # the message (also sent through status)
     status = Signal(str)
+    progress_text = Signal(str)       # from the loading thread: how far the load is
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -58,8 +65,19 @@ class DatasetPanel(QWidget):
         self.adapt.setToolTip("Resize the images and convert grey/colour when they do not match the Input layer")
         self.folder_button = QPushButton("Folder…")
         self.folder_button.clicked.connect(self._choose_folder)
+        self.stop_unreadable = QCheckBox("Stop at images that cannot be read")
+        self.stop_unreadable.setToolTip("Unticked, images that cannot be read are left out and listed after the "
+                                        "load; ticked, the load stops and names them")
         self.load_button = QPushButton("Load")
-        self.load_button.clicked.connect(self.load)
+        self.load_button.clicked.connect(self._load_clicked)
+        self.left_out = QPushButton()
+        self.left_out.setObjectName("left_out_files")
+        self.left_out.setFlat(True)
+        self.left_out.setStyleSheet("QPushButton { text-align: left; text-decoration: underline; }")
+        self.left_out.setToolTip("Show which files were left out, and why")
+        self.left_out.clicked.connect(self.show_left_out)
+        self.left_out.hide()
+        self.progress_text.connect(self.status)
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.samples = TileGrid(tile_size=48)
@@ -75,7 +93,9 @@ class DatasetPanel(QWidget):
         layout.addWidget(self.choice)
         layout.addLayout(row)
         layout.addWidget(self.adapt)
+        layout.addWidget(self.stop_unreadable)
         layout.addWidget(self.description)
+        layout.addWidget(self.left_out)
         # self.samples is placed by the dashboard, below all the settings (see TrainingDashboard._build_widgets)
         self._choice_changed()
 
@@ -99,6 +119,7 @@ class DatasetPanel(QWidget):
         if generated:
             self.size.setValue(info.default_size)
         self.folder_button.setVisible(self.key == "folder")
+        self.stop_unreadable.setVisible(self.key == "folder")
         if info is not None:
             classes = ", ".join(info.classes) if info.classes else "one per sub-folder"
             self.description.setText(f"{info.description}<br><b>Classes:</b> {classes}")
@@ -106,35 +127,56 @@ class DatasetPanel(QWidget):
         loaded = self.dataset is not None and self.dataset.key == self.key
         self.samples.set_tiles(*(self._sample_tiles if loaded else ([], [])))
         self.samples.setToolTip("" if loaded else "Press Load to see sample images of this data set")
+        self.left_out.setVisible(loaded and bool(self.dataset.info.skipped))
 
     def _choose_folder(self):
         path = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder of images per class")
         if path:
             self.folder = path
 
+    def _load_clicked(self) -> None:
+        if self._loader.busy:
+            self.cancel_load()
+        else:
+            self.load()
+
     def load(self) -> None:
-        """Load the chosen data set in a background thread; dataset_loaded follows."""
+        """Load the chosen data set in a background thread; dataset_loaded follows. While it runs, the Load
+        button cancels it."""
         if self._loader.busy or self._closing:   # nothing new once the window closes: it would outlive it
             return
         key, size = self.key, self.size.value() if self.size.isVisible() else None
         root = self.folder or None
         shape, fix = self.input_shape, ("auto" if self.adapt.isChecked() else None)
+        unreadable = "stop" if self.stop_unreadable.isChecked() else "skip"
         self._pending_key = key
-        self.load_button.setEnabled(False)
+        self.load_button.setText("Cancel")
+        self.load_button.setToolTip("Stop loading this data set")
         self.status.emit(f"Loading {self.choice.currentText()}…")
         cancelled = self._cancelled = threading.Event()
+        last = [0.0]
 
-        def progress(_fraction, _message):
-            # Generating the default set takes seconds; a window that closes meanwhile should not wait for it.
+        def progress(_fraction, message):
+            # Runs in the loading thread: a cancelled load stops at its next report, and at most a few
+            # messages a second reach the window (signals cross threads safely).
             if cancelled.is_set():
                 raise LoadCancelled()
+            now = time.monotonic()
+            if message and now - last[0] >= PROGRESS_EVERY:
+                last[0] = now
+                self.progress_text.emit(message)
 
         self._loader.start(lambda: load_dataset(key, size=size, root=root, input_shape=shape, fix=fix,
-                                                progress=progress))
+                                                progress=progress, unreadable=unreadable))
+
+    def cancel_load(self) -> None:
+        """Stop the running load at its next progress report (generated sets, downloads and image folders
+        report often; an import of scikit-learn cannot be interrupted)."""
+        self._cancelled.set()
+        self.load_button.setEnabled(False)   # until the load has stopped
 
     def cancel(self) -> None:
-        """The window is closing: stop the running load at its next progress report (generated sets and
-        downloads report often; an import of scikit-learn cannot be interrupted) and start no other."""
+        """The window is closing: stop the running load and start no other."""
         self._closing = True
         self._cancelled.set()
 
@@ -148,22 +190,42 @@ class DatasetPanel(QWidget):
             self.size.setValue(len(dataset.train) + len(dataset.val) + len(dataset.test))
         self._loaded(dataset)
 
-    def _loaded(self, dataset):
+    def _ready_to_load(self) -> None:
+        self.load_button.setText("Load")
+        self.load_button.setToolTip("")
         self.load_button.setEnabled(True)
+
+    def _loaded(self, dataset):
+        self._ready_to_load()
         self.dataset = dataset
         samples = dataset.sample_images(2 * len(dataset.class_names) if len(dataset.class_names) <= 10 else 24)
         labels = [_label_of(dataset, s) for s in range(len(samples))]
         self._sample_tiles = ([image_to_qimage(s) for s in samples], labels)
         self.samples.set_tiles(*self._sample_tiles)
         self.samples.setToolTip("")
+        skipped = dataset.info.skipped
+        self.left_out.setText(f"{len(skipped):,} image(s) could not be read and were left out…")
+        self.left_out.setVisible(bool(skipped))
+        left_out = f"; {len(skipped):,} image(s) that could not be read were left out" if skipped else ""
         self.status.emit(f"{dataset.info.title}: {len(dataset.train)} training, {len(dataset.val)} validation, "
-                         f"{len(dataset.test)} test images of {'×'.join(map(str, dataset.input_shape))}")
+                         f"{len(dataset.test)} test images of {'×'.join(map(str, dataset.input_shape))}{left_out}")
         self.dataset_loaded.emit(dataset)
 
+    def show_left_out(self) -> None:
+        """Every file the loaded image folder left out, with the reason."""
+        skipped = self.dataset.info.skipped if self.dataset is not None else ()
+        if skipped:
+            dialogs.show_details(self, "Images left out",
+                                 f"{len(skipped):,} image(s) in the folder could not be read and were left out of "
+                                 f"the data set. Remove or replace them, or tick “Stop at images that cannot be "
+                                 f"read” to be stopped by them.", unreadable_summary(skipped, shown=len(skipped)))
+
     def _load_failed(self, exc):
-        self.load_button.setEnabled(True)
+        self._ready_to_load()
         if isinstance(exc, LoadCancelled):
-            return   # only when the window closes: nobody waits for this load any more
+            if not self._closing:   # Cancel pressed (when the window closes, nobody waits for this any more)
+                self.status.emit("Loading cancelled.")
+            return
         message = exc.message if isinstance(exc, DatasetError) else f"Could not load the data set: {exc}"
         self.status.emit(message)
         self.load_failed.emit(message)

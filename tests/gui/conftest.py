@@ -11,6 +11,7 @@ class DialogRecorder:
 
     def __init__(self):
         self.errors: list = []
+        self.details: list = []
         self.unsaved_answer = "discard"
         self.restore_answer = False
         self.restore_offers: list = []
@@ -27,6 +28,8 @@ class DialogRecorder:
         monkeypatch.setattr(dialogs, "choose_template", lambda parent: self.template)
         monkeypatch.setattr(dialogs, "exec_menu", lambda menu, pos: None)
         monkeypatch.setattr(dialogs, "show_info", lambda parent, title, text: None)
+        monkeypatch.setattr(dialogs, "show_details",
+                            lambda parent, title, text, details: self.details.append((title, text, details)))
 
     def _restore(self, parent, description):
         self.restore_offers.append(description)
