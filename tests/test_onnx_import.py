@@ -205,3 +205,31 @@ def test_files_that_would_exhaust_memory_or_lack_weights_are_refused(tmp_path):
     weightless.graph.input.append(helper.make_tensor_value_info("w", TensorProto.FLOAT, (4, 3, 3, 3)))
     with pytest.raises(ImportFailedError, match="takes 2 inputs"):
         import_onnx(_write(tmp_path / "weightless.onnx", weightless.SerializeToString()))
+
+
+def test_what_tensorflow_converters_write_imports(tmp_path):
+    """Images fed channels-last and transposed by the first node, "same" padding as a Pad of zeros before the
+    convolution, and Sum for additions: the design takes C×H×W and matches onnxruntime fed channels-last."""
+    rng = np.random.default_rng(3)
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Pad", ["t", "pads", "zero"], ["p"], mode="constant"),
+             helper.make_node("Conv", ["p", "w", "b"], ["c"], kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Conv", ["r", "w2"], ["c2"], kernel_shape=[1, 1]),
+             helper.make_node("Sum", ["c2", "r", "c"], ["s"]),
+             helper.make_node("GlobalAveragePool", ["s"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["y"])]
+    inits = [numpy_helper.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pads"), _tensor("zero", 0.0),
+             _tensor("w", rng.normal(size=(4, 3, 3, 3))), _tensor("b", rng.normal(size=4)),
+             _tensor("w2", rng.normal(size=(4, 4, 1, 1)))]
+    path = tmp_path / "tf.onnx"
+    onnx.save(_model(nodes, inits, input_shape=(1, 10, 12, 3)), str(path))
+    imported = import_onnx(path)
+    assert imported.graph.nodes_of_kind("Input")[0].params == {"channels": 3, "height": 10, "width": 12}
+    convs = imported.graph.nodes_of_kind("Conv2d")
+    assert convs[0].params["padding"] == (1, 1) and imported.result.complete
+    assert len(imported.graph.nodes_of_kind("Add")) == 2
+    assert "outputs match onnxruntime" in imported.result.verification
+    x = torch.randn(1, 3, 10, 12)
+    torch.testing.assert_close(run_design(imported, x), run_file(path, x.permute(0, 2, 3, 1).contiguous()),
+                               rtol=1e-4, atol=1e-5)

@@ -7,7 +7,6 @@ that multiplies or adds to a tensor becomes a parameter of the network (a learne
 """
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any
 
@@ -16,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from engine.interchange.onnx_patterns import PatternsMixin, nhwc_input
 from engine.interchange.onnx_network import (INT64_MAX, OnnxOperator, OnnxUnsupported, Step, _attr_name, _sizes,
                                              module_path, on_sizes, on_tensor)
 
@@ -91,7 +91,7 @@ def _constant_value(attrs: dict):
     raise OnnxUnsupported("a Constant node holds a kind of value the importer does not read")
 
 
-class _Builder:
+class _Builder(PatternsMixin):
     def __init__(self, model, input_shape, net: nn.Module):
         from onnx import numpy_helper
 
@@ -108,7 +108,9 @@ class _Builder:
         self.input_name, self.output_name = inputs[0].name, self.graph.output[0].name
         batch = inputs[0].type.tensor_type.shape.dim[:1]
         self.fixed_batch = batch[0].dim_value if batch and batch[0].HasField("dim_value") else None
-        self.shapes = _inferred_shapes(model, self.input_name, input_shape)
+        self.nhwc = nhwc_input(model)
+        c, h, w = input_shape
+        self.shapes = _inferred_shapes(model, self.input_name, (h, w, c) if self.nhwc else input_shape)
         _check_sizes(self.shapes)
         self.sort = {self.input_name: "tensor", **{name: "constant" for name in self.constants}}
         self.steps: list = []
@@ -122,6 +124,7 @@ class _Builder:
         self.fused: dict = {}    # id(Add node) -> the output of the MatMul it was folded into
         self.skipped: set = set()   # ids of nodes folded into a GELU
         self.gelu_ends: dict = {}   # id(last node of a written-out GELU) -> its input
+        self.pads_into: dict = {}   # id(Conv node) -> (top, left, bottom, right) of the Pad folded into it
 
     # ---- the walk ---------------------------------------------------------------------------------
 
@@ -138,6 +141,10 @@ class _Builder:
             return
         if id(node) in self.gelu_ends:
             self._step(node, [self.gelu_ends[id(node)]], "tensor", lambda net, a: F.gelu(a[0]))
+            return
+        if self._first_transpose_of_nhwc(node) or op == "Pad" and self.sort.get(node.input[0]) == "tensor" \
+                and self._pad_into_conv(node):
+            self._step(node, [node.input[0]], "tensor", lambda net, a: a[0])   # passes its input through
             return
         missing = [n for n in node.input if n and n not in self.sort]
         if missing:
@@ -162,33 +169,6 @@ class _Builder:
             self._tensor_node(node, attrs)
         except _NoCounterpart as exc:
             self._placeholder(node, str(exc))
-
-    def _erf_gelu(self, div) -> bool:
-        """x / √2 → Erf → + 1 → x·(…) → ·0.5, as torch.onnx writes GELU before opset 20, is one GELU."""
-        x = div.input[0]
-        if self.sort.get(x) != "tensor" or not self._is_number(div.input[1], math.sqrt(2)):
-            return False
-        erf = self._only_user(div, "Erf")
-        add = self._only_user(erf, "Add")
-        times_x = self._only_user(add, "Mul")
-        half = self._only_user(times_x, "Mul")
-        if half is None or not self._is_number(_other(add, erf.output[0]), 1.0) \
-                or _other(times_x, add.output[0]) != x or not self._is_number(_other(half, times_x.output[0]), 0.5):
-            return False
-        self.skipped |= {id(erf), id(add), id(times_x)}
-        self.gelu_ends[id(half)] = x
-        return True
-
-    def _only_user(self, node, op_type):
-        if node is None or len(node.output) != 1:
-            return None
-        users = self.consumers[node.output[0]]
-        return users[0] if len(users) == 1 and users[0].op_type == op_type else None
-
-    def _is_number(self, name, value) -> bool:
-        array = self.constants.get(name) if self.sort.get(name) == "constant" else None
-        return array is not None and np.size(array) == 1 and math.isclose(float(np.ravel(array)[0]), value,
-                                                                          rel_tol=1e-6)
 
     def _constant(self, name, value):
         self.constants[name] = value
@@ -285,6 +265,10 @@ class _Builder:
             raise _NoCounterpart("only 2-D convolutions map")
         kernel = tuple(weight.shape[2:])
         stride, dilation = _pair(attrs.get("strides")), _pair(attrs.get("dilations"))
+        if id(node) in self.pads_into:   # a Pad of zeros before it, folded in
+            extra = self.pads_into[id(node)]
+            pads = [int(p) for p in attrs.get("pads", (0, 0, 0, 0))]
+            attrs = {**attrs, "pads": tuple(p + e for p, e in zip(pads, extra))}
         padding = self._padding(attrs, kernel, stride, dilation)
         groups = int(attrs.get("group", 1))
         conv = nn.Conv2d(weight.shape[1] * groups, weight.shape[0], kernel, stride, padding, dilation, groups,
@@ -472,12 +456,6 @@ def _resize(args: list, how: dict, scales_at: int):
     if len(factors) != 4 or factors[:2] != [1.0, 1.0]:
         raise OnnxUnsupported("a Resize node changes the batch or the channels, or gives neither sizes nor scales")
     return F.interpolate(x, scale_factor=tuple(factors[2:]), **how)
-
-
-def _other(node, name: str) -> str | None:
-    """The input of a two-input node that is not `name`."""
-    others = [n for n in node.input if n != name]
-    return others[0] if len(others) == 1 and len(node.input) == 2 else None
 
 
 def _index(rank, starts, ends, axes=None, steps=None) -> tuple:

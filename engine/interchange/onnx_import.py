@@ -64,7 +64,9 @@ def declared_input_shape(model: Any) -> tuple | None:
     dims = inputs[0].type.tensor_type.shape.dim
     sizes = [d.dim_value if d.HasField("dim_value") else None for d in dims]
     if len(sizes) == 4 and None not in sizes[1:] and min(sizes[1:]) >= 1:
-        return tuple(sizes[1:])
+        from engine.interchange.onnx_patterns import nhwc_input
+
+        return (sizes[3], sizes[1], sizes[2]) if nhwc_input(model) else tuple(sizes[1:])
     # A file CNN Designer exported with a dynamic height and width says the size it was designed for.
     from engine.interchange.exporters import INPUT_SHAPE_KEY
 
@@ -109,6 +111,8 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | None 
 
 def _compare_with_onnxruntime(model, result, weights: dict, shape) -> None:
     """Run the design and onnxruntime on the same input; a difference beyond rounding is the importer's fault."""
+    from engine.interchange.onnx_patterns import nhwc_input
+
     try:
         import onnxruntime as ort
     except ImportError:
@@ -125,7 +129,8 @@ def _compare_with_onnxruntime(model, result, weights: dict, shape) -> None:
         batch = session.get_inputs()[0].shape[0]     # a file made for one batch size is run at that size
         x = torch.randn(batch if isinstance(batch, int) and 1 <= batch <= 8 else 2, *shape,
                         generator=torch.Generator().manual_seed(0))
-        expected = torch.from_numpy(session.run(None, {name: x.numpy()})[0])
+        fed = x.permute(0, 2, 3, 1).contiguous() if nhwc_input(model) else x   # the file takes channels last
+        expected = torch.from_numpy(session.run(None, {name: fed.numpy()})[0])
     except Exception as exc:   # a file onnxruntime cannot run (an input size it does not take, ...)
         result.verification += f"; onnxruntime could not run the file to compare ({str(exc).splitlines()[0][:200]})"
         return

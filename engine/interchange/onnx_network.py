@@ -116,8 +116,8 @@ def on_tensor(op: str, attrs: dict) -> Callable | None:
     if op == "Elu":
         alpha = float(f"{attrs.get('alpha', 1.0):.7g}")
         return lambda net, a: F.elu(a[0], alpha)
-    if op == "Add":
-        return lambda net, a: a[0] + a[1]
+    if op in ("Add", "Sum"):   # Sum: any number of tensors (older exporters)
+        return lambda net, a: _total(a)
     if op == "Mul":
         return lambda net, a: a[0] * a[1]
     if op == "Concat":
@@ -169,3 +169,10 @@ def _sizes_arith(fn, a, b):
         b = b * len(a)
     out = [fn(p, q) for p, q in zip(a, b)]
     return out[0] if scalar else out
+
+
+def _total(values: list):
+    out = values[0]
+    for v in values[1:]:
+        out = out + v
+    return out
