@@ -39,7 +39,7 @@ def _conv_transpose(m: nn.ConvTranspose2d):
                                "groups": m.groups, "bias": m.bias is not None}
 
 
-def upsample_params(node: fx.Node, shapes: dict, scale, mode, align_corners) -> dict:
+def upsample_params(node: fx.Node, shapes: dict, scale: object, mode: str, align_corners: bool | None) -> dict:
     """Upsample's settings from nn.Upsample's or F.interpolate's: a whole scale factor per side (given, or
     worked out from a target size that is a whole multiple of the input), nearest or bilinear."""
     if mode not in ("nearest", "bilinear"):

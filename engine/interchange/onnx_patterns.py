@@ -5,6 +5,7 @@ transposed to channels-first by the graph's first node."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def _other(node, name: str) -> str | None:
     return others[0] if len(others) == 1 and len(node.input) == 2 else None
 
 
-def nhwc_input(model) -> bool:
+def nhwc_input(model: Any) -> bool:
     """Whether the model takes images channels-last (N, H, W, C) and its first node transposes them to
     channels-first, as TensorFlow's converters write it. The design then takes (C, H, W) and the transpose
     passes its input through."""
@@ -81,7 +82,7 @@ def _first_transpose(model):
     return users[0] if perm == [0, 3, 1, 2] else None
 
 
-def zero_pads(builder, node) -> tuple | None:
+def zero_pads(builder: Any, node: Any) -> tuple | None:
     """(top, left, bottom, right) of a Pad node that only adds zeros around height and width, else None."""
     from onnx import helper
 
