@@ -385,3 +385,20 @@ def test_decoder_layers_explain_their_sizes_parameters_and_sight():
     assert up.value("out_h") == 16 and up.value("out_w") == 24 and "Bilinear" in up.plain_text()
     assert up.value("jump_h") == a.nodes[ids[3]].jump[0] == Fraction(1, 2)
     assert "no chequerboard" in explain_node(g, a, ids[5]).plain_text()
+
+
+def test_per_image_normalisations_and_layer_scale_explain_their_numbers():
+    g, ids = chain(("Conv2d", {"out_channels": 12, "kernel_size": 3, "padding": 1}), ("GroupNorm", {"groups": 4}),
+                   ("LayerNorm", {"eps": 1e-6}), ("Layer scale", {"init": 0.5}), ("Flatten", {}),
+                   ("Linear", {"out_features": 2}), ("Output", {"classes": 2}), image=(1, 6, 5))
+    a = analyze(g)
+    group, layer, scale = (explain_node(g, a, nid) for nid in ids[2:5])
+    for e in (group, layer, scale):
+        assert_formulas_add_up(e)
+    assert group.value("per_group") == 3 and group.value("group_size") == 3 * 6 * 5 and group.value("params") == 24
+    assert layer.value("group_size") == 12 and layer.value("params") == 24 == a.nodes[ids[3]].params
+    assert "30 positions" in layer.plain_text() and "batch of 2" in group.plain_text()
+    assert scale.value("params") == 12 and "starts at 0.5" in scale.plain_text()
+    x = np.ones((12, 6, 5), np.float32)
+    probed = explain_node(g, a, ids[4], ExplainContext(inputs=(x,), output=0.5 * x))
+    assert probed.value("gain") == pytest.approx(0.5)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.teaching import explain_decoder as decoder
+from engine.teaching import explain_norms as norms
 from engine.teaching import explain_windows as windows
 from engine.teaching.explain import (Fact, Formula, Section, Subject, Text, checked, number_text, percent, plural,
                                      shape_text, value_text)
@@ -256,6 +257,7 @@ EXPLAINERS = {
     "BatchNorm2d": batchnorm, "BatchNorm1d": batchnorm, "Add": add, "Concat": concat,
     "Input": input_layer, "Output": output_layer, "Softmax": softmax,
     "ConvTranspose2d": decoder.conv_transpose, "Upsample": decoder.upsample,
+    "LayerNorm": norms.layer_norm, "GroupNorm": norms.group_norm, "Layer scale": norms.layer_scale,
 }
 
 
