@@ -167,6 +167,8 @@ class TrainingDashboard(InsightMixin, QObject):
         self.controls.stop_clicked.connect(self.stop)
         self.data.dataset_loaded.connect(self._dataset_loaded)
         self.data.status.connect(lambda text: self._say(text))
+        # How far a load is goes to the panel only: the window's status line keeps what the person did last.
+        self.data.progress_text.connect(lambda text: self.controls.show_message(text))
         self.data.load_failed.connect(self._load_failed)
         self.form.batch_size.valueChanged.connect(self._update_device)
         self.form.device.currentTextChanged.connect(self._update_device)

@@ -35,7 +35,7 @@ class DatasetPanel(QWidget):
     dataset_loaded = Signal(object)   # engine.data.Dataset
     load_failed = Signal(str)         # the message (also sent through status)
     status = Signal(str)
-    progress_text = Signal(str)       # from the loading thread: how far the load is
+    progress_text = Signal(str)       # from the loading thread: how far the load is (for the Training panel)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -77,7 +77,6 @@ class DatasetPanel(QWidget):
         self.left_out.setToolTip("Show which files were left out, and why")
         self.left_out.clicked.connect(self.show_left_out)
         self.left_out.hide()
-        self.progress_text.connect(self.status)
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.samples = TileGrid(tile_size=48)

@@ -112,7 +112,7 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
             out[i] = img.view(-1, 1, IMAGE, IMAGE)
             drawn += i.shape[0]
             if progress is not None:
-                progress(drawn / n, "Drawing digits")
+                progress(drawn / n, f"Drawing digits: {drawn:,} of {n:,}")
     out += noise * noise_level[:, None, None, None]
     return out.clamp_(0, 1)
 

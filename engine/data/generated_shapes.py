@@ -112,7 +112,7 @@ def render(labels: torch.Tensor, gen: torch.Generator, chunk: int = 64,
         mask = F.avg_pool2d(inside.float().view(-1, 1, size, size), SUPER)  # anti-aliased coverage
         out[s:e] = background[s:e, :, None, None] * (1 - mask) + colour[s:e, :, None, None] * mask
         if progress is not None:
-            progress(e / n, "Drawing shapes")
+            progress(e / n, f"Drawing shapes: {e:,} of {n:,}")
     return (out + noise).clamp_(0, 1)
 
 

@@ -49,11 +49,15 @@ def test_unreadable_images_are_left_out_and_listed_or_stop_the_load(window, data
 def test_a_load_is_cancelled_with_the_load_button(window, data, qtbot):
     data.select("generated_digits")
     data.size.setValue(400_000)      # long enough to be running when Cancel is pressed
-    messages = []
+    messages, progress = [], []
     data.status.connect(messages.append)
+    data.progress_text.connect(progress.append)
     data.load()
     assert data.loading and data.load_button.text() == "Cancel"
-    qtbot.waitUntil(lambda: any("Drawing digits" in m for m in messages), timeout=60000)   # progress arrives
+    # progress reaches the Training panel's message line (the window's status line keeps "Loading …")
+    qtbot.waitUntil(lambda: any(m.startswith("Drawing digits: ") and m.endswith("of 400,000") for m in progress),
+                    timeout=60000)
+    qtbot.waitUntil(lambda: window.training.controls.message.text().startswith("Drawing digits: "), timeout=10000)
     data.load_button.click()
     qtbot.waitUntil(lambda: not data.loading, timeout=60000)
     qtbot.waitUntil(lambda: "Loading cancelled." in messages, timeout=10000)
