@@ -402,3 +402,30 @@ def test_per_image_normalisations_and_layer_scale_explain_their_numbers():
     x = np.ones((12, 6, 5), np.float32)
     probed = explain_node(g, a, ids[4], ExplainContext(inputs=(x,), output=0.5 * x))
     assert probed.value("gain") == pytest.approx(0.5)
+
+
+def test_a_decoders_skip_connection_is_explained_as_one():
+    """Concat of an encoder's fine maps with the upsampled coarse maps of the same size: the explanation names it
+    a skip connection and gives both receptive fields; an Inception-style concat is not one."""
+    g, ids = chain(("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}), image=(1, 16, 16))
+    enc = ids[-1]
+    down = make_node(g, "MaxPool2d", {"kernel_size": 2, "stride": 2}, (0, 300))
+    deep = make_node(g.with_node(down), "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, (0, 400))
+    g = g.with_node(down).with_node(deep)
+    up = make_node(g, "Upsample", {"scale_factor": 2}, (0, 500))
+    g = g.with_node(up)
+    cat = make_node(g, "Concat", {}, (0, 600))
+    g = g.with_node(cat)
+    for edge in (EdgeSpec(enc, down.id, 0), EdgeSpec(down.id, deep.id, 0), EdgeSpec(deep.id, up.id, 0),
+                 EdgeSpec(enc, cat.id, 0), EdgeSpec(up.id, cat.id, 1)):
+        g = g.with_edge(edge)
+    a = analyze(g)
+    text = explain_node(g, a, cat.id).plain_text()
+    assert "A skip connection" in text and "U-Net" in text
+    assert f"sees {a.nodes[enc].receptive_field[0]}×" in text and f"sees {a.nodes[up.id].receptive_field[0]}×" in text
+    g2, ids2 = chain(("Conv2d", {"out_channels": 2, "kernel_size": 1}), image=(1, 8, 8))
+    wide = make_node(g2, "Conv2d", {"out_channels": 2, "kernel_size": 5, "padding": 2}, (0, 300))
+    g2 = g2.with_node(wide).with_edge(EdgeSpec(ids2[0], wide.id, 0))
+    cat2 = make_node(g2, "Concat", {}, (0, 400))
+    g2 = g2.with_node(cat2).with_edge(EdgeSpec(ids2[1], cat2.id, 0)).with_edge(EdgeSpec(wide.id, cat2.id, 1))
+    assert "skip connection" not in explain_node(g2, analyze(g2), cat2.id).plain_text()

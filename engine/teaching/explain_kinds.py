@@ -206,7 +206,42 @@ def concat(s: Subject) -> list:
         lines.append(Text(f"The maps are stacked side by side; height and width ({s.info.shape[1]}×{s.info.shape[2]}) "
                           f"must match. An Inception block concatenates 1×1, 3×3 and 5×5 convolutions of the same "
                           f"input, so the next layer sees patterns of several sizes at once."))
-    return [Section("Channels add up", tuple(lines))]
+    skip = skip_connection_section(s)
+    return [Section("Channels add up", tuple(lines))] + ([skip] if skip else [])
+
+
+UPSAMPLING_KINDS = ("Upsample", "ConvTranspose2d")
+
+
+def skip_connection_section(s: Subject) -> Section | None:
+    """A join of a decoder's upsampled maps with an encoder's maps of the same size (U-Net's skip connection):
+    one input sees little of the image but knows where, the other sees much but has lost where."""
+    fields = [(src, info.receptive_field) for src, info in s.sources if info.receptive_field and len(info.shape) == 3]
+    if len(fields) < 2 or not _upsampled_before(s.graph, s.spec.id):
+        return None
+    (fine, small), (coarse, large) = min(fields, key=lambda f: f[1][0]), max(fields, key=lambda f: f[1][0])
+    if large[0] < 2 * small[0]:
+        return None
+    lines = [Text(f"{fine.title} sees {small[0]}×{small[1]} pixels of the image per value; {coarse.title}, which "
+                  f"comes up through upsampling, sees {large[0]}×{large[1]}."),
+             Text("This is a skip connection, as in U-Net: the decoder's maps know what is in the image (they have "
+                  "seen a lot of it) but lost exactly where when the encoder shrank the maps; the encoder's maps "
+                  "of the same size still know where. Joined, the layers after can draw sharp outlines of what "
+                  "they recognise. Without them a decoder's masks come out blurred.")]
+    return Section("A skip connection", tuple(lines))
+
+
+def _upsampled_before(graph, node_id: str) -> bool:
+    seen, pending = set(), [node_id]
+    while pending:
+        nid = pending.pop()
+        for edge in graph.in_edges(nid):
+            if edge.source not in seen:
+                seen.add(edge.source)
+                if graph.node(edge.source).kind in UPSAMPLING_KINDS:
+                    return True
+                pending.append(edge.source)
+    return False
 
 
 def input_layer(s: Subject) -> list:
