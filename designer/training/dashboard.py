@@ -371,7 +371,8 @@ class TrainingDashboard(InsightMixin, QObject):
         memory = None
         if analysis.ok:
             d = self.data.dataset
-            values = 0 if d is None else sum(int(s.images.numel()) for s in (d.train, d.val, d.test))
+            values = 0 if d is None else sum(int(s.images.numel()) for s in (d.train, d.val, d.test)
+                                             if not getattr(s.images, "lazy", False))   # streamed: on disk
             memory = estimate_training_memory(analysis, self.form.batch_size.value(),
                                               self.form.optimizer.currentText(), values)
         self.controls.show_device(text, memory)

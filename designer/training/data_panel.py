@@ -65,6 +65,14 @@ class DatasetPanel(QWidget):
         self.adapt.setToolTip("Resize the images and convert grey/colour when they do not match the Input layer")
         self.folder_button = QPushButton("Folder…")
         self.folder_button.clicked.connect(self._choose_folder)
+        self.data_mode = QComboBox()
+        self.data_mode.setObjectName("data_mode")
+        for text, mode in (("Memory or disk, as they fit", "auto"), ("Hold the images in memory", "memory"),
+                           ("Read them from disk while training", "stream")):
+            self.data_mode.addItem(text, mode)
+        self.data_mode.setToolTip("Images held in memory train fastest; read from disk batch by batch, memory stays "
+                                  "flat however large the folder. The first streams only when they would not fit "
+                                  "the memory limit.")
         self.stop_unreadable = QCheckBox("Stop at images that cannot be read")
         self.stop_unreadable.setToolTip("Unticked, images that cannot be read are left out and listed after the "
                                         "load; ticked, the load stops and names them")
@@ -92,6 +100,7 @@ class DatasetPanel(QWidget):
         layout.addWidget(self.choice)
         layout.addLayout(row)
         layout.addWidget(self.adapt)
+        layout.addWidget(self.data_mode)
         layout.addWidget(self.stop_unreadable)
         layout.addWidget(self.description)
         layout.addWidget(self.left_out)
@@ -119,6 +128,7 @@ class DatasetPanel(QWidget):
             self.size.setValue(info.default_size)
         self.folder_button.setVisible(self.key == "folder")
         self.stop_unreadable.setVisible(self.key == "folder")
+        self.data_mode.setVisible(self.key == "folder")
         if info is not None:
             classes = ", ".join(info.classes) if info.classes else "one per sub-folder"
             self.description.setText(f"{info.description}<br><b>Classes:</b> {classes}")
@@ -148,6 +158,7 @@ class DatasetPanel(QWidget):
         root = self.folder or None
         shape, fix = self.input_shape, ("auto" if self.adapt.isChecked() else None)
         unreadable = "stop" if self.stop_unreadable.isChecked() else "skip"
+        data_mode = self.data_mode.currentData() if key == "folder" else "auto"
         self._pending_key = key
         self.load_button.setText("Cancel")
         self.load_button.setToolTip("Stop loading this data set")
@@ -166,7 +177,7 @@ class DatasetPanel(QWidget):
                 self.progress_text.emit(message)
 
         self._loader.start(lambda: load_dataset(key, size=size, root=root, input_shape=shape, fix=fix,
-                                                progress=progress, unreadable=unreadable))
+                                                progress=progress, unreadable=unreadable, data_mode=data_mode))
 
     def cancel_load(self) -> None:
         """Stop the running load at its next progress report (generated sets, downloads and image folders
@@ -206,6 +217,8 @@ class DatasetPanel(QWidget):
         self.left_out.setText(f"{len(skipped):,} image(s) could not be read and were left out…")
         self.left_out.setVisible(bool(skipped))
         left_out = f"; {len(skipped):,} image(s) that could not be read were left out" if skipped else ""
+        if getattr(dataset.train.images, "lazy", False):
+            left_out += "; read from disk while training"
         self.status.emit(f"{dataset.info.title}: {len(dataset.train)} training, {len(dataset.val)} validation, "
                          f"{len(dataset.test)} test images of {'×'.join(map(str, dataset.input_shape))}{left_out}")
         self.dataset_loaded.emit(dataset)

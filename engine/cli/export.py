@@ -159,8 +159,10 @@ def _save_dataset(graph, key, config, path: Path, root=None, download: bool = Tr
         raise CommandError("cannot export the data set: the design has no Input layer, so the image size is "
                            "unknown; add an Input layer (or leave out --data-out)") from None
     try:
+        # a tensor file holds every image: the folder is read into memory, within its limits
         data = load_dataset(key or "generated_digits", size=getattr(config, "data_size", None),
-                            seed=getattr(config, "seed", 0), input_shape=shape, root=root, download=download)
+                            seed=getattr(config, "seed", 0), input_shape=shape, root=root, download=download,
+                            data_mode="memory")
     except DatasetError as exc:
         raise CommandError(f"cannot export the data set: {exc.message}") from None
     images = torch.cat([data.train.images, data.val.images])

@@ -37,7 +37,8 @@ class DatasetInfo:
 
 @dataclass(frozen=True)
 class Split:
-    """One split: images float32 N×C×H×W in [0, 1], labels int64 N."""
+    """One split: images float32 N×C×H×W in [0, 1] (a tensor, or for a folder too large for memory a
+    FolderImages that reads them from disk when indexed), labels int64 N."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -52,7 +53,7 @@ class Split:
 
     def subset(self, indices: Sequence[int] | torch.Tensor | np.ndarray) -> "Split":
         idx = torch.as_tensor(indices, dtype=torch.long)
-        return Split(self.images[idx], self.labels[idx])
+        return Split(_take(self.images, idx), self.labels[idx])
 
 
 class Dataset:
@@ -123,4 +124,10 @@ def split_off_test(images: torch.Tensor, labels: torch.Tensor, test_fraction: fl
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed + 104729))
     n_test = max(1, int(round(len(labels) * test_fraction)))
     test_idx, pool_idx = order[:n_test].sort().values, order[n_test:].sort().values
-    return Split(images[pool_idx], labels[pool_idx]), Split(images[test_idx], labels[test_idx])
+    return (Split(_take(images, pool_idx), labels[pool_idx]),
+            Split(_take(images, test_idx), labels[test_idx]))
+
+
+def _take(images, idx: torch.Tensor):
+    """images[idx]; for images streamed from disk, the subset stays on disk (engine.data.folder_stream)."""
+    return images.take(idx) if getattr(images, "lazy", False) else images[idx]

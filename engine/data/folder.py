@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -19,14 +20,15 @@ if TYPE_CHECKING:
 
 TEST_FRACTION = 0.2
 DEFAULT_SIZE = (3, 64, 64)
-MAX_IMAGES = 200_000
+MAX_IMAGES = 200_000          # held in memory; larger folders are streamed from disk (folder_stream)
 MAX_DEPTH = 8                 # folders below a class folder
-MAX_ENTRIES = 1_000_000       # files and folders looked at in one scan
+MAX_ENTRIES = 5_000_000       # files and folders looked at in one scan (ImageNet's training set has 1.3 million)
 MAX_CLASSES = 1000
 MAX_PIXELS = 64_000_000       # one image (8000×8000); a 30000×30000 PNG of a few bytes is a decompression bomb
 SCAN_REPORT_EVERY = 2_000     # entries between progress reports while scanning
 UNREADABLE_LISTED = 1_000     # unreadable files named in the report (the rest are counted)
 UNREADABLE_CHOICES = ("skip", "stop")
+DATA_MODES = ("auto", "memory", "stream")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -67,9 +69,6 @@ def scan_image_folder(root: Path, progress: Callable[[float, str], None] | None 
                         stack.append((Path(entry.path), depth + 1))
                 elif entry.name.lower().endswith(IMAGE_SUFFIXES) and _is_file(entry):
                     samples.append((entry.path, index))
-        if len(samples) > MAX_IMAGES:
-            raise DatasetError(f"{root} holds more than {MAX_IMAGES} images; at most {MAX_IMAGES} are loaded "
-                               f"into memory")
     return tuple(classes), samples
 
 
@@ -131,10 +130,14 @@ class _Images(Dataset):
 
 def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
                       progress: Callable[[float, str], None] | None = None,
-                      unreadable: str = "skip") -> tuple[Split, Split, tuple[str, ...], tuple]:
-    """(pool, test, class names, skipped): the folder's images decoded at the Input's size. A file that cannot
-    be used is left out and listed in `skipped` as (path, reason) with unreadable="skip", after reading all the
-    others; with "stop", DatasetError names every such file (the first UNREADABLE_LISTED)."""
+                      unreadable: str = "skip", data_mode: str = "auto") -> tuple[Split, Split, tuple[str, ...], tuple]:
+    """(pool, test, class names, skipped): the folder's images at the Input's size. A file that cannot be used
+    is left out and listed in `skipped` as (path, reason) with unreadable="skip", after reading all the others;
+    with "stop", DatasetError names every such file (the first UNREADABLE_LISTED).
+
+    data_mode "memory" decodes every image once into memory; "stream" keeps only the file list and decodes
+    batches while training (engine.data.folder_stream), so memory stays flat however large the folder is;
+    "auto" streams when the decoded images would not fit the memory limit or number over MAX_IMAGES."""
     import torchvision.transforms.v2 as T
 
     if not root.is_dir():
@@ -145,6 +148,8 @@ def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
                            f"{channels} channels; set the Input's channels to 1 or 3")
     transform = T.Compose([T.PILToTensor(), T.Resize((height, width), antialias=True),
                            T.ToDtype(torch.float32, scale=True)])
+    if data_mode not in DATA_MODES:
+        raise DatasetError(f"the data mode is one of {', '.join(DATA_MODES)}; got {data_mode!r}")
     if unreadable not in UNREADABLE_CHOICES:
         raise DatasetError(f"unreadable images can be skipped or stop the load ({', '.join(UNREADABLE_CHOICES)}); "
                            f"got {unreadable!r}")
@@ -153,6 +158,11 @@ def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
         raise DatasetError(f"{root} has only {len(classes)} class folder(s); a classifier needs at least 2")
     if not samples:
         raise DatasetError(f"{root} holds no images (.png, .jpg, ...) in its class folders")
+    if streamed(len(samples), (channels, height, width), data_mode):
+        return _stream(root, samples, classes, (channels, height, width), seed, progress, unreadable)
+    if len(samples) > MAX_IMAGES:
+        raise DatasetError(f"{root} holds {len(samples):,} images; at most {MAX_IMAGES:,} are loaded into memory. "
+                           f"Stream them from disk instead (--data-mode stream, or Automatic in the app)")
     folder = _Images(samples, (channels, height, width), transform)
     # Decode in worker processes, in batches, once; training then batches from memory.
     loader = DataLoader(folder, batch_size=256, num_workers=min(4, torch.get_num_threads()),
@@ -182,13 +192,67 @@ def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
     return pool, test, tuple(classes), skipped
 
 
-def _reading_text(root: Path, done: int, total: int, failed: int, started: float) -> str:
+def streamed(count: int, shape: Sequence[int], data_mode: str) -> bool:
+    """Whether a folder of `count` images of `shape` is streamed from disk rather than held in memory."""
+    if data_mode != "auto":
+        return data_mode == "stream"
+    from engine.memory_limit import current_limit
+
+    return count > MAX_IMAGES or count * int(np.prod(shape)) * 4 > current_limit()
+
+
+def _stream(root, samples, classes, shape, seed, progress, unreadable):
+    """Check every file's header (cheap: no pixels are decoded) and keep the readable ones as a FolderImages."""
+    from engine.data.folder_stream import FolderImages
+
+    kept, failed, started = [], [], time.monotonic()
+    for n, (path, label) in enumerate(samples, start=1):
+        try:
+            check_image(path)
+            kept.append((path, label))
+        except ValueError as exc:
+            failed.append((path, str(exc)))
+        if progress and (n % 512 == 0 or n == len(samples)):
+            progress(n / len(samples), _reading_text(root, n, len(samples), len(failed), started, "Checking"))
+    skipped = tuple(failed)
+    if failed and unreadable == "stop":
+        raise DatasetError(f"{len(failed):,} of the {len(samples):,} images in {root} cannot be used: "
+                           f"{_first_few(skipped)}; remove or replace them, or let the load leave them out")
+    if len(kept) < 2:
+        raise DatasetError(f"none of the images in {root} can be used: {_first_few(skipped)}")
+    images = FolderImages([p for p, _ in kept], shape)
+    labels = torch.tensor([label for _, label in kept], dtype=torch.long)
+    pool, test = split_off_test(images, labels, TEST_FRACTION, seed)
+    return pool, test, tuple(classes), skipped
+
+
+def check_image(path: str) -> None:
+    """ValueError saying why, when a file is not an image PIL can open or is too large; reads its header only."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as img:
+                width, height = img.size
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ValueError(f"it is a decompression bomb ({exc})") from None
+        except Image.UnidentifiedImageError:
+            raise ValueError("it is not a readable image (not an image file, or a format PIL cannot read)") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ValueError(f"it is not a readable image ({type(exc).__name__}: {str(exc)[:100]})") from None
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"it claims {width}×{height} pixels, more than the {MAX_PIXELS:,} an image may have "
+                         f"(a decompression bomb, or a huge scan)")
+
+
+def _reading_text(root: Path, done: int, total: int, failed: int, started: float, verb: str = "Reading") -> str:
     """"Reading images from …: 2,560 of 10,000, about 12 s left (1 unreadable)"."""
     elapsed = time.monotonic() - started
     left = elapsed / done * (total - done) if done else 0.0
     when = f", about {left:.0f} s left" if done < total and elapsed > 1 else ""
     bad = f" ({failed:,} unreadable)" if failed else ""
-    return f"Reading images from {root}: {done:,} of {total:,}{when}{bad}"
+    return f"{verb} images from {root}: {done:,} of {total:,}{when}{bad}"
 
 
 def _reason(path: str, channels: int, listed: int) -> str:

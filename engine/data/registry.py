@@ -23,38 +23,39 @@ def default_root() -> Path:
 @dataclass(frozen=True)
 class _Entry:
     info: DatasetInfo
-    # (size, seed, root, progress, download, input_shape, unreadable) -> (pool, test, class_names[, skipped])
+    # (size, seed, root, progress, download, input_shape, options) -> (pool, test, class_names[, skipped]);
+    # options: what image folders are told (unreadable, data_mode)
     load: Callable
 
 
-def _generated_digits(size, seed, root, progress, download, input_shape, unreadable):
+def _generated_digits(size, seed, root, progress, download, input_shape, options):
     from engine.data.generated_digits import make_digits
     return make_digits(size or 10_000, seed, progress)
 
 
-def _generated_shapes(size, seed, root, progress, download, input_shape, unreadable):
+def _generated_shapes(size, seed, root, progress, download, input_shape, options):
     from engine.data.generated_shapes import make_shapes
     return make_shapes(size or 10_000, seed, progress)
 
 
-def _uci_digits(size, seed, root, progress, download, input_shape, unreadable):
+def _uci_digits(size, seed, root, progress, download, input_shape, options):
     from engine.data.uci_digits import load_uci_digits
     return load_uci_digits(seed)
 
 
 def _torchvision(key):
-    def load(size, seed, root, progress, download, input_shape, unreadable):
+    def load(size, seed, root, progress, download, input_shape, options):
         from engine.data.torchvision_sets import load_torchvision_set
         return load_torchvision_set(key, Path(root) if root else default_root(), progress, download)
     return load
 
 
-def _folder(size, seed, root, progress, download, input_shape, unreadable):
+def _folder(size, seed, root, progress, download, input_shape, options):
     from engine.data.folder import load_image_folder
     if not root:
         raise DatasetError("the folder data set needs a folder: pass root (--data-root PATH) pointing to a "
                            "folder with one sub-folder of images per class")
-    return load_image_folder(Path(root), input_shape, seed, progress, unreadable)
+    return load_image_folder(Path(root), input_shape, seed, progress, **options)
 
 
 def _entries() -> dict:
@@ -112,7 +113,7 @@ def dataset_info(key: str) -> DatasetInfo:
 def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int = 0,
                  root: str | os.PathLike[str] | None = None, progress: Callable | None = None,
                  input_shape: tuple | None = None, fix: str | Iterable[str] | None = None,
-                 download: bool = True, unreadable: str = "skip") -> Dataset:
+                 download: bool = True, unreadable: str = "skip", data_mode: str = "auto") -> Dataset:
     """Load (or generate) a data set and split it into train, validation and test.
 
     size: number of images for generated sets. root: a folder for the folder set, or where MNIST /
@@ -121,6 +122,8 @@ def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int 
     DatasetError listing the fixes, which fix= ("resize", "grey_to_rgb", "rgb_to_grey" or "auto")
     applies. download=False never touches the network. unreadable: what an image folder does with files it
     cannot use, "skip" (left out, listed in the result's info.skipped) or "stop" (DatasetError naming them).
+    data_mode: an image folder's images held in memory ("memory"), read from disk batch by batch while training
+    ("stream"), or streamed only when they would not fit the memory limit ("auto").
     """
     entries = _entries()
     if key not in entries:
@@ -128,7 +131,8 @@ def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int 
     if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 10):
         raise DatasetError(f"size must be a whole number of at least 10 images, got {size!r}")
     entry = entries[key]
-    pool, test, class_names, *rest = entry.load(size, seed, root, progress, download, input_shape, unreadable)
+    options = {"unreadable": unreadable, "data_mode": data_mode}
+    pool, test, class_names, *rest = entry.load(size, seed, root, progress, download, input_shape, options)
     have = tuple(pool.images.shape[1:])
     info = replace(entry.info, input_shape=have, classes=tuple(class_names), offline=True,
                    skipped=tuple(rest[0]) if rest else ())

@@ -34,7 +34,9 @@ class BatchSource:
         self.device, self.config, self.world, self.name = device, config, world, name
         self.per_rank = len(split) // world.size  # equal shards, so every rank runs the same number of steps
         self.steps_per_epoch = max(1, math.ceil(self.per_rank / config.batch_size))
-        self.resident = keeps_resident(device, split.images.element_size() * split.images.nelement())
+        # images streamed from disk are never copied whole: workers read and decode them batch by batch
+        self.resident = not getattr(split.images, "lazy", False) and keeps_resident(
+            device, split.images.element_size() * split.images.nelement())
         self.split = split
         self.aug = config.augmentation if config.augmentation.enabled else None
         self.gen = torch.Generator(device=device if device.type != "mps" else "cpu")

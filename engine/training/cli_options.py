@@ -33,6 +33,10 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fix", choices=FIXES, action="append",
                    help="make the data fit the design's Input: resize, grey_to_rgb, rgb_to_grey, or auto (all needed)")
     g.add_argument("--no-download", action="store_true", help="never use the network; only local files")
+    g.add_argument("--data-mode", choices=("auto", "memory", "stream"), default="auto",
+                   help="for --data folder: hold the images in memory, read them from disk batch by batch while "
+                        "training (stream: memory stays flat however large the folder), or stream only when they "
+                        "would not fit the memory limit (auto, the default)")
     g.add_argument("--unreadable", choices=("skip", "stop"), default="skip",
                    help="for --data folder: leave out images that cannot be read and list them (skip, the default), "
                         "or stop and name them (stop)")
@@ -134,10 +138,18 @@ def load_data(args: argparse.Namespace, graph: GraphSpec, config: TrainConfig,
     try:
         data = load_dataset(args.data, size=config.data_size, seed=config.seed, root=args.data_root,
                             progress=progress, input_shape=want, fix=args.fix, download=not args.no_download,
-                            unreadable=getattr(args, "unreadable", "skip"))
+                            unreadable=getattr(args, "unreadable", "skip"),
+                            data_mode=getattr(args, "data_mode", "auto"))
     except DatasetError as exc:
         hint = f" Add {' '.join('--fix ' + f for f in exc.fixes)} to do that." if exc.fixes else ""
         raise CommandError(f"{exc}{hint}") from None
+    if getattr(data.train.images, "lazy", False) and report:
+        from engine.memory_limit import format_size
+
+        count = len(data.train) + len(data.val) + len(data.test)
+        size = format_size(count * int(data.train.images.nelement() / max(len(data.train), 1)) * 4)
+        report(f"note: the {count:,} images are read from disk batch by batch while training (in memory they would "
+               f"take {size}; --data-mode memory to hold them)")
     if data.info.skipped and report:
         from engine.data.folder import unreadable_summary
 

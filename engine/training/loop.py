@@ -327,6 +327,8 @@ class _Run:
         """Training images holding NaN or infinite pixels: after a non-finite loss, this tells a damaged data
         set from a learning rate that is too high. Counted in chunks so no full-size mask is allocated."""
         images = self.data.train.images
+        if getattr(images, "lazy", False):   # decoded from image files: never NaN, and too many to read again
+            return 0
         return sum(int((~torch.isfinite(images[i:i + 4096].flatten(1))).any(1).sum())
                    for i in range(0, len(images), 4096))
 

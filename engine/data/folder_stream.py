@@ -1,0 +1,95 @@
+"""Image folders too large for memory: `FolderImages` stands where a split's image tensor would, holds only the
+file paths, and decodes images when they are asked for, at the network's input size. Training reads it in
+batches through DataLoader worker processes (engine.training.batches), so memory stays flat however large the
+folder is; evaluation, previews and probes decode the few images they show.
+
+It indexes like the float32 N×C×H×W tensor it stands for: `images[i]` is one C×H×W image, `images[a:b]`,
+`images[index_tensor]` and `images.index_select(0, idx)` are batches; `take(idx)` is the lazy subset a split
+is cut with. It cannot be moved to a device whole (`to` refuses): nothing copies a streamed set.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from engine.data.folder import read_image
+
+
+class FolderImages:
+    """A lazy image tensor over files; see the module docstring."""
+
+    lazy = True
+    dtype = torch.float32
+
+    def __init__(self, paths: Sequence[str], shape: Sequence[int]):
+        self.paths = tuple(paths)
+        self.image_shape = tuple(int(s) for s in shape)
+        self._transform = None
+
+    # ---- what code that handles image tensors asks of them --------------------------------------
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.paths), *self.image_shape))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def dim(self) -> int:
+        return 4
+
+    def element_size(self) -> int:
+        return 4
+
+    def nelement(self) -> int:
+        return len(self.paths) * int(np.prod(self.image_shape))
+
+    numel = nelement
+
+    def to(self, *args, **kwargs):
+        raise TypeError("a streamed image folder is read in batches; it cannot be copied to a device whole")
+
+    def take(self, indices) -> FolderImages:
+        """The images at `indices`, still on disk."""
+        idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1).tolist()
+        return FolderImages([self.paths[i] for i in idx], self.image_shape)
+
+    def index_select(self, dim: int, indices) -> torch.Tensor:
+        if dim != 0:
+            raise ValueError("images are selected along the first dimension only")
+        return self._decode(torch.as_tensor(indices, dtype=torch.long).reshape(-1).tolist())
+
+    def __getitem__(self, key) -> torch.Tensor:
+        if isinstance(key, (int, np.integer)) or torch.is_tensor(key) and key.dim() == 0:
+            return self._decode([int(key)])[0]
+        if isinstance(key, slice):
+            return self._decode(list(range(len(self.paths)))[key])
+        return self.index_select(0, key)
+
+    # ---- decoding ---------------------------------------------------------------------------------
+    def _decode(self, indices: list) -> torch.Tensor:
+        if self._transform is None:
+            import torchvision.transforms.v2 as T
+
+            c, h, w = self.image_shape
+            self._transform = T.Compose([T.PILToTensor(), T.Resize((h, w), antialias=True),
+                                         T.ToDtype(torch.float32, scale=True)])
+        out = torch.empty((len(indices), *self.image_shape), dtype=torch.float32)
+        for row, i in enumerate(indices):
+            try:
+                out[row] = self._transform(read_image(self.paths[i], self.image_shape[0]))
+            except ValueError as exc:
+                raise OSError(f"the image {self.paths[i]} cannot be read any more: {exc}") from None
+        return out
+
+    def __getstate__(self) -> dict:   # the transform is rebuilt where it is used (a worker, the training process)
+        return {"paths": self.paths, "image_shape": self.image_shape}
+
+    def __setstate__(self, state: dict) -> None:
+        self.paths, self.image_shape, self._transform = state["paths"], state["image_shape"], None
+
+
+def is_lazy(images) -> bool:
+    """Whether `images` is read from disk on demand rather than held in memory."""
+    return bool(getattr(images, "lazy", False))
