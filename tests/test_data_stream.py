@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from engine.data import load_dataset
-from engine.data.folder_stream import FolderImages, is_lazy
+from engine.data.folder_stream import is_lazy
 from engine.training.batches import BatchSource
 from engine.training.config import TrainConfig
 from engine.training.devices import World
