@@ -62,3 +62,38 @@ def test_a_load_is_cancelled_with_the_load_button(window, data, qtbot):
     qtbot.waitUntil(lambda: not data.loading, timeout=60000)
     qtbot.waitUntil(lambda: "Loading cancelled." in messages, timeout=10000)
     assert data.dataset is None and data.load_button.text() == "Load" and data.load_button.isEnabled()
+
+
+def test_a_streamed_folder_trains_in_the_app(window, data, qtbot, tmp_path):
+    """Read from disk while training: the folder loads as a file list, the run in the training process reads it
+    batch by batch, and evaluation and the feature-map probe decode the images they show."""
+    root = tmp_path / "images"
+    for k, cls in enumerate(("light", "dark")):
+        (root / cls).mkdir(parents=True)
+        for i in range(30):
+            Image.new("L", (32, 32), 220 - 180 * k + i).save(root / cls / f"{i}.png")
+    graph = window.document.graph
+    output = graph.nodes_of_kind("Output")[0]
+    head = graph.nodes_of_kind("Linear")[-1]
+    window.document.set_params(output.id, {**output.params, "classes": 2})
+    window.document.set_params(head.id, {**head.params, "out_features": 2})
+    data.select("folder")
+    data.folder = str(root)
+    data.data_mode.setCurrentIndex(data.data_mode.findData("stream"))
+    messages = []
+    data.status.connect(messages.append)
+    with qtbot.waitSignal(data.dataset_loaded, timeout=60000):
+        data.load()
+    assert getattr(data.dataset.train.images, "lazy", False) and "read from disk while training" in messages[-1]
+    dash = window.training
+    dash.form.batch_size.setValue(16)
+    dash.form.epochs.setValue(6)
+    dash.form.lr.setValue(0.005)
+    dash.form.device.setCurrentText("cpu")
+    with qtbot.waitSignal(dash.run_finished, timeout=180000):
+        assert dash.start()
+    qtbot.waitUntil(lambda: not dash.controller.running, timeout=60000)
+    record = dash.record
+    losses = record.epoch_metrics["train_loss"]
+    assert record.status == "finished" and len(losses) == 6 and losses[-1] < losses[0]
+    assert record.test is not None and record.test["count"] == len(data.dataset.test)
