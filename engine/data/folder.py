@@ -86,8 +86,11 @@ def _is_file(entry) -> bool:
         return False
 
 
-def read_image(path: str, channels: int) -> Image.Image:
-    """One image as a PIL image in grey (1) or RGB (3). ValueError saying why when it cannot be used."""
+def read_image(path: str, channels: int, size: Sequence[int] | None = None) -> Image.Image:
+    """One image as a PIL image in grey (1) or RGB (3). ValueError saying why when it cannot be used.
+
+    With the (height, width) it will be resized to, a JPEG at least twice as large is decoded at a reduced
+    scale (PIL's draft: the decoder skips the detail a downscale would throw away), never below that size."""
     from PIL import Image
 
     with warnings.catch_warnings():
@@ -98,6 +101,8 @@ def read_image(path: str, channels: int) -> Image.Image:
                 if width * height > MAX_PIXELS:
                     raise ValueError(f"it claims {width}×{height} pixels, more than the {MAX_PIXELS:,} an image "
                                      f"may have (a decompression bomb, or a huge scan)")
+                if size is not None and img.format == "JPEG" and width >= 2 * size[1] and height >= 2 * size[0]:
+                    img.draft("L" if channels == 1 else "RGB", (size[1], size[0]))
                 return img.convert("L" if channels == 1 else "RGB")
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ValueError(f"it is a decompression bomb ({exc})") from None
@@ -123,7 +128,7 @@ class _Images(Dataset):
     def __getitem__(self, index):
         path, label = self.samples[index]
         try:
-            return self.transform(read_image(path, self.shape[0])), label
+            return self.transform(read_image(path, self.shape[0], self.shape[1:])), label
         except Exception:  # reported by the main process, which reads the file again for the reason
             return torch.zeros(self.shape, dtype=torch.float32), -1 - index
 

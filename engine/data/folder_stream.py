@@ -78,7 +78,7 @@ class FolderImages:
         out = torch.empty((len(indices), *self.image_shape), dtype=torch.float32)
         for row, i in enumerate(indices):
             try:
-                out[row] = self._transform(read_image(self.paths[i], self.image_shape[0]))
+                out[row] = self._transform(read_image(self.paths[i], self.image_shape[0], self.image_shape[1:]))
             except ValueError as exc:
                 raise OSError(f"the image {self.paths[i]} cannot be read any more: {exc}") from None
         return out
