@@ -47,20 +47,20 @@ class FolderImages:
 
     numel = nelement
 
-    def to(self, *args, **kwargs):
+    def to(self, *args: object, **kwargs: object) -> FolderImages:
         raise TypeError("a streamed image folder is read in batches; it cannot be copied to a device whole")
 
-    def take(self, indices) -> FolderImages:
+    def take(self, indices: Sequence[int] | torch.Tensor) -> FolderImages:
         """The images at `indices`, still on disk."""
         idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1).tolist()
         return FolderImages([self.paths[i] for i in idx], self.image_shape)
 
-    def index_select(self, dim: int, indices) -> torch.Tensor:
+    def index_select(self, dim: int, indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
         if dim != 0:
             raise ValueError("images are selected along the first dimension only")
         return self._decode(torch.as_tensor(indices, dtype=torch.long).reshape(-1).tolist())
 
-    def __getitem__(self, key) -> torch.Tensor:
+    def __getitem__(self, key: int | slice | Sequence[int] | torch.Tensor) -> torch.Tensor:
         if isinstance(key, (int, np.integer)) or torch.is_tensor(key) and key.dim() == 0:
             return self._decode([int(key)])[0]
         if isinstance(key, slice):
@@ -90,6 +90,6 @@ class FolderImages:
         self.paths, self.image_shape, self._transform = state["paths"], state["image_shape"], None
 
 
-def is_lazy(images) -> bool:
+def is_lazy(images: object) -> bool:
     """Whether `images` is read from disk on demand rather than held in memory."""
     return bool(getattr(images, "lazy", False))
