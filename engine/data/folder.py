@@ -2,10 +2,11 @@
 resized to the network's input size and converted to its channel count."""
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,11 +87,10 @@ def _is_file(entry) -> bool:
         return False
 
 
-def read_image(path: str, channels: int, size: Sequence[int] | None = None) -> Image.Image:
-    """One image as a PIL image in grey (1) or RGB (3). ValueError saying why when it cannot be used.
-
-    With the (height, width) it will be resized to, a JPEG at least twice as large is decoded at a reduced
-    scale (PIL's draft: the decoder skips the detail a downscale would throw away), never below that size."""
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[Image.Image]:
+    """The image at `path`, opened (its header read) and within MAX_PIXELS. Any failure, also while the caller
+    decodes it, becomes a ValueError saying why in the user's words."""
     from PIL import Image
 
     with warnings.catch_warnings():
@@ -99,20 +99,34 @@ def read_image(path: str, channels: int, size: Sequence[int] | None = None) -> I
             with Image.open(path) as img:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
-                    raise ValueError(f"it claims {width}×{height} pixels, more than the {MAX_PIXELS:,} an image "
-                                     f"may have (a decompression bomb, or a huge scan)")
-                if size is not None and img.format == "JPEG" and width >= 2 * size[1] and height >= 2 * size[0]:
-                    img.draft("L" if channels == 1 else "RGB", (size[1], size[0]))
-                return img.convert("L" if channels == 1 else "RGB")
+                    raise _TooLarge(f"it claims {width}×{height} pixels, more than the {MAX_PIXELS:,} an image "
+                                    f"may have (a decompression bomb, or a huge scan)")
+                yield img
+        except _TooLarge as exc:
+            raise ValueError(str(exc)) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ValueError(f"it is a decompression bomb ({exc})") from None
-        except (OSError, SyntaxError, ValueError, EOFError, Image.UnidentifiedImageError) as exc:
-            if isinstance(exc, ValueError) and "pixels" in str(exc):
-                raise
-            if isinstance(exc, Image.UnidentifiedImageError):   # its message repeats the path
-                raise ValueError("it is not a readable image (not an image file, or a format PIL cannot "
-                                 "read)") from None
+        except Image.UnidentifiedImageError:   # its message repeats the path
+            raise ValueError("it is not a readable image (not an image file, or a format PIL cannot read)") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ValueError(f"it is not a readable image ({type(exc).__name__}: {str(exc)[:100]})") from None
+
+
+class _TooLarge(Exception):
+    """An image over MAX_PIXELS (kept apart from PIL's own ValueErrors, whose message is rephrased)."""
+
+
+def read_image(path: str, channels: int, size: Sequence[int] | None = None) -> Image.Image:
+    """One image as a PIL image in grey (1) or RGB (3). ValueError saying why when it cannot be used.
+
+    With the (height, width) it will be resized to, a JPEG at least twice as large is decoded at a reduced
+    scale (PIL's draft: the decoder skips the detail a downscale would throw away), never below that size."""
+    mode = "L" if channels == 1 else "RGB"
+    with _opened(path) as img:
+        width, height = img.size
+        if size is not None and img.format == "JPEG" and width >= 2 * size[1] and height >= 2 * size[0]:
+            img.draft(mode, (size[1], size[0]))
+        return img.convert(mode)
 
 
 class _Images(Dataset):
@@ -233,22 +247,8 @@ def _stream(root, samples, classes, shape, seed, progress, unreadable):
 
 def check_image(path: str) -> None:
     """ValueError saying why, when a file is not an image PIL can open or is too large; reads its header only."""
-    from PIL import Image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as img:
-                width, height = img.size
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ValueError(f"it is a decompression bomb ({exc})") from None
-        except Image.UnidentifiedImageError:
-            raise ValueError("it is not a readable image (not an image file, or a format PIL cannot read)") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ValueError(f"it is not a readable image ({type(exc).__name__}: {str(exc)[:100]})") from None
-    if width * height > MAX_PIXELS:
-        raise ValueError(f"it claims {width}×{height} pixels, more than the {MAX_PIXELS:,} an image may have "
-                         f"(a decompression bomb, or a huge scan)")
+    with _opened(path):
+        pass
 
 
 def _reading_text(root: Path, done: int, total: int, failed: int, started: float, verb: str = "Reading") -> str:
