@@ -1,7 +1,8 @@
 """Interchange: for every torchvision classification family, the import time (also relative to one forward
 pass), the parameters of both and the largest output difference from the original; the same model written
-by torch.onnx and imported from that file (time, and the largest difference from onnxruntime); then export
-and bundle times for a template. Prints ratios; never part of the test suite.
+by torch.onnx and imported from that file (time, and the largest difference from onnxruntime); the exported
+PyTorch code (lines, classes, and the largest difference after loading the original's state_dict into it with
+strict=True); then export and bundle times for a template. Prints ratios; never part of the test suite.
 
     python bench/interchange.py
 """
@@ -63,7 +64,27 @@ def family_row(key: str) -> str:
     imp = time.perf_counter() - t
     same = "equal" if result.imported_parameters == result.original_parameters else "DIFFER"
     return (f"{key:20s} {'x'.join(map(str, shape)):>9s} {imp:8.2f} {imp / fwd:9.0f} "
-            f"{result.original_parameters:>12,} {same:>7s} {result.max_difference:10.1e}  {onnx_cells(model, shape)}")
+            f"{result.original_parameters:>12,} {same:>7s} {result.max_difference:10.1e}  {export_cells(model, result, shape)}"
+            f"  {onnx_cells(model, shape)}")
+
+
+def export_cells(model, result, shape) -> str:
+    """Lines and classes of the exported code, and its largest output difference from the original after
+    `load_state_dict(original.state_dict(), strict=True)`."""
+    from engine.codegen import export_python
+
+    code = export_python(result.graph, "Exported")
+    namespace: dict = {}
+    exec(compile(code.split('if __name__ == "__main__":')[0], "exported.py", "exec"), namespace)
+    exported = namespace["Exported"]().eval()
+    try:
+        exported.load_state_dict(model.state_dict(), strict=True)
+    except RuntimeError:
+        return f"{len(code.splitlines()):5d} {code.count(chr(10) + 'class '):3d}  not strict"
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        diff = float((exported(x) - model(x)).abs().max())
+    return f"{len(code.splitlines()):5d} {code.count(chr(10) + 'class '):3d} {diff:10.1e}"
 
 
 def onnx_cells(model, shape) -> str:
@@ -100,7 +121,8 @@ def onnx_cells(model, shape) -> str:
 
 def main():
     torch.set_num_threads(1)
-    print("model                    input  import s  /forward   parameters  import  max |diff|  onnx s  vs ort")
+    print("model                    input  import s  /forward   parameters  import  max |diff|  "
+          "lines cls strict diff  onnx s  vs ort")
     for key in FAMILIES:
         print(family_row(key), flush=True)
     graph = load_template("small_resnet")

@@ -64,6 +64,14 @@ class Inspector(QScrollArea):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Id", QLabel(spec.id))
+        if spec.name:   # an imported layer: where its weights live in the original (and in every export)
+            path = QLabel(spec.name)
+            path.setTextFormat(Qt.TextFormat.PlainText)
+            path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            path.setToolTip("The module path this layer had in the imported model. Its weights are stored under it "
+                            "(e.g. layer1.0.conv1.weight), so they load into the original model, and the exported "
+                            "code uses the same structure.")
+            form.addRow("Module", path)
         self.label_edit = QLineEdit(spec.label)
         self.label_edit.setPlaceholderText(spec.id)
         self.label_edit.setMaxLength(80)

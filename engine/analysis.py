@@ -15,6 +15,7 @@ import torch
 
 from engine.graph import GraphSpec
 from engine.memory_limit import find_problem
+from engine.module_paths import path_problems
 from engine.registry import Receptive, ShapeError, get_kind
 
 if TYPE_CHECKING:
@@ -111,6 +112,38 @@ def _count_params(kind: str, frozen_params: tuple, in_shapes: tuple) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+@lru_cache(maxsize=4096)
+def _holds_state(kind: str, frozen_params: tuple, in_shapes: tuple) -> bool:
+    """Whether the module holds weights or buffers (built on the meta device)."""
+    k = get_kind(kind)
+    if k.build is None:
+        return False
+    with torch.device("meta"):
+        return bool(k.build(dict(frozen_params), list(in_shapes)).state_dict())
+
+
+def _check_module_paths(graph: GraphSpec, infos: dict, issues: list) -> None:
+    """Module paths (engine.module_paths) name where weights are stored: each is valid and used once, except
+    by layers without weights standing for one module the original called twice."""
+    for problem in path_problems(graph):
+        issues.append(Issue(problem))
+    shared: dict = {}
+    for spec in graph.nodes:
+        if spec.name and spec.kind not in ("Input", "Output"):
+            shared.setdefault(spec.name, []).append(spec)
+    for path, specs in shared.items():
+        if len(specs) < 2:
+            continue
+        for spec in specs:
+            info = infos.get(spec.id)
+            if info is not None and info.error is None and _holds_state(spec.kind, _freeze(spec.params),
+                                                                        info.in_shapes):
+                others = ", ".join(s.id for s in specs if s is not spec)
+                issues.append(Issue(f"holds weights under the module path {path!r}, which {others} also uses; "
+                                    f"give each layer with weights a name of its own", spec.id))
+                break
+
+
 class Analyzer:
     """Analyses graphs, reusing per-node results whose node and inputs did not change."""
 
@@ -166,6 +199,7 @@ class Analyzer:
         if problem is not None:  # e.g. a typo of 1,000,000 outputs; the compiler refuses it before allocating
             issues.append(Issue(problem.message, problem.node_id))
         _check_paths(graph, nodes, outgoing, issues)
+        _check_module_paths(graph, infos, issues)
         _warn_softmax_before_output(graph, nodes, incoming, issues)
         return Analysis(infos, issues, order)
 

@@ -1,56 +1,30 @@
 """Export a layer graph as readable, standalone PyTorch source.
 
-The class defines one attribute per node id, exactly like the compiled module, so a state_dict saved from
-`compile_graph(graph)` loads into it unchanged. Node ids are restricted to `name_123` by the file format,
-and user labels only ever appear inside comments with every non-printable character removed, so nothing a
-user types can become code.
+Layers sit at their module paths (engine.module_paths), so the exported class's state_dict keys are the
+compiled module's: weights the app saves load into it unchanged, and an imported model's original weights
+load into it with strict=True. Groups of layers become nn.Sequential, block classes written once and used
+many times, or holders (engine.codegen_blocks, engine.codegen_slots).
+
+Node ids are restricted to `name_123` and module paths to Python names and numbers by the file format; user
+labels only ever appear inside comments with every non-printable character removed, so nothing a user types
+can become code.
 """
 from __future__ import annotations
 
-import builtins
+import inspect
 import keyword
-import re
 import textwrap
 
+from engine import modules
 from engine.analysis import Analysis, analyze
+from engine.codegen_blocks import INDENT, TreeWriter, build_tree
+from engine.codegen_names import class_name_for, class_name_problem, safe_comment  # noqa: F401  (re-exported)
+from engine.codegen_calls import tidy
+from engine.codegen_slots import group_classes, resolve
 from engine.compiler import GraphInvalidError, _ancestors_of_output
 from engine.graph import NODE_ID_PATTERN, GraphSpec
+from engine.module_paths import path_problem
 from engine.registry import get_kind
-
-def safe_comment(text: str, limit: int = 80) -> str:
-    """Text that is safe inside a `#` comment: printable characters only, one line, bounded length."""
-    cleaned = "".join(ch if ch.isprintable() else " " for ch in text)
-    return re.sub(r"\s+", " ", cleaned).strip()[:limit]
-
-
-# Names the generated module already uses: a class called `torch`, `Exception` or `__builtins__` would
-# shadow them (Python folds ｔｏｒｃｈ to torch too, hence ASCII only).
-RESERVED_NAMES = frozenset(dir(builtins)) | {"torch", "nn"}
-
-
-def class_name_problem(name: str, reserved: frozenset[str] | set[str] = frozenset()) -> str:
-    """Why `name` cannot be the exported network's class name ("" when it can): not a plain ASCII identifier,
-    a keyword, a __dunder__ name, or a name Python or the exported code (plus `reserved`) already uses."""
-    if not isinstance(name, str) or not name.isascii() or not name.isidentifier():
-        return "a class name uses only letters, digits and underscores (ASCII), not starting with a digit"
-    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
-        return f"{name} is a Python keyword"
-    if name.startswith("__") and name.endswith("__"):
-        return f"names like {name} are reserved by Python"
-    if name in RESERVED_NAMES or name in reserved:
-        return f"{name} is already used by Python or by the exported code"
-    if len(name) > 100:
-        return "a class name has at most 100 characters"
-    return ""
-
-
-def class_name_for(graph: GraphSpec, fallback: str = "Network",
-                   reserved: frozenset[str] | set[str] = frozenset()) -> str:
-    words = re.findall(r"[A-Za-z0-9]+", graph.name or "")
-    name = "".join(w[:1].upper() + w[1:] for w in words)[:60]
-    if not name or not name[0].isalpha():
-        return fallback
-    return name if not class_name_problem(name, reserved) else name + "Net"   # "Exception" -> "ExceptionNet"
 
 
 def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Analysis | None = None) -> str:
@@ -62,47 +36,26 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
     nodes = graph.node_map()
     needed = _ancestors_of_output(graph)
     order = [nid for nid in analysis.order if nid in needed]
-    for nid in order:  # defence in depth: ids were validated when the graph was loaded or created
-        if not NODE_ID_PATTERN.match(nid):
-            raise ValueError(f"node id {nid!r} is not a safe identifier")
-    consumers = {nid: 0 for nid in order}
-    for e in graph.edges:
-        if e.source in consumers and e.target in consumers:
-            consumers[e.source] += 1
-    init_lines, fwd_lines = [], []
-    names: dict = {}
-    input_shape = None
-    result = "x"
-    for nid in order:
-        spec, info = nodes[nid], analysis.nodes[nid]
-        kind = get_kind(spec.kind)
-        args = [names[e.source] for e in graph.in_edges(nid)]
-        comment = safe_comment(spec.label)
-        if spec.kind == "Input":
-            names[nid] = "x"
-            input_shape = info.shape
-            continue
-        if spec.kind == "Output":
-            result = args[0]
-            continue
-        if kind.emit_forward:  # a plain expression such as `a + b`: no submodule, no weights
-            call = kind.emit_forward(args)
-            if comment:
-                fwd_lines.append(f"        # {comment}")
-        else:
-            ctor = kind.emit(spec.params, list(info.in_shapes)).replace("\n", "\n        ")
-            if comment:
-                init_lines.append(f"        # {comment}")
-            init_lines.append(f"        self.{nid} = {ctor}  # -> {_shape_text(info.shape)}")
-            call = f"self.{nid}({args[0]})"
-        # Straight runs reuse `x`, as hand-written PyTorch does; branch points keep their node id.
-        sources = [e.source for e in graph.in_edges(nid)]
-        reuse = len(args) == 1 and args[0] == "x" and consumers[sources[0]] == 1
-        names[nid] = "x" if reuse else nid
-        fwd_lines.append(f"        {names[nid]} = {call}")
+    for nid in order:  # defence in depth: ids and names were validated when the graph was loaded or created
+        if not NODE_ID_PATTERN.match(nid) or nodes[nid].name and path_problem(nodes[nid].name):
+            raise ValueError(f"layer {nid!r} has a name that is not a safe identifier")
+    input_id = next(n for n in order if nodes[n].kind == "Input")
+    writer = TreeWriter(graph, analysis, order)
+    root = build_tree(graph, order)
+    writer.classify(root)
+    network = writer.network(root, input_id)
+    helpers = {c.__name__ for c in _helper_classes(graph, order, writer)}
+    block_sources, calls = group_classes(writer.templates, {cls} | helpers | {"OrderedDict"})
+    init_lines = []
+    for (attr, ctor), comment in zip(network.init, network.comments):
+        label = _label(root.members.get(attr), nodes)
+        if label:
+            init_lines.append(f"{INDENT * 2}# {label}")
+        assigned = _assignment(attr, tidy(resolve(ctor, calls)))
+        init_lines.append(f"{INDENT * 2}{assigned}" + (f"  # {comment}" if comment and "\n" not in assigned else ""))
+    input_shape = analysis.nodes[input_id].shape
     output_id = next(n for n in order if nodes[n].kind == "Output")
     classes = analysis.nodes[output_id].shape[0]
-    header = _header(graph, analysis, input_shape, classes)
     body = [f"class {cls}(nn.Module):",
             f'    """{_docstring(graph)}"""',
             "",
@@ -111,8 +64,7 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
             *(init_lines or ["        pass"]),
             "",
             "    def forward(self, x):",
-            *fwd_lines,
-            f"        return {result}",
+            *(f"{INDENT * 2}{line}" for line in network.forward),
             ""]
     demo = textwrap.dedent(f'''
         if __name__ == "__main__":
@@ -120,20 +72,42 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
             x = torch.randn(2, {", ".join(map(str, input_shape))})
             print(model(x).shape)  # torch.Size([2, {classes}])
         ''')
-    parts = [header, "import torch", "from torch import nn", "", ""]
-    for support in _support_classes(graph, order):
-        parts += [support, "", ""]
+    imports = ["import torch", "from torch import nn"]
+    if writer.uses_ordered_dict:
+        imports.insert(0, "from collections import OrderedDict")
+    parts = [_header(graph, analysis, input_shape, classes), *imports, "", ""]
+    for support in _helper_classes(graph, order, writer):
+        parts += [inspect.getsource(support).rstrip(), "", ""]
+    for source in block_sources:
+        parts += [source, "", ""]
     parts += ["\n".join(body), "", demo.lstrip("\n")]
     return "\n".join(parts)
 
 
-def _support_classes(graph: GraphSpec, order: list) -> list:
-    """The source of each helper module class the layers use (engine.modules), once, in first-use order."""
-    import inspect
+def _assignment(attr: str, ctor: str) -> str:
+    ctor = ctor.replace("\n", "\n" + INDENT * 2)
+    if attr.isidentifier() and not keyword.iskeyword(attr):
+        return f"self.{attr} = {ctor}"
+    if ctor.startswith("nn.Parameter("):
+        return f'self.register_parameter("{attr}", {ctor})'
+    return f'self.add_module("{attr}", {ctor})'
 
+
+def _label(member: object, nodes: dict) -> str:
+    """A layer's label as a comment, where it says more than its name."""
+    if not isinstance(member, list):
+        return ""
+    spec = nodes[member[0]]
+    return safe_comment(spec.label) if spec.label and spec.label not in (spec.name, spec.id) else ""
+
+
+def _helper_classes(graph: GraphSpec, order: list, writer: TreeWriter) -> list:
+    """The helper module classes the layers use (engine.modules), once, in first-use order."""
     nodes = graph.node_map()
     classes = dict.fromkeys(c for nid in order for c in get_kind(nodes[nid].kind).emit_classes)
-    return [inspect.getsource(c).rstrip() for c in classes]
+    if writer.uses_holder:
+        classes[modules.ModuleHolder] = None
+    return list(classes)
 
 
 def _shape_text(shape) -> str:

@@ -1,8 +1,12 @@
 """Compile a layer graph into a PyTorch module.
 
-The result is a `torch.fx.GraphModule`: its submodules are named by node id (so a state_dict key reads
-`conv2d_1.weight`) and its forward is generated Python code that calls them in dependency order, with no
-interpreter loop on the hot path. It traces, scripts and exports to ONNX like any hand-written module.
+The result is a `torch.fx.GraphModule`: its submodules are named by node id and its forward is generated
+Python code that calls them in dependency order, with no interpreter loop on the hot path. It traces, scripts
+and exports to ONNX like any hand-written module.
+
+Its state_dict keys are the layers' module paths (engine.module_paths): the node id for a layer drawn on the
+canvas (`conv2d_1.weight`), the original's path for an imported one (`layer1.0.conv1.weight`). Everything
+that finds a layer's module keeps using the node id.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from torch import fx, nn
 from engine.analysis import Analysis, analyze
 from engine.graph import GraphSpec
 from engine.memory_limit import ResourceLimitError, check_memory  # noqa: F401  (ResourceLimitError: for callers)
+from engine.module_paths import StateKeyNames, install_state_names, state_key_map
 from engine.registry import get_kind
 
 
@@ -52,7 +57,26 @@ def compile_graph(graph: GraphSpec, analysis: Analysis | None = None) -> fx.Grap
     fxg.output(result)
     module = fx.GraphModule(_Root(modules), fxg, class_name="DesignedNetwork")
     module.node_order = [nid for nid in analysis.order if nid in modules]
+    install_state_names(module, _state_names(graph, modules))
     return module
+
+
+def _state_names(graph: GraphSpec, modules: dict[str, nn.Module]) -> StateKeyNames:
+    """The renaming from node ids to module paths; two layers that would store weights under one key (a design
+    file edited by hand) are refused here, where the modules are known."""
+    nodes = graph.node_map()
+    bare = {nid: get_kind(nodes[nid].kind).bare_parameter for nid in modules
+            if nodes[nid].name and get_kind(nodes[nid].kind).bare_parameter}
+    names = StateKeyNames(state_key_map(graph, modules), bare)
+    owners: dict = {}
+    for nid, sub in modules.items():
+        for key in sub.state_dict():
+            outside = names.outward(f"{nid}.{key}")
+            if outside in owners and owners[outside] != nid:
+                raise ValueError(f"layers {owners[outside]} and {nid} would both store weights as {outside!r}; "
+                                 f"give them different module names")
+            owners[outside] = nid
+    return names
 
 
 class _Root(nn.Module):

@@ -24,6 +24,9 @@ class LayerSpec:
     params: dict = field(default_factory=dict, compare=True)
     pos: tuple = (0.0, 0.0)
     label: str = ""
+    # Module path of the weights, e.g. "layer1.0.conv1" for an imported layer (engine.module_paths); "" keeps
+    # them under the id.
+    name: str = ""
 
     __hash__ = None  # params is a dict; compare by value, never hash
 
@@ -51,6 +54,9 @@ class GraphSpec:
     edges: tuple = ()
     name: str = ""
     description: str = ""
+    # (module path, class name) of the modules that group named layers in an imported model, such as
+    # ("layer1.0", "BasicBlock"): the exported code defines one class per name (engine.codegen_blocks).
+    module_classes: tuple = ()
 
     __hash__ = None
 

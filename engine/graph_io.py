@@ -3,6 +3,10 @@
     {"format": "cnn-designer-graph", "version": 1, "name": "...", "description": "...",
      "nodes": [{"id": "conv2d_1", "kind": "Conv2d", "params": {...}, "pos": [x, y], "label": ""}],
      "edges": [{"source": "input_1", "target": "conv2d_1", "slot": 0}]}
+
+Version 2 adds what an imported model keeps of its structure: a node's "name" (its module path, such as
+"layer1.0.conv1", under which its weights are stored) and "module_classes" ([["layer1.0", "BasicBlock"], ...]).
+A design without them is still written as version 1, so older releases open it.
 """
 from __future__ import annotations
 
@@ -12,16 +16,19 @@ import stat
 from pathlib import Path
 
 from engine.atomic_write import write_text_atomic  # noqa: F401  (re-exported: the one way to write a file)
+from engine.codegen_names import class_name_problem
 from engine.graph import NODE_ID_PATTERN, EdgeSpec, GraphSpec, LayerSpec, file_position
+from engine.module_paths import path_problem, path_problems
 from engine.registry import REGISTRY, get_kind
 from engine.safe_files import FileLimitError, loads_json, repair_text
 from engine.units import MB
 
 FORMAT = "cnn-designer-graph"
-VERSION = 1
+VERSION = 2
 MAX_FILE_BYTES = 20 * MB
 MAX_NODES = 20000
 MAX_EDGES = 4 * MAX_NODES
+MAX_MODULE_CLASSES = MAX_NODES
 MAX_TEXT = 2000
 
 
@@ -37,11 +44,17 @@ def graph_to_dict(graph: GraphSpec) -> dict:
              "pos": [round(n.pos[0], 2), round(n.pos[1], 2)]}
         if n.label:
             d["label"] = n.label
+        if n.name:
+            d["name"] = n.name
         return d
 
-    return {"format": FORMAT, "version": VERSION, "name": graph.name, "description": graph.description,
-            "nodes": [node_dict(n) for n in graph.nodes],
+    structured = bool(graph.module_classes) or any(n.name for n in graph.nodes)
+    data = {"format": FORMAT, "version": VERSION if structured else 1, "name": graph.name,
+            "description": graph.description, "nodes": [node_dict(n) for n in graph.nodes],
             "edges": [{"source": e.source, "target": e.target, "slot": e.slot} for e in graph.edges]}
+    if graph.module_classes:
+        data["module_classes"] = [[path, cls] for path, cls in graph.module_classes]
+    return data
 
 
 def graph_to_json(graph: GraphSpec) -> str:
@@ -134,7 +147,34 @@ def graph_from_dict(data: object, source: str = "the design") -> GraphSpec:
             raise GraphFileError(f"{source}: edge {i} ({edge.source} → {edge.target}) appears twice.")
         seen_edges.add(edge)
         edges.append(edge)
-    return GraphSpec(tuple(nodes), tuple(edges), name, description)
+    graph = GraphSpec(tuple(nodes), tuple(edges), name, description,
+                      _module_classes(data.get("module_classes", []), source))
+    problems = path_problems(graph)
+    if problems:
+        raise GraphFileError(f"{source}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1
+                                                           else "") + ".")
+    return graph
+
+
+def _module_classes(raw, source) -> tuple:
+    where = f"{source}, field \"module_classes\""
+    if not isinstance(raw, list):
+        raise GraphFileError(f"{where}: expected a list of [module path, class name] pairs.")
+    if len(raw) > MAX_MODULE_CLASSES:
+        raise GraphFileError(f"{where}: at most {MAX_MODULE_CLASSES} entries are supported.")
+    pairs, seen = [], set()
+    for i, item in enumerate(raw):
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(v, str) for v in item)):
+            raise GraphFileError(f"{where}, entry {i}: expected [module path, class name]; got {_shown(item)}.")
+        path, cls = item
+        why = path_problem(path) or class_name_problem(cls)
+        if why:
+            raise GraphFileError(f"{where}, entry {i}: {why}.")
+        if path in seen:
+            raise GraphFileError(f"{where}: the module path {path!r} is listed twice.")
+        seen.add(path)
+        pairs.append((path, cls))
+    return tuple(pairs)
 
 
 def _shown(value) -> str:
@@ -180,7 +220,12 @@ def _node(raw, index, source) -> LayerSpec:
         raise GraphFileError(f"{where}, field \"pos\": expected [x, y] with two numbers up to 10,000,000; "
                              f"got {_shown(pos)}.")
     label = _text(raw.get("label", ""), "label", where)
-    return LayerSpec(nid, kind_name, params, file_position(pos), label)
+    name = raw.get("name", "")
+    if name != "":
+        why = path_problem(name) if isinstance(name, str) else "a module path is text such as layer1.0.conv1"
+        if why:
+            raise GraphFileError(f"{where}, field \"name\": {why}; got {_shown(name)}.")
+    return LayerSpec(nid, kind_name, params, file_position(pos), label, name)
 
 
 def _edge(raw, index, node_ids, source) -> EdgeSpec:

@@ -106,3 +106,21 @@ class LayerScale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.scale
+
+
+class PointwiseLinear(nn.Linear):
+    """A Linear layer applied to the channels at every position of (N, C, H, W) feature maps: a 1×1
+    convolution whose weight keeps nn.Linear's (out, in) shape, as ConvNeXt writes it between permutes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x, self.weight[:, :, None, None], self.bias)
+
+
+class ModuleHolder(nn.Module):
+    """Keeps layers and weights under the names the original model gave them; the forward that uses them
+    belongs to the module around it."""
+
+    def __init__(self, members: dict) -> None:
+        super().__init__()
+        for name, member in members.items():
+            setattr(self, name, member)

@@ -189,6 +189,10 @@ class LayerKind:
     # Classes of engine.modules its emitted code uses; their source is written once into exported files,
     # which then need nothing but torch.
     emit_classes: tuple = ()
+    # The name of its one weight tensor, when the layer can stand for a bare nn.Parameter of an imported model:
+    # a named layer of this kind stores that tensor under its module path itself (engine.module_paths).
+    bare_parameter: str = ""
+    emit_bare: Optional[Callable] = None   # (params, in_shapes) -> source of that bare nn.Parameter
 
     @property
     def prefix(self) -> str:

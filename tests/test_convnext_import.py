@@ -108,12 +108,13 @@ def test_the_papers_convnext_block_imports_exactly_and_exports(tmp_path):
     kinds = [n.kind for n in result.graph.nodes]
     assert kinds.count("LayerNorm") == 3 and kinds.count("Layer scale") == 1
     by_label = {n.label: n for n in result.graph.nodes}
-    assert by_label["block.pwconv1"].kind == "Conv2d" and by_label["block.pwconv1"].params["kernel_size"] == (1, 1)
+    assert by_label["block.pwconv1"].kind == "Pointwise linear" and by_label["block.pwconv1"].params["out_features"] == 32
     assert by_label["block.norm"].params["eps"] == 1e-6
     assert analyze(result.graph).total_params == sum(p.numel() for p in model.parameters())
     state = result.convert_state_dict(model.state_dict())
     assert state[result.weight_map["block.gamma"]].shape == (8, 1, 1)
-    assert state[result.weight_map["block.pwconv1.weight"]].shape == (32, 8, 1, 1)
+    assert result.weight_map["block.pwconv1.weight"] == "block.pwconv1.weight"   # kept as nn.Linear's (32, 8)
+    assert result.weight_map["block.gamma"] == "layer_scale_1.scale"   # held as (8, 1, 1): under the layer's id
 
     x = torch.randn(3, 3, 16, 16)
     code = export_python(result.graph, "Net")

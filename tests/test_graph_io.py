@@ -38,7 +38,7 @@ def load_dict(d):
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda d: d.update(version=2), "newer CNN Designer"),
+    (lambda d: d.update(version=3), "newer CNN Designer"),
     (lambda d: d.update(format="something-else"), "not a CNN Designer design"),
     (lambda d: d.update(nodes="nope"), '"nodes" must be a list'),
     (lambda d: d["nodes"][1].update(kind="Conv9d"), "node 'conv2d_1': unknown layer kind 'Conv9d'"),

@@ -29,7 +29,7 @@ class ConfigForm(QWidget):
         self.snapshot_every = _int(-1, 1_000_000, "Steps between live feature-map snapshots (0 = automatic, "
                                                   "-1 = never)")
         self.freeze = QLineEdit()
-        self.freeze.setPlaceholderText("node ids, e.g. conv2d_1, conv2d_2")
+        self.freeze.setPlaceholderText("layer ids or module paths, e.g. conv2d_1, layer1")
         self.freeze.setToolTip("Layers whose weights stay fixed (transfer learning)")
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)

@@ -15,6 +15,7 @@ import torch
 
 from engine.compiler import compile_graph
 from engine.graph import GraphSpec
+from engine.module_paths import frozen_layers
 from engine.training.checkpoint import save_checkpoint
 from engine.training.config import TrainConfig
 from engine.training.optim import build_optimizer
@@ -51,9 +52,8 @@ def write_warm_start(graph: GraphSpec, config: TrainConfig, weights: dict, path:
         raise ValueError("none of the run's weights fit this design (no layer with the same id and shape); "
                          "train from scratch instead")
     model.load_state_dict(state)
-    for nid in config.freeze:
-        if hasattr(model, nid):
-            getattr(model, nid).requires_grad_(False)
+    for nid in frozen_layers(graph, config.freeze, model)[0]:
+        getattr(model, nid).requires_grad_(False)
     optimizer = build_optimizer([p for p in model.parameters() if p.requires_grad], config)
     save_checkpoint(Path(path), {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 0,
                                  "step_in_epoch": 0, "global_step": 0})

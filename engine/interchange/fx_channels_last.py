@@ -155,15 +155,14 @@ def map_layer_norm_function(node: fx.Node, root: nn.Module, shapes: dict) -> Map
 
 
 def map_pointwise_linear(node: fx.Node, module: nn.Linear, root: nn.Module, shapes: dict) -> Mapped:
-    """A Linear applied to each position's channels is a 1×1 convolution with the same weights."""
+    """A Linear applied to each position's channels: a Pointwise linear layer (a 1×1 convolution keeping the
+    Linear's weight shape, so the original's state_dict loads unchanged)."""
     x = tensor_input(node)
     if not channels_last(x, root):
         raise NotMappable("a Linear layer on feature maps maps only between permutes that put the channels last; "
                           "flatten the maps first to connect every value")
-    params = {"out_channels": module.out_features, "kernel_size": (1, 1), "stride": (1, 1), "padding": (0, 0),
-              "dilation": (1, 1), "groups": 1, "bias": module.bias is not None}
-    return Mapped("Conv2d", params, [x], module_target=node.target,
-                  reshape={"weight": (module.out_features, module.in_features, 1, 1)})
+    params = {"out_features": module.out_features, "bias": module.bias is not None}
+    return Mapped("Pointwise linear", params, [x], module_target=node.target)
 
 
 def map_layer_scale(node: fx.Node, root: nn.Module, shapes: dict) -> Mapped | None:
@@ -187,6 +186,6 @@ def map_layer_scale(node: fx.Node, root: nn.Module, shapes: dict) -> Mapped | No
         raise NotMappable(f"only a learned scale per channel maps (shape (C, 1, 1) on feature maps); this weight "
                           f"has shape {size}")
     value = value.detach()
-    first = float(value.flatten()[0]) if value.numel() else 1e-6
-    init = first if bool((value == first).all()) and 0 < abs(first) <= 1e6 else 1e-6
+    first = float(f"{float(value.flatten()[0]):.7g}") if value.numel() else 1e-6   # float32 read as people wrote it
+    init = first if bool((value == value.flatten()[0]).all()) and 0 < abs(first) <= 1e6 else 1e-6
     return Mapped("Layer scale", {"init": init}, [x], attr_weights={"scale": weight.target}, reshape=reshape)

@@ -36,6 +36,7 @@ from engine.analysis import analyze
 from engine.graph import EdgeSpec, GraphSpec, make_node
 from engine.interchange.fx_basics import Alias, NotMappable, op_name
 from engine.interchange.fx_mapping import ImportTracer, map_call
+from engine.interchange.fx_names import ModuleNamer
 from engine.layout import auto_layout
 from engine.registry import TEXT_LIMIT, get_kind
 
@@ -230,8 +231,10 @@ def node_source(node: fx.Node) -> str:
 
 
 def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial: bool = False, name: str = "",
-                  description: str = "") -> ImportResult:
-    """Trace `module` (switched to eval mode) on inputs of per-sample `input_shape` (C, H, W) and build a graph."""
+                  description: str = "", keep_names: bool = True) -> ImportResult:
+    """Trace `module` (switched to eval mode) on inputs of per-sample `input_shape` (C, H, W) and build a graph.
+    With `keep_names`, layers keep the original's module paths (engine.interchange.fx_names), so the design's
+    weights use the original's state_dict keys."""
     input_shape = tuple(int(v) for v in input_shape)
     if len(input_shape) != 3 or min(input_shape) < 1:
         raise ImportFailedError(f"the input shape must be channels, height, width (e.g. 3×224×224); got {input_shape}")
@@ -244,8 +247,11 @@ def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial
     traced = trace(module, input_shape)
     traced.graph.eliminate_dead_code()   # values computed and never used (`a, b = x.chunk(2, 1)` using a)
     shapes = _propagate_shapes(traced, input_shape, type(module).__name__)
-    builder = _GraphBuilder(traced, shapes, name or type(module).__name__, description)
+    namer = ModuleNamer(module) if keep_names else None
+    builder = _GraphBuilder(traced, shapes, name or type(module).__name__, description, namer)
     builder.run(input_shape)
+    if namer is not None:
+        builder.graph = replace(builder.graph, module_classes=namer.module_classes())
     if builder.unmapped and not keep_partial:
         raise UnmappableModelError(builder.unmapped)
     graph = auto_layout(builder.graph)
@@ -367,8 +373,10 @@ def _propagate_shapes(traced: fx.GraphModule, input_shape, name) -> dict:
 
 
 class _GraphBuilder:
-    def __init__(self, traced: fx.GraphModule, shapes: dict, name: str, description: str):
-        self.traced, self.shapes = traced, shapes
+    def __init__(self, traced: fx.GraphModule, shapes: dict, name: str, description: str,
+                 namer: ModuleNamer | None = None):
+        self.traced, self.shapes, self.namer = traced, shapes, namer
+        self.named: dict = {}         # module path -> (kind, params) of the first layer with that name
         self.graph = GraphSpec(name=name[:LABEL_LIMIT], description=description[:LABEL_LIMIT])
         self.ids: dict = {}           # fx node -> graph node id, or None when its value is missing
         self.weight_map: dict = {}
@@ -414,26 +422,55 @@ class _GraphBuilder:
                 if src not in self.shapes:
                     raise NotMappable(f"its input {src.name} is not a tensor computed by the network")
             label = mapped.module_target or node.name
-            nid = self._add(node, mapped.kind, mapped.params, mapped.inputs, label)
+            name = self._name_for(node, mapped)
+            nid = self._add(node, mapped.kind, mapped.params, mapped.inputs, label, name)
+            stored = name or nid   # the compiled network's state_dict keys start with this
             if mapped.module_target is not None:
                 self.module_owner[mapped.module_target] = nid
                 sub = self.traced.get_submodule(mapped.module_target)
                 for key in sub.state_dict():
-                    self.weight_map[f"{mapped.module_target}.{key}"] = f"{nid}.{key}"
+                    self.weight_map[f"{mapped.module_target}.{key}"] = f"{stored}.{key}"
+            bare = get_kind(mapped.kind).bare_parameter if name else ""
             for key, original in mapped.attr_weights.items():
-                self.weight_map[original] = f"{nid}.{key}"
+                self.weight_map[original] = stored if key == bare else f"{stored}.{key}"
             for key, shape in mapped.reshape.items():
-                self.weight_shapes[f"{nid}.{key}"] = tuple(shape)
+                self.weight_shapes[f"{stored}.{key}"] = tuple(shape)
         except NotMappable as exc:
             self._unmapped(node, op_name(node, self.traced), str(exc), counted=True)
         except ValueError as exc:  # parameter outside the schema's bounds
             self._unmapped(node, op_name(node, self.traced), f"its parameters do not fit: {exc}", counted=True)
 
+    def _name_for(self, node, mapped) -> str:
+        """The original's module path for the layer ("" keeps the id): its module's, its bare parameter's, or a
+        name inside the module whose forward computes it. Weights the design holds in another shape keep the
+        id, so nobody loads the original's tensors under those keys unconverted."""
+        if self.namer is None or mapped.reshape:
+            return ""
+        kind = get_kind(mapped.kind)
+        if mapped.module_target:
+            name = self.namer.module(mapped.module_target)
+        elif mapped.attr_weights:
+            if not kind.bare_parameter or list(mapped.attr_weights) != [kind.bare_parameter]:
+                return ""
+            name = self.namer.module(mapped.attr_weights[kind.bare_parameter])
+        else:
+            name = self.namer.operation(node, node_source(node))
+        stateful = self._has_state(mapped.module_target) or bool(mapped.attr_weights)
+        first = self.named.get(name)
+        if first is not None:   # the same module called again: one path, if it is the same layer without weights
+            return name if first == (mapped.kind, mapped.params) and not stateful else ""
+        name = self.namer.fit(name, stateful) if name else ""
+        if name:
+            self.named[name] = (mapped.kind, mapped.params)
+        return name
+
     def _has_state(self, target) -> bool:
         return bool(self.traced.get_submodule(target).state_dict()) if target else False
 
-    def _add(self, node, kind, params, inputs, label) -> str:
+    def _add(self, node, kind, params, inputs, label, name="") -> str:
         spec = make_node(self.graph, kind, params, label=str(label)[:LABEL_LIMIT])
+        if name:
+            spec = replace(spec, name=name)
         self.graph = self.graph.with_node(spec)
         for slot, src in enumerate(inputs):
             if self.ids.get(src):

@@ -97,7 +97,7 @@ def import_onnx(path: str | os.PathLike[str], input_shape: Sequence[int] | None 
     except OnnxUnsupported as exc:
         raise ImportFailedError(f"{path.name} cannot be imported: {exc}") from None
     name = path.stem[:100] or "ONNX model"
-    result = import_module(network, shape, keep_partial=keep_partial, name=name,
+    result = import_module(network, shape, keep_partial=keep_partial, name=name, keep_names=False,
                            description=f"{name} imported from an ONNX file.")
     labels = {n.id: network.paths[n.label] for n in result.graph.nodes if n.label in network.paths}
     if labels:

@@ -309,8 +309,12 @@ def train(args: argparse.Namespace, rank: int, world: int, device: torch.device)
     test_loader = DataLoader(shard(test_set, rank, world), args.batch_size, num_workers=args.workers, pin_memory=pin)
 
     model = MODEL_CLASS().to(device)
-    for name in args.freeze:
-        for p in getattr(model, name).parameters():
+    for name in args.freeze:   # module paths such as layer1.0.conv1, or a weight of its own (layer_scale)
+        try:
+            frozen = list(model.get_submodule(name).parameters())
+        except AttributeError:
+            frozen = [model.get_parameter(name)]
+        for p in frozen:
             p.requires_grad_(False)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if pin else None)

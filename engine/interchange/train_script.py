@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from engine.analysis import analyze
+from engine.module_paths import layers_named, module_path, path_problem
 from engine.codegen import class_name_for, class_name_problem, export_python, safe_comment
 from engine.compiler import GraphInvalidError, input_shape
 from engine.graph import NODE_ID_PATTERN, GraphSpec
@@ -35,8 +36,9 @@ _CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "schedule": ("constant", "ste
 
 
 def script_defaults(config: TrainConfig | Mapping[str, Any] | None = None, dataset_key: str = "",
-                    data_path: str = "") -> dict:
-    """The argparse defaults: the run's TrainConfig (or the usual defaults) plus the data choice."""
+                    data_path: str = "", graph: GraphSpec | None = None) -> dict:
+    """The argparse defaults: the run's TrainConfig (or the usual defaults) plus the data choice. Frozen
+    layers are written as the exported class's module paths (those of `graph`)."""
     values = dict(_CONFIG_DEFAULTS, **_AUGMENT_DEFAULTS, freeze=[], data_size=None)
     if config is not None:
         d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
@@ -46,11 +48,20 @@ def script_defaults(config: TrainConfig | Mapping[str, Any] | None = None, datas
         values["data_size"] = d.get("data_size")
     dataset = "tensors" if data_path and dataset_key not in ("folder",) else DATASET_FOR_KEY.get(dataset_key, "synthetic")
     out = {k: _literal(k, values[k]) for k in (*_CONFIG_DEFAULTS, *_AUGMENT_DEFAULTS)}
-    out["freeze"] = [f for f in values["freeze"] if isinstance(f, str) and NODE_ID_PATTERN.match(f)]
+    out["freeze"] = _frozen_paths(values["freeze"], graph)
     out["dataset"] = dataset
     out["data"] = str(data_path or "")
     out["synthetic_size"] = int(values["data_size"] or 2000)
     return out
+
+
+def _frozen_paths(entries: list, graph: GraphSpec | None) -> list:
+    """Module paths of the exported class, validated (they are written into the script's source)."""
+    if graph is None:
+        return [f for f in entries if isinstance(f, str) and NODE_ID_PATTERN.match(f)]
+    nodes = graph.node_map()
+    paths = [module_path(nodes[nid]) for f in entries if isinstance(f, str) for nid in layers_named(graph, f)]
+    return [p for p in dict.fromkeys(paths) if not path_problem(p)]
 
 
 def _literal(name, value):
@@ -104,7 +115,7 @@ def export_training_script(graph: GraphSpec, config: TrainConfig | Mapping[str, 
     model = export_python(graph, class_name=cls, analysis=analysis)
     model = model.split('\nif __name__ == "__main__":', 1)[0].rstrip() + "\n"
     output = next(n for n in graph.nodes if n.kind == "Output")
-    defaults = script_defaults(config, dataset_key, data_path)
+    defaults = script_defaults(config, dataset_key, data_path, graph)
     # The docstring is argparse's description: "%(" in it would make argparse %-format it, and then any
     # other "%" (a design called "100% CNN %(prog)s") breaks --help.
     title = (safe_comment(graph.name) or "network").replace("%(", "% (")

@@ -4,7 +4,8 @@ from math import prod
 from torch import nn
 
 from engine.fixes import insert_fix
-from engine.layers.common import need_flat
+from engine.layers.common import need_flat, need_image
+from engine.modules import PointwiseLinear
 from engine.registry import LayerKind, ParamSpec, Receptive, register
 
 
@@ -49,6 +50,35 @@ register(LayerKind(
     receptive=lambda p, ins: Receptive(global_=True),
     summary=lambda p: f"{p['out_features']} outputs",
 ))
+
+def _pointwise_infer(p, ins):
+    c, h, w = need_image("Pointwise linear", ins[0])
+    return (p["out_features"], h, w)
+
+
+def _pointwise_emit(p, ins):
+    bias = "" if p["bias"] else ", bias=False"
+    return f"PointwiseLinear({ins[0][0]}, {p['out_features']}{bias})"
+
+
+register(LayerKind(
+    name="Pointwise linear", category="Fully connected", glyph="⋮", id_prefix="pointwise",
+    help="A Linear layer applied to the channels at every position: the same as a 1×1 convolution.",
+    teaching="At every position the layer takes that pixel's C channel values, multiplies them by one weight "
+             "matrix and adds a bias, just as a fully connected layer would, and writes the result as the new "
+             "channels of that pixel. Every position uses the same weights, so it is exactly a 1×1 convolution "
+             "(Network in Network); ConvNeXt writes it this way, as a Linear between two permutes.",
+    params=(ParamSpec("out_features", "int", 64, "Channels out (outputs per position).", 1, 1_000_000,
+                      label="Outputs"),
+            ParamSpec("bias", "bool", True, "Add a learned offset to each output.")),
+    infer=_pointwise_infer,
+    build=lambda p, ins: PointwiseLinear(ins[0][0], p["out_features"], p["bias"]),
+    emit=_pointwise_emit,
+    emit_classes=(PointwiseLinear,),
+    macs=lambda p, ins, out: ins[0][0] * p["out_features"] * out[1] * out[2],
+    summary=lambda p: f"{p['out_features']} outputs",
+))
+
 
 register(LayerKind(
     name="Softmax", category="Activation", glyph="σ",

@@ -98,6 +98,8 @@ register(LayerKind(
     build=lambda p, ins: LayerScale(_scale_shape(ins[0]), p["init"]),
     emit=lambda p, ins: f"LayerScale({_scale_shape(ins[0])!r}, init={p['init']!r})",
     emit_classes=(LayerScale,),
+    bare_parameter="scale",
+    emit_bare=lambda p, ins: f"nn.Parameter(torch.full({_scale_shape(ins[0])!r}, {p['init']!r}))",
     summary=lambda p: f"starts at {p['init']:g}",
 ))
 

@@ -144,6 +144,20 @@ def linear(s: Subject) -> list:
     return [Section("Why it needs a flat input", tuple(why)), Section("Parameters", tuple(params))]
 
 
+def pointwise_linear(s: Subject) -> list:
+    info, (c, h, w), fout = s.info, s.in_shape, s.p["out_features"]
+    bias = s.p["bias"]
+    lines = [Text(f"At each of the {h}×{w} positions it takes that position's {c} channel values as one short list, "
+                  f"and computes {fout} weighted sums of them, the same weights everywhere. That is a fully "
+                  f"connected layer per pixel, and exactly a 1×1 convolution: nothing mixes neighbouring pixels.")]
+    lines += checked(Formula("Parameters", "(C_in + 1)·C_out" if bias else "C_in·C_out",
+                             f"({c} + 1)·{fout}" if bias else f"{c}·{fout}", (c + int(bias)) * fout,
+                             keys=("params",)), info.params)
+    lines += checked(Formula("Multiply-adds", "C_in·C_out·H·W", f"{c}·{fout}·{h}·{w}", c * fout * h * w,
+                             keys=("macs",)), info.macs)
+    return [Section("A Linear layer at every position", tuple(lines))]
+
+
 def flatten(s: Subject) -> list:
     shape, out = s.in_shape, s.info.shape
     if len(shape) != 3:
@@ -289,6 +303,7 @@ EXPLAINERS = {
     "Conv2d": windows.conv2d, "NiN block": windows.nin_block, "MaxPool2d": windows.window_pool,
     "AvgPool2d": windows.window_pool, "Global average pool": windows.global_avg_pool,
     "Dropout": dropout, "Dropout2d": dropout, "Linear": linear, "Flatten": flatten,
+    "Pointwise linear": pointwise_linear,
     "BatchNorm2d": batchnorm, "BatchNorm1d": batchnorm, "Add": add, "Concat": concat,
     "Input": input_layer, "Output": output_layer, "Softmax": softmax,
     "ConvTranspose2d": decoder.conv_transpose, "Upsample": decoder.upsample,

@@ -33,10 +33,12 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fix", choices=FIXES, action="append",
                    help="make the data fit the design's Input: resize, grey_to_rgb, rgb_to_grey, or auto (all needed)")
     g.add_argument("--no-download", action="store_true", help="never use the network; only local files")
-    g.add_argument("--data-mode", choices=("auto", "memory", "stream"), default="auto",
+    g.add_argument("--data-mode", choices=("auto", "memory", "stream", "cache"), default="auto",
                    help="for --data folder: hold the images in memory, read them from disk batch by batch while "
-                        "training (stream: memory stays flat however large the folder), or stream only when they "
-                        "would not fit the memory limit (auto, the default)")
+                        "training (stream: memory stays flat however large the folder), stream only when they "
+                        "would not fit the memory limit (auto, the default), or decode them once into a uint8 "
+                        "cache on disk that later epochs and runs read without decoding (cache: C*H*W bytes per "
+                        "image, under $CNN_DESIGNER_DATA/decoded)")
     g.add_argument("--unreadable", choices=("skip", "stop"), default="skip",
                    help="for --data folder: leave out images that cannot be read and list them (skip, the default), "
                         "or stop and name them (stop)")
@@ -61,7 +63,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value (0 = off)")
     g.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                    help="stop after this many epochs without a better validation loss (0 = off)")
-    g.add_argument("--freeze", metavar="IDS", help="comma-separated node ids whose weights stay fixed")
+    g.add_argument("--freeze", metavar="IDS", help="comma-separated layers whose weights stay fixed: ids (conv2d_1) or "
+                                                          "module paths of an imported model (layer1 = all of layer1.*)")
     a = p.add_argument_group("augmentation (training images only)")
     a.add_argument("--crop-padding", type=int, metavar="PX", help="random crop after padding by PX pixels")
     a.add_argument("--hflip", action="store_true", help="random left-right flips")

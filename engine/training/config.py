@@ -138,8 +138,9 @@ class TrainConfig:
         if not isinstance(self.augmentation, Augmentation):
             raise ValueError("augmentation must be an Augmentation or a dict of its fields")
         if (isinstance(self.freeze, str) or len(self.freeze) > MAX_FREEZE
-                or not all(isinstance(n, str) and len(n) <= 64 for n in self.freeze)):
-            raise ValueError(f"freeze must be a list of at most {MAX_FREEZE} node ids, got {_shown(self.freeze)}")
+                or not all(isinstance(n, str) and len(n) <= 250 for n in self.freeze)):
+            raise ValueError(f"freeze must be a list of at most {MAX_FREEZE} layer ids or module paths, got "
+                             f"{_shown(self.freeze)}")
         object.__setattr__(self, "freeze", tuple(self.freeze))
 
     def to_dict(self) -> dict:

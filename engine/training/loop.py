@@ -23,6 +23,7 @@ from engine.data.adapt import needed_fixes
 from engine.data.base import DatasetError
 from engine.graph_io import graph_to_json
 from engine.training.batches import BatchSource
+from engine.module_paths import frozen_layers
 from engine.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint, state_dict_mismatch
 from engine.training.config import TrainConfig
 from engine.training.control import TrainControl
@@ -123,10 +124,11 @@ class _Run:
             # Convolutions run markedly faster in channels-last (NHWC) layout on CPUs (oneDNN) and on
             # CUDA tensor cores; the weights keep their shapes and values, only the memory layout differs.
             model.to(memory_format=torch.channels_last)
-        unknown = [n for n in cfg.freeze if not hasattr(model, n)]
+        frozen, unknown = frozen_layers(graph, cfg.freeze, model)
         if unknown:
-            raise TrainingSetupError(f"Cannot freeze {', '.join(unknown)}: no such layer with weights in the network.")
-        for nid in cfg.freeze:
+            raise TrainingSetupError(f"Cannot freeze {', '.join(unknown)}: no such layer with weights in the network "
+                                     f"(give layer ids such as conv2d_1, or module paths such as layer1.0.conv1).")
+        for nid in frozen:
             getattr(model, nid).requires_grad_(False)
         self.trainable = [p for p in model.parameters() if p.requires_grad]
         if not self.trainable:

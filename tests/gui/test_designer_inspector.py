@@ -125,7 +125,7 @@ def test_palette_lists_every_kind_and_searches(window):
 def test_palette_search_matches_names_before_descriptions(window):
     palette = window.palette
     palette.search.setText("linear")       # ELU, Hardsigmoid, BatchNorm1d mention 'linear' in their help
-    assert palette.visible_kinds() == ["Linear"]
+    assert palette.visible_kinds() == ["Linear", "Pointwise linear"]
     palette.search.setText("normalization")   # a category name lists its kinds
     assert {"BatchNorm2d", "BatchNorm1d"} <= set(palette.visible_kinds())
     palette.search.setText("residual")     # no name has it: the description of Add does
@@ -200,3 +200,26 @@ def test_inspector_forms_fit_without_sideways_scrolling(qtbot, make_window):
         page = inspector.widget()
         assert page.width() <= inspector.viewport().width() + 1, node.id   # nothing cut off at the right
         assert page.minimumSizeHint().width() <= inspector.viewport().width() + 1, node.id
+
+
+def test_inspector_shows_an_imported_layers_module_path(make_window):
+    from torch import nn
+
+    from engine.interchange.fx_import import import_module
+
+    class Small(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
+            self.head = nn.Linear(4 * 6 * 6, 10)
+
+        def forward(self, x):
+            return self.head(self.features(x).flatten(1))
+
+    graph = import_module(Small(), (1, 8, 8)).graph
+    window = make_window(graph)
+    conv = next(n for n in graph.nodes if n.kind == "Conv2d")
+    window.select_node(conv.id)
+    from PySide6.QtWidgets import QLabel
+    texts = [w.text() for w in window.inspector.findChildren(QLabel)]
+    assert "features.0" in texts
