@@ -1,6 +1,6 @@
-"""Image folders read from disk: the engine's streaming path against torchvision's ImageFolder + DataLoader with
-the same workers and the same decode-and-resize, on generated folders of JPEGs, and the peak memory of each as
-the folder grows tenfold. Prints a table and ratios; never part of the tests.
+"""Image folders read from disk: the engine's streaming path, and its decoded cache, against torchvision's
+ImageFolder + DataLoader with the same workers and the same decode-and-resize, on generated folders of JPEGs,
+and the peak memory of each as the folder grows tenfold. Prints a table and ratios; never part of the tests.
 
     python bench/data.py [--sizes 5000 50000] [--side 128] [--input 64] [--workers N] [--keep DIR]
 
@@ -42,7 +42,7 @@ def make_folder(root: Path, count: int, side: int) -> None:
         Image.fromarray(img).save(root / f"class{c}" / f"{i}.jpg", quality=90)
 
 
-def engine_epoch(folder: str, size: int, workers: int) -> dict:
+def engine_epoch(folder: str, size: int, workers: int, mode: str = "stream") -> dict:
     import torch
 
     from engine.data import load_dataset
@@ -52,12 +52,17 @@ def engine_epoch(folder: str, size: int, workers: int) -> dict:
     from engine.training.devices import World
 
     batches._workers = lambda: workers   # the same number of workers as the baseline
-    data = load_dataset("folder", root=folder, input_shape=(3, size, size), data_mode="stream")
+    built = 0.0
+    if mode == "cache":   # the first load decodes into the cache; the epoch reads a later load's cache
+        t = time.perf_counter()
+        load_dataset("folder", root=folder, input_shape=(3, size, size), data_mode="cache")
+        built = time.perf_counter() - t
+    data = load_dataset("folder", root=folder, input_shape=(3, size, size), data_mode=mode)
     source = BatchSource(data.train, torch.device("cpu"), TrainConfig(batch_size=64, device="cpu"), World())
     start, n = time.perf_counter(), 0
     for x, _ in source.batches(0):
         n += len(x)
-    return {"images": n, "seconds": time.perf_counter() - start}
+    return {"images": n, "seconds": time.perf_counter() - start, "build_seconds": built}
 
 
 def torchvision_epoch(folder: str, size: int, workers: int) -> dict:
@@ -89,7 +94,10 @@ def child(which: str, folder: str, size: str, workers: str) -> None:
     import torch
 
     torch.set_num_threads(1)
-    result = (engine_epoch if which == "engine" else torchvision_epoch)(folder, int(size), int(workers))
+    if which == "torchvision":
+        result = torchvision_epoch(folder, int(size), int(workers))
+    else:
+        result = engine_epoch(folder, int(size), int(workers), "cache" if which == "cache" else "stream")
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({**result, "peak_mb": own / 1024, "worker_peak_mb": kids / 1024}))
@@ -104,6 +112,7 @@ def main() -> None:
     parser.add_argument("--keep", help="a folder to keep the generated images in (made once, reused)")
     args = parser.parse_args()
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="cnn-data-bench-"))
+    os.environ["CNN_DESIGNER_DATA"] = str(Path(tempfile.mkdtemp(prefix="cnn-data-bench-cache-")))  # a fresh cache
     rows = {}
     for count in args.sizes:
         folder = base / f"jpeg{count}"
@@ -111,12 +120,16 @@ def main() -> None:
             t = time.perf_counter()
             make_folder(folder, count, args.side)
             print(f"made {count:,} JPEGs of {args.side}×{args.side} in {time.perf_counter() - t:.0f} s", flush=True)
-        rows[count] = {w: measure(w, str(folder), args.input, args.workers) for w in ("torchvision", "engine")}
-        tv, en = rows[count]["torchvision"], rows[count]["engine"]
+        rows[count] = {w: measure(w, str(folder), args.input, args.workers) for w in ("torchvision", "engine", "cache")}
+        tv, en, ca = rows[count]["torchvision"], rows[count]["engine"], rows[count]["cache"]
         print(f"{count:>7,} images: torchvision {tv['images'] / tv['seconds']:7.0f} img/s, peak {tv['peak_mb']:5.0f} MB "
               f"(+ workers {tv['worker_peak_mb']:4.0f}); engine {en['images'] / en['seconds']:7.0f} img/s, peak "
               f"{en['peak_mb']:5.0f} MB (+ workers {en['worker_peak_mb']:4.0f}); engine/torchvision "
               f"{(en['images'] / en['seconds']) / (tv['images'] / tv['seconds']):.2f}×", flush=True)
+        print(f"{'':>16s}from the decoded cache {ca['images'] / ca['seconds']:7.0f} img/s, peak {ca['peak_mb']:5.0f} MB "
+              f"(+ workers {ca['worker_peak_mb']:4.0f}), cache/torchvision "
+              f"{(ca['images'] / ca['seconds']) / (tv['images'] / tv['seconds']):.2f}×; building it took "
+              f"{ca['build_seconds']:.0f} s ({count * 3 * args.input ** 2 / 1e6:.0f} MB on disk)", flush=True)
     if len(args.sizes) >= 2:
         small, large = rows[min(args.sizes)]["engine"], rows[max(args.sizes)]["engine"]
         print(f"engine peak memory, {max(args.sizes):,} against {min(args.sizes):,} images: "

@@ -68,11 +68,13 @@ class DatasetPanel(QWidget):
         self.data_mode = QComboBox()
         self.data_mode.setObjectName("data_mode")
         for text, mode in (("Memory or disk, as they fit", "auto"), ("Hold the images in memory", "memory"),
-                           ("Read them from disk while training", "stream")):
+                           ("Read them from disk while training", "stream"),
+                           ("Decode once into a cache on disk", "cache")):
             self.data_mode.addItem(text, mode)
         self.data_mode.setToolTip("Images held in memory train fastest; read from disk batch by batch, memory stays "
                                   "flat however large the folder. The first streams only when they would not fit "
-                                  "the memory limit.")
+                                  "the memory limit. The cache decodes every image once into a file on disk (one "
+                                  "byte per value) that later epochs and runs read without decoding.")
         self.stop_unreadable = QCheckBox("Stop at images that cannot be read")
         self.stop_unreadable.setToolTip("Unticked, images that cannot be read are left out and listed after the "
                                         "load; ticked, the load stops and names them")

@@ -29,7 +29,7 @@ MAX_PIXELS = 64_000_000       # one image (8000×8000); a 30000×30000 PNG of a 
 SCAN_REPORT_EVERY = 2_000     # entries between progress reports while scanning
 UNREADABLE_LISTED = 1_000     # unreadable files named in the report (the rest are counted)
 UNREADABLE_CHOICES = ("skip", "stop")
-DATA_MODES = ("auto", "memory", "stream")
+DATA_MODES = ("auto", "memory", "stream", "cache")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 
 
@@ -130,21 +130,49 @@ def read_image(path: str, channels: int, size: Sequence[int] | None = None) -> I
 
 
 class _Images(Dataset):
-    """The scanned images, decoded and resized in DataLoader workers. A file that cannot be read gives the
-    label -1 - index instead of raising in the worker (whose traceback would be the message)."""
+    """The scanned images, decoded and resized in DataLoader workers: uint8, or float32 in [0, 1] when
+    `scaled`. A file that cannot be read gives the label -1 - index instead of raising in the worker (whose
+    traceback would be the message)."""
 
-    def __init__(self, samples, shape, transform):
-        self.samples, self.shape, self.transform = samples, tuple(shape), transform
+    def __init__(self, samples, shape, scaled: bool = True):
+        self.samples, self.shape, self.scaled = samples, tuple(shape), scaled
+        self.transform = None
 
     def __len__(self):
         return len(self.samples)
 
     def __getitem__(self, index):
+        if self.transform is None:   # built in the worker: v2 transforms need not pickle
+            import torchvision.transforms.v2 as T
+
+            steps = [T.PILToTensor(), T.Resize(self.shape[1:], antialias=True)]
+            self.transform = T.Compose(steps + ([T.ToDtype(torch.float32, scale=True)] if self.scaled else []))
         path, label = self.samples[index]
         try:
             return self.transform(read_image(path, self.shape[0], self.shape[1:])), label
         except Exception:  # reported by the main process, which reads the file again for the reason
-            return torch.zeros(self.shape, dtype=torch.float32), -1 - index
+            return torch.zeros(self.shape, dtype=torch.float32 if self.scaled else torch.uint8), -1 - index
+
+
+def decode_batches(root: Path, samples: Sequence[tuple], shape: Sequence[int],
+                   progress: Callable[[float, str], None] | None, scaled: bool = True,
+                   verb: str = "Reading") -> Iterator[tuple[torch.Tensor, torch.Tensor, list]]:
+    """(images, labels, indices of the samples that failed) per batch, decoded in worker processes, in order."""
+    folder = _Images(samples, shape, scaled)
+    loader = DataLoader(folder, batch_size=256, num_workers=min(4, torch.get_num_threads()),
+                        persistent_workers=False)
+    started, done, failures = time.monotonic(), 0, 0
+    try:
+        for x, y in loader:
+            bad = y < 0
+            failed = [-1 - int(v) for v in y[bad]]
+            done, failures = done + len(y), failures + len(failed)
+            yield x[~bad], y[~bad], failed
+            if progress:
+                progress(done / len(folder), _reading_text(root, done, len(folder), failures, started, verb))
+    except (OSError, RuntimeError) as exc:
+        raise DatasetError(f"the images in {root} cannot be read ({str(exc).splitlines()[0][:200]}); check "
+                           f"the folder and try again") from None
 
 
 def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
@@ -157,16 +185,12 @@ def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
     data_mode "memory" decodes every image once into memory; "stream" keeps only the file list and decodes
     batches while training (engine.data.folder_stream), so memory stays flat however large the folder is;
     "auto" streams when the decoded images would not fit the memory limit or number over MAX_IMAGES."""
-    import torchvision.transforms.v2 as T
-
     if not root.is_dir():
         raise DatasetError(f"image folder {root} does not exist; pass a folder with one sub-folder per class")
     channels, height, width = tuple(input_shape) if input_shape else DEFAULT_SIZE
     if channels not in (1, 3):
         raise DatasetError(f"image folders give grey (1) or colour (3) images, but the network's Input has "
                            f"{channels} channels; set the Input's channels to 1 or 3")
-    transform = T.Compose([T.PILToTensor(), T.Resize((height, width), antialias=True),
-                           T.ToDtype(torch.float32, scale=True)])
     if data_mode not in DATA_MODES:
         raise DatasetError(f"the data mode is one of {', '.join(DATA_MODES)}; got {data_mode!r}")
     if unreadable not in UNREADABLE_CHOICES:
@@ -177,38 +201,38 @@ def load_image_folder(root: Path, input_shape: Sequence[int] | None, seed: int,
         raise DatasetError(f"{root} has only {len(classes)} class folder(s); a classifier needs at least 2")
     if not samples:
         raise DatasetError(f"{root} holds no images (.png, .jpg, ...) in its class folders")
+    if data_mode == "cache":
+        from engine.data.decoded_cache import cached_folder
+
+        images, labels, skipped = cached_folder(root, samples, (channels, height, width), progress, unreadable)
+        pool, test = split_off_test(images, labels, TEST_FRACTION, seed)
+        return pool, test, tuple(classes), skipped
     if streamed(len(samples), (channels, height, width), data_mode):
         return _stream(root, samples, classes, (channels, height, width), seed, progress, unreadable)
     if len(samples) > MAX_IMAGES:
         raise DatasetError(f"{root} holds {len(samples):,} images; at most {MAX_IMAGES:,} are loaded into memory. "
                            f"Stream them from disk instead (--data-mode stream, or Automatic in the app)")
-    folder = _Images(samples, (channels, height, width), transform)
     # Decode in worker processes, in batches, once; training then batches from memory.
-    loader = DataLoader(folder, batch_size=256, num_workers=min(4, torch.get_num_threads()),
-                        persistent_workers=False)
     images, labels, failed = [], [], []
-    started, done = time.monotonic(), 0
-    try:
-        for x, y in loader:
-            bad = y < 0
-            failed += [-1 - int(v) for v in y[bad]]
-            images.append(x[~bad])
-            labels.append(y[~bad])
-            done += len(y)
-            if progress:
-                progress(done / len(folder), _reading_text(root, done, len(folder), len(failed), started))
-    except (OSError, RuntimeError) as exc:
-        raise DatasetError(f"the images in {root} cannot be read ({str(exc).splitlines()[0][:200]}); check "
-                           f"the folder and try again") from None
-    skipped = tuple((samples[i][0], _reason(samples[i][0], channels, n)) for n, i in enumerate(failed))
-    if failed and unreadable == "stop":
-        raise DatasetError(f"{len(failed):,} of the {len(samples):,} images in {root} cannot be used: "
-                           f"{_first_few(skipped)}; remove or replace them, or let the load leave them out")
+    for x, y, bad in decode_batches(root, samples, (channels, height, width), progress):
+        images.append(x)
+        labels.append(y)
+        failed += bad
+    skipped = unusable(root, samples, failed, channels, unreadable)
     images, labels = torch.cat(images), torch.cat(labels).long()
     if len(labels) < 2:
         raise DatasetError(f"none of the images in {root} can be used: {_first_few(skipped)}")
     pool, test = split_off_test(images, labels, TEST_FRACTION, seed)
     return pool, test, tuple(classes), skipped
+
+
+def unusable(root: Path, samples: Sequence[tuple], failed: Sequence[int], channels: int, unreadable: str) -> tuple:
+    """(path, reason) of each sample that failed; with unreadable="stop", DatasetError naming them."""
+    skipped = tuple((samples[i][0], _reason(samples[i][0], channels, n)) for n, i in enumerate(failed))
+    if failed and unreadable == "stop":
+        raise DatasetError(f"{len(failed):,} of the {len(samples):,} images in {root} cannot be used: "
+                           f"{_first_few(skipped)}; remove or replace them, or let the load leave them out")
+    return skipped
 
 
 def streamed(count: int, shape: Sequence[int], data_mode: str) -> bool:

@@ -123,7 +123,8 @@ def load_dataset(key: str = DEFAULT_DATASET, size: int | None = None, seed: int 
     applies. download=False never touches the network. unreadable: what an image folder does with files it
     cannot use, "skip" (left out, listed in the result's info.skipped) or "stop" (DatasetError naming them).
     data_mode: an image folder's images held in memory ("memory"), read from disk batch by batch while training
-    ("stream"), or streamed only when they would not fit the memory limit ("auto").
+    ("stream"), streamed only when they would not fit the memory limit ("auto"), or decoded once into a uint8
+    cache on disk and read from it ("cache", engine.data.decoded_cache).
     """
     entries = _entries()
     if key not in entries:
