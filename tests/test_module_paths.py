@@ -185,3 +185,30 @@ def test_a_mismatched_weights_file_names_the_keys_as_the_design_stores_them():
     del state["layer1.0.conv1.weight"]
     with pytest.raises(RuntimeError, match=re.escape('Missing key(s) in state_dict: "layer1.0.conv1.weight"')):
         compile_graph(result.graph).load_state_dict(state)
+
+
+def test_a_group_that_is_not_one_call_becomes_a_holder_and_still_loads_strictly():
+    class Pair(nn.Module):   # two layers the parent calls separately, and a weight of its own
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 1)
+            self.scale = nn.Parameter(torch.rand(4, 1, 1) + 0.5)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pair = Pair()
+            self.fc = nn.Linear(8 * 6 * 6, 5)
+
+        def forward(self, x):
+            a = self.pair.a(x) * self.pair.scale
+            return self.fc(torch.flatten(torch.cat([a, self.pair.b(x)], 1), 1))
+
+    original = Net().eval()
+    result = import_module(original, (3, 6, 6))
+    code = export_python(result.graph, "Exported")
+    assert 'self.pair = ModuleHolder({' in code and "class ModuleHolder(nn.Module):" in code
+    network = exported_network(code, "Exported", original.state_dict())
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(network(x), original(x))
