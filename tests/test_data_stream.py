@@ -109,3 +109,28 @@ def test_an_image_that_vanishes_mid_run_names_the_data_set(folder, tmp_path):
                          World(), name="Image folder")
     with pytest.raises(DataSourceError, match="“Image folder” could not be read during epoch 1.*dog"):
         list(source.batches(0))
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+def test_a_streamed_test_set_is_evaluated_by_workers_with_the_in_memory_result(folder, in_thread):
+    import threading
+
+    from engine.compiler import compile_graph
+    from engine.graph import chain
+    from engine.training.evaluate import evaluate
+
+    memory, stream = _load(folder, "memory"), _load(folder, "stream")
+    torch.manual_seed(0)
+    module = compile_graph(chain([("Input", {"channels": 3, "height": 12, "width": 12}), ("Flatten", {}),
+                                  ("Linear", {"out_features": 3}), ("Output", {"classes": 3})]))
+    want = evaluate(module, memory.test, memory.class_names, "cpu", batch_size=4)
+    got = {}
+    run = lambda: got.update(result=evaluate(module, stream.test, stream.class_names, "cpu", batch_size=4))  # noqa: E731
+    if in_thread:   # as the app evaluates: in a background thread, where workers must not be forked
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+    else:
+        run()
+    assert np.array_equal(got["result"].predictions, want.predictions)
+    assert got["result"].loss == pytest.approx(want.loss, rel=1e-6)

@@ -44,7 +44,7 @@ def _load(folder, mode, progress=None, unreadable="skip"):
 
 def _cache_dirs(folder):
     base = folder.parent / "data" / "decoded"
-    return sorted(p for p in base.iterdir()) if base.exists() else []
+    return sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else []
 
 
 def test_cached_images_and_batches_equal_the_in_memory_ones(folder):
@@ -117,6 +117,22 @@ def test_unreadable_files_are_listed_from_the_cache_too(folder):
     assert again.info.skipped == first.info.skipped
     with pytest.raises(DatasetError, match="broken.jpg"):
         _load(folder, "cache", unreadable="stop")
+
+
+def test_concurrent_loads_build_the_cache_once(folder, monkeypatch):
+    import threading
+
+    builds = []
+    real = decoded_cache._build
+    monkeypatch.setattr(decoded_cache, "_build", lambda *a, **k: builds.append(1) or real(*a, **k))
+    results = []
+    loaders = [threading.Thread(target=lambda: results.append(_load(folder, "cache"))) for _ in range(2)]
+    for t in loaders:
+        t.start()
+    for t in loaders:
+        t.join()
+    assert len(results) == 2 and builds == [1]
+    assert torch.equal(results[0].test.images[0:4], results[1].test.images[0:4])
 
 
 def test_a_cancelled_build_leaves_nothing_behind(folder):

@@ -11,13 +11,14 @@ reported and rebuilt, never trusted. It is written in a temporary folder and ren
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +62,12 @@ def cached_folder(root: Path, samples: Sequence[tuple], shape: Sequence[int], pr
         raise DatasetError(f"the images in {root} changed while they were being read ({exc.strerror or exc}); "
                            f"load the folder again") from None
     where = cache_root() / key
-    found, why = _open(where, key, len(samples), shape, progress)
-    if found is None:
-        if progress and why:
-            progress(0.0, f"Rebuilding the decoded cache of {root.name}: {why}")
-        found = _build(root, where, key, samples, shape, progress, unreadable)
+    with _only_one_builder(where):   # torchrun's ranks load at once: one builds, the others then read it
+        found, why = _open(where, key, len(samples), shape, progress)
+        if found is None:
+            if progress and why:
+                progress(0.0, f"Rebuilding the decoded cache of {root.name}: {why}")
+            found = _build(root, where, key, samples, shape, progress, unreadable)
     kept, skipped = found
     if skipped and unreadable == "stop":
         raise DatasetError(f"{len(skipped):,} of the {len(samples):,} images in {root} cannot be used: "
@@ -79,6 +81,23 @@ def cached_folder(root: Path, samples: Sequence[tuple], shape: Sequence[int], pr
 def cache_bytes(count: int, shape: Sequence[int]) -> int:
     """Disk space a cache of `count` images at `shape` takes (one byte per value)."""
     return count * int(np.prod(shape))
+
+
+@contextlib.contextmanager
+def _only_one_builder(where: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `<key>.lock` beside the cache (where the platform has flock)."""
+    try:
+        import fcntl
+    except ImportError:   # Windows: no lock; two builders each write a complete cache, the last rename wins
+        yield
+        return
+    where.parent.mkdir(parents=True, exist_ok=True)
+    with open(where.parent / f"{where.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # ---- reading and checking -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Iterator
 
 import torch
@@ -91,6 +92,31 @@ class BatchSource:
     def set_state(self, state: torch.Tensor | None) -> None:
         if state is not None:
             self.gen.set_state(state.to(self.gen.get_state().device))
+
+
+def evaluation_batches(split, indices: torch.Tensor, batch_size: int, device: torch.device,
+                       name: str = "evaluation") -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(images, labels) on `device` for the samples at `indices`, in order, without augmentation. Images read
+    from disk are decoded by DataLoader workers, as training reads them, not one by one in this thread."""
+    chunks = [indices[i:i + batch_size] for i in range(0, len(indices), batch_size)]
+    if not getattr(split.images, "lazy", False) or len(chunks) <= 2:   # in memory, or too few to pay for workers
+        for idx in chunks:
+            yield (split.images[idx].to(device, non_blocking=True), split.labels[idx].to(device, non_blocking=True))
+        return
+    # Forking a process that runs other threads (the app, which evaluates in a background thread) is unsafe.
+    threaded = threading.current_thread() is not threading.main_thread() or threading.active_count() > 1
+    loader = DataLoader(_IndexedBatches(split, None, tuple(split.images.shape[1:])), sampler=chunks,
+                        batch_size=None, num_workers=min(_workers(), len(chunks)),
+                        multiprocessing_context="spawn" if threaded else None,
+                        pin_memory=device.type == "cuda", persistent_workers=False)
+    try:
+        for x, y in loader:
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    except Exception as exc:
+        if is_out_of_memory(exc):
+            raise
+        raise DataSourceError(f"The {name} images could not be read: {_root_cause(exc)}. They may have been moved, "
+                              f"deleted or damaged; reload the data set and start again.") from exc
 
 
 class _IndexedBatches(torch.utils.data.Dataset):

@@ -73,12 +73,12 @@ def evaluate(module: torch.nn.Module, data_split: Split, class_names: Sequence[s
     device = torch.device(device) if device is not None else next(module.parameters()).device
     was_training = module.training
     module.eval()
+    from engine.training.batches import evaluation_batches
+
     outputs, loss_sum = [], 0.0
-    images, labels = data_split.images, data_split.labels
+    labels = data_split.labels
     try:
-        for start in range(0, len(labels), batch_size):
-            x = images[start:start + batch_size].to(device, non_blocking=True)
-            y = labels[start:start + batch_size].to(device, non_blocking=True)
+        for x, y in evaluation_batches(data_split, torch.arange(len(labels)), batch_size, device, "test"):
             with torch.autocast(device_type=device.type, enabled=autocast and device.type == "cuda"):
                 logits = module(x)
             loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))

@@ -22,7 +22,7 @@ from engine.compiler import compile_graph, input_shape
 from engine.data.adapt import needed_fixes
 from engine.data.base import DatasetError
 from engine.graph_io import graph_to_json
-from engine.training.batches import BatchSource
+from engine.training.batches import BatchSource, evaluation_batches
 from engine.module_paths import frozen_layers
 from engine.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint, state_dict_mismatch
 from engine.training.config import TrainConfig
@@ -370,10 +370,7 @@ class _Run:
         self.model.eval()
         loss_sum = correct = 0.0
         try:
-            for start in range(0, len(idx), EVAL_BATCH):
-                part = idx[start:start + EVAL_BATCH]
-                x = val.images[part].to(self.device, non_blocking=True)
-                y = val.labels[part].to(self.device, non_blocking=True)
+            for x, y in evaluation_batches(val, idx, EVAL_BATCH, self.device, "validation"):
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
                     logits = self.model(x)
                 loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
