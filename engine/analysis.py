@@ -302,6 +302,8 @@ def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) 
         return NodeInfo(in_shapes=in_shapes)  # an upstream error already explains this
     try:
         shape = tuple(kind.infer(spec.params, list(in_shapes)))
+        if kind.check_image_size is not None and image_size is not None:
+            kind.check_image_size(spec.params, shape, image_size)
     except ShapeError as exc:
         fix = exc.fix.for_node(nid) if exc.fix is not None else None
         if fix is not None and fix.adjustable and fix.slot < len(feeding):

@@ -37,6 +37,9 @@ class ParamSpec:
     maximum: Optional[float] = None
     choices: tuple = ()
     label: str = ""
+    # Added after files of its kind existed: written only when not at its default, so those files and the
+    # releases that wrote them still read each other's designs.
+    added_later: bool = False
 
     @property
     def title(self) -> str:
@@ -192,6 +195,9 @@ class LayerKind:
     # The name of its one weight tensor, when the layer can stand for a bare nn.Parameter of an imported model:
     # a named layer of this kind stores that tensor under its module path itself (engine.module_paths).
     bare_parameter: str = ""
+    # (params, out_shape, the Input's (height, width)) -> None, or raise ShapeError: a rule that needs the image
+    # size (a segmentation Output must label every input pixel)
+    check_image_size: Optional[Callable] = None
     emit_bare: Optional[Callable] = None   # (params, in_shapes) -> source of that bare nn.Parameter
 
     @property

@@ -3,6 +3,8 @@ and a saliency overlay (Grad-CAM for a chosen layer, or input-gradient saliency)
 network looked. Saliency runs on the GUI thread, so the gallery shows at most MAX_IMAGES images."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
@@ -10,7 +12,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout
                                QListWidgetItem, QSlider, QVBoxLayout, QWidget)
 
 from designer.plain_text import plain_tooltip
-from designer.training.images import image_to_qimage, overlay_to_qimage, pixmap
+from designer.training.images import image_to_qimage, mask_colour, mask_panels, overlay_to_qimage, pixmap
 from engine.insight.saliency import grad_cam, input_gradient_saliency, top_k
 
 MAX_IMAGES = 60
@@ -27,6 +29,7 @@ class ErrorGallery(QWidget):
         self._true = self._pred = np.zeros(0, np.int64)
         self._probs = np.zeros((0, 0), np.float32)
         self._names: tuple = ()
+        self._masks = None   # segmentation: the image | truth | prediction panels shown
         self.title = QLabel()
         self.title.setWordWrap(True)
         self.method = QComboBox()
@@ -52,7 +55,9 @@ class ErrorGallery(QWidget):
         for w in (self.method, self.layer):
             w.currentIndexChanged.connect(self.refresh)
         self.opacity.sliderReleased.connect(self.refresh)
-        bar = QHBoxLayout()
+        self.saliency_bar = QWidget()
+        bar = QHBoxLayout(self.saliency_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
         bar.addWidget(QLabel("Where it looked:"))
         bar.addWidget(self.method)
         bar.addWidget(self.layer)
@@ -61,7 +66,7 @@ class ErrorGallery(QWidget):
         bar.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
-        layout.addLayout(bar)
+        layout.addWidget(self.saliency_bar)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.status)
 
@@ -71,6 +76,11 @@ class ErrorGallery(QWidget):
         result: EvaluationResult on the test split; images: the test split's images (N×C×H×W);
         module: the trained network (eval mode); layers: node ids Grad-CAM may explain, last preferred.
         """
+        if getattr(result, "task", "classification") == "segmentation":
+            self._show_masks(true_class, pred_class, result, images)
+            return
+        self._masks = None
+        self.saliency_bar.setVisible(True)
         targets, preds = np.asarray(result.targets), np.asarray(result.predictions)
         members = np.flatnonzero((targets == true_class) & (preds == pred_class))
         self.indices = members
@@ -87,17 +97,54 @@ class ErrorGallery(QWidget):
         if layers:
             self.layer.setCurrentIndex(len(layers) - 1)
         self.layer.blockSignals(False)
-        names = self._names
+        names = tuple(html.escape(str(n)) for n in self._names)   # rich text; class names may come from folders
         verdict = "correctly classified" if true_class == pred_class else f"predicted as {names[pred_class]}"
         more = f" (showing the first {MAX_IMAGES})" if len(members) > MAX_IMAGES else ""
         self.title.setText(f"<b>{len(members)} test images of class {names[true_class]} {verdict}</b>{more}")
         self.refresh()
+
+    def _show_masks(self, true_class: int, pred_class: int, result, images) -> None:
+        """Segmentation: the images with pixels of `true_class` predicted as `pred_class`, most such pixels first,
+        each as image | true mask | predicted mask."""
+        t, p = np.asarray(result.targets), np.asarray(result.predictions)
+        counts = ((t == true_class) & (p == pred_class)).reshape(len(t), -1).sum(axis=1)
+        members = np.flatnonzero(counts)
+        members = members[np.argsort(-counts[members], kind="stable")]
+        self.indices = members
+        shown = members[:MAX_IMAGES]
+        imgs = images[shown] if len(shown) else images[:0]
+        imgs = imgs.numpy() if hasattr(imgs, "numpy") else np.asarray(imgs)
+        self._masks = [mask_panels(imgs[i], t[k], p[k]) for i, k in enumerate(shown)]
+        names = tuple(html.escape(str(n)) for n in result.class_names)   # class names may come from folders
+        self.saliency_bar.setVisible(False)   # the masks say where: no saliency overlay here
+        what = (f"{names[true_class]} pixels labelled correctly" if true_class == pred_class
+                else f"{names[true_class]} pixels labelled {names[pred_class]}")
+        more = f" (showing the first {MAX_IMAGES})" if len(members) > MAX_IMAGES else ""
+        legend = " ".join(f"<span style='color:{mask_colour(c)}'>■</span> {n}" for c, n in enumerate(names))
+        self.title.setText(f"<b>{len(members)} test images with {what}</b>, most first{more}: image · true mask · "
+                           f"prediction<br>{legend}")
+        self.status.setText("")
+        self.list.clear()
+        image_iou = result.image_iou if result.image_iou is not None else np.full(len(t), np.nan)
+        for k, panels in zip(shown, self._masks):
+            text = f"#{k}: {counts[k]} px, IoU {image_iou[k]:.2f}"
+            item = QListWidgetItem(QIcon(pixmap(image_to_qimage(panels), 3 * ICON_SIZE + 2, ICON_SIZE)), text)
+            item.setToolTip(plain_tooltip(f"test image {k}\n{counts[k]} pixels: {html.unescape(what)}\nmean IoU of "
+                                          f"this image: {image_iou[k]:.3f}"))
+            item.setData(Qt.ItemDataRole.UserRole, int(k))
+            self.list.addItem(item)
+        self.list.setIconSize(QSize(3 * ICON_SIZE, ICON_SIZE))
+        metrics = self.list.fontMetrics()
+        self.list.setGridSize(QSize(3 * ICON_SIZE + 16, ICON_SIZE + metrics.lineSpacing() + 16))
 
     @property
     def shown_indices(self) -> list:
         return [int(i) for i in self.indices[:MAX_IMAGES]]
 
     def refresh(self, *_):
+        if self._masks is not None:
+            return   # segmentation panels do not change with the saliency settings
+        self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
         self.layer.setEnabled(self.method.currentText() == "Grad-CAM")
         heat = self._saliency()
         idx, probs = top_k(self._probs, 3) if len(self._probs) else (np.zeros((0, 3), int), None)

@@ -65,6 +65,31 @@ def kernel_rgb_to_qimage(kernel: np.ndarray) -> QImage:
     return _qimage((np.clip(rgb, 0, 1) * 255).round().astype(np.uint8))
 
 
+# Class colours for segmentation masks: background (class 0) stays clear, then distinct hues.
+MASK_COLOURS = np.array([[0, 0, 0], [230, 70, 70], [70, 200, 90], [70, 110, 235], [235, 190, 50], [190, 80, 220],
+                         [60, 200, 210], [240, 130, 40], [150, 150, 150], [120, 70, 40]], np.uint8)
+
+
+def mask_colour(cls: int) -> str:
+    """'#rrggbb' of a class in mask panels, for legends."""
+    r, g, b = MASK_COLOURS[cls % len(MASK_COLOURS)]
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def mask_panels(image: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """uint8 H×(3W+2)×3: the image, its true mask and the predicted mask in class colours (class 0 black), with
+    a thin grey gap between them."""
+    base = np.asarray(image, dtype=np.float32)
+    if base.ndim == 3 and base.shape[0] in (1, 3):
+        base = base.transpose(1, 2, 0)
+    if base.shape[2] == 1:
+        base = np.repeat(base, 3, axis=2)
+    picture = (np.clip(base[:, :, :3], 0, 1) * 255).round().astype(np.uint8)
+    gap = np.full((picture.shape[0], 1, 3), 128, np.uint8)
+    masks = [MASK_COLOURS[np.asarray(m, dtype=np.int64) % len(MASK_COLOURS)] for m in (truth, predicted)]
+    return np.concatenate([picture, gap, masks[0], gap, masks[1]], axis=1)
+
+
 def overlay_to_qimage(image: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> QImage:
     """An image (C×H×W in 0..1) blended with a 0..1 heat map of the same height and width."""
     base = np.asarray(image, dtype=np.float32)

@@ -1,6 +1,8 @@
 """Test results: accuracy, loss, per-class accuracy and the confusion matrix of a finished run."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
@@ -9,6 +11,8 @@ from designer.training.confusion import ConfusionMatrixView
 
 HINT = ("Rows: true class · columns: predicted · colour: share of the row (√ scale, so rare mistakes show). "
         "Hover a cell for its count; click it for its images.")
+SEGMENTATION_HINT = ("Pixels: rows true class · columns predicted. Click a cell for the images with such pixels, "
+                     "most first; each shows the image, its true mask and the predicted mask.")
 
 
 class ResultsView(QWidget):
@@ -29,8 +33,9 @@ class ResultsView(QWidget):
         self.hint.setWordWrap(True)
         # two lines, always: if hovering changed its height, the matrix would resize under the mouse
         self.hint.setFixedHeight(2 * self.hint.fontMetrics().lineSpacing() + 2)
+        self._hint = HINT
         self.matrix.cell_hovered.connect(lambda text: self.hint.setText(f"<b>{text}</b>; click to see them"
-                                                                        if text else HINT))
+                                                                        if text else self._hint))
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.evaluate_button)
@@ -44,14 +49,29 @@ class ResultsView(QWidget):
         """result: an EvaluationResult on the test split; source says which weights produced it."""
         self.result = result
         self.matrix.set_matrix(result.confusion, result.class_names)
+        if getattr(result, "task", "classification") == "segmentation":
+            iou = np.asarray(result.iou, dtype=np.float64)
+            worst = int(np.nanargmin(iou)) if np.isfinite(iou).any() else None
+            names = [html.escape(str(n)) for n in result.class_names]   # rich text; names may come from folders
+            each = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, iou) if v == v)
+            self.summary.setText(f"<b>Test mean IoU {result.mean_iou:.3f}</b> (pixel accuracy {result.accuracy:.2%}) "
+                                 f"on {result.count} images, loss {result.loss:.4f}; IoU per class: {each}"
+                                 + (f"; hardest: {names[worst]}" if worst is not None else "")
+                                 + f"<br><i>{html.escape(source)}</i>")
+            self.hint.setText(SEGMENTATION_HINT)
+            self._hint = SEGMENTATION_HINT
+            return
+        self._hint = HINT
         per_class = np.asarray(result.per_class_accuracy, dtype=np.float64)
         worst = int(np.nanargmin(per_class)) if np.isfinite(per_class).any() else None
-        worst_text = (f"; hardest class: {result.class_names[worst]} ({per_class[worst]:.1%})"
+        worst_text = (f"; hardest class: {html.escape(str(result.class_names[worst]))} ({per_class[worst]:.1%})"
                       if worst is not None else "")
         self.summary.setText(f"<b>Test accuracy {result.accuracy:.2%}</b> on {result.count} images, loss "
-                             f"{result.loss:.4f}{worst_text}<br><i>{source}</i>")
+                             f"{result.loss:.4f}{worst_text}<br><i>{html.escape(source)}</i>")
 
     def clear(self) -> None:
         self.result = None
+        self._hint = HINT
+        self.hint.setText(HINT)
         self.matrix.set_matrix(np.zeros((0, 0), np.int64), ())
         self.summary.setText("No results yet: they appear when a run finishes.")

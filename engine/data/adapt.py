@@ -79,4 +79,7 @@ def adapt_images(images: torch.Tensor, want: tuple, chunk: int = 4096) -> torch.
 
 
 def adapt_split(split: Split, want: tuple) -> Split:
-    return Split(adapt_images(split.images, want), split.labels)
+    labels = split.labels
+    if labels.dim() == 3 and tuple(labels.shape[1:]) != tuple(want[1:]):   # masks follow their images
+        labels = F.interpolate(labels[:, None].float(), size=tuple(want[1:]), mode="nearest")[:, 0].long()
+    return Split(adapt_images(split.images, want), labels)

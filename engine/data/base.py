@@ -33,12 +33,13 @@ class DatasetInfo:
     default_size: int | None = None   # generated sets: images made when no size is given
     source: str = ""            # where the images come from (a URL, a package, "generated")
     skipped: tuple = ()         # image folders: (path, reason) of each file left out because it cannot be used
+    task: str = "classification"   # or "segmentation": the labels are a class per pixel (N×H×W masks)
 
 
 @dataclass(frozen=True)
 class Split:
     """One split: images float32 N×C×H×W in [0, 1] (a tensor, or for a folder too large for memory a
-    FolderImages that reads them from disk when indexed), labels int64 N."""
+    FolderImages that reads them from disk when indexed), labels int64 N, or N×H×W masks (a class per pixel)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -87,6 +88,10 @@ class Dataset:
         return tuple(int(s) for s in self.test.images.shape[1:])
 
     @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
     def num_classes(self) -> int:
         return len(self.class_names)
 
@@ -98,6 +103,9 @@ class Dataset:
     def sample_images(self, n: int = 16) -> np.ndarray:
         """n preview images as uint8 N×H×W×C, cycling through the classes (a thumbnail strip)."""
         pool = self._pool
+        if pool.labels.dim() > 1:   # masks: the first images (every one shows several classes)
+            imgs = pool.images[0:min(n, len(pool))]
+            return (imgs.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
         picks, labels = [], pool.labels.numpy()
         by_class = [np.flatnonzero(labels == c) for c in range(self.num_classes)]
         round_ = 0

@@ -38,6 +38,11 @@ def _generated_shapes(size, seed, root, progress, download, input_shape, options
     return make_shapes(size or 10_000, seed, progress)
 
 
+def _generated_scenes(size, seed, root, progress, download, input_shape, options):
+    from engine.data.generated_scenes import make_scenes
+    return make_scenes(size or 4_000, seed, input_shape, progress)
+
+
 def _uci_digits(size, seed, root, progress, download, input_shape, options):
     from engine.data.uci_digits import load_uci_digits
     return load_uci_digits(seed)
@@ -59,6 +64,7 @@ def _folder(size, seed, root, progress, download, input_shape, options):
 
 
 def _entries() -> dict:
+    from engine.data.generated_scenes import SCENE_CLASSES
     from engine.data.generated_shapes import SHAPE_NAMES
     from engine.data.torchvision_sets import files_present, source
 
@@ -79,6 +85,12 @@ def _entries() -> dict:
                            "Shapes at random positions, sizes and colours, 32×32 colour: the same shape "
                            "anywhere in the image is the same class, which is why convolution helps.",
                            SHAPE_NAMES, (3, 32, 32), True, 10_000, "generated"), _generated_shapes),
+        _Entry(DatasetInfo("scenes", "Generated scenes (segmentation)",
+                           "One to four circles, squares and triangles on textured backgrounds, with the class of "
+                           "every pixel: for networks that label each pixel. Drawn at the Input's size (64×64 "
+                           "by default), any number, in seconds from a seed.",
+                           SCENE_CLASSES, (3, 64, 64), True, 4_000, "generated", task="segmentation"),
+               _generated_scenes),
         _Entry(DatasetInfo("mnist", "MNIST", "70,000 handwritten digits, 28×28 grey (downloaded once).",
                            DIGIT_NAMES, (1, 28, 28), files_present("mnist", root),
                            None, source("mnist")), _torchvision("mnist")),

@@ -9,6 +9,7 @@ from torch import nn
 MODEL_CLASS = nn.Module   # stand-ins replaced by the generated part of the script
 INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
+TASK = "classification"   # or "segmentation": a class for every pixel, labels are N×H×W masks
 DEFAULTS: dict = {}
 
 # ---- HARNESS ----
@@ -109,13 +110,20 @@ def seed_everything(seed: int) -> None:
 # ---- data ---------------------------------------------------------------------------------------
 
 def synthetic_data(n: int, seed: int) -> tuple[TensorDataset, TensorDataset, list[str]]:
-    """One smooth random pattern per class plus noise: learnable in an epoch, needs no files."""
+    """One smooth random pattern per class plus noise (for segmentation: smooth regions of each class, each in
+    its own colour): learnable in an epoch, needs no files."""
     g = torch.Generator().manual_seed(seed)
     c, h, w = INPUT_SHAPE
-    templates = torch.rand(NUM_CLASSES, c, max(1, h // 4), max(1, w // 4), generator=g)
-    templates = torch.nn.functional.interpolate(templates, size=(h, w), mode="bilinear", align_corners=False)
-    labels = torch.randint(0, NUM_CLASSES, (n,), generator=g)
-    images = (templates[labels] + 0.25 * torch.randn(n, c, h, w, generator=g)).clamp(0, 1)
+    if TASK == "segmentation":
+        fields = torch.rand(n, NUM_CLASSES, max(1, h // 8), max(1, w // 8), generator=g)
+        labels = torch.nn.functional.interpolate(fields, size=(h, w), mode="bilinear", align_corners=False).argmax(1)
+        colours = torch.rand(NUM_CLASSES, c, generator=g)
+        images = (colours[labels].permute(0, 3, 1, 2) + 0.1 * torch.randn(n, c, h, w, generator=g)).clamp(0, 1)
+    else:
+        templates = torch.rand(NUM_CLASSES, c, max(1, h // 4), max(1, w // 4), generator=g)
+        templates = torch.nn.functional.interpolate(templates, size=(h, w), mode="bilinear", align_corners=False)
+        labels = torch.randint(0, NUM_CLASSES, (n,), generator=g)
+        images = (templates[labels] + 0.25 * torch.randn(n, c, h, w, generator=g)).clamp(0, 1)
     n_test = max(1, n // 6)
     classes = [str(i) for i in range(NUM_CLASSES)]
     return TensorDataset(images[n_test:], labels[n_test:]), TensorDataset(images[:n_test], labels[:n_test]), classes
@@ -130,6 +138,10 @@ def tensor_data(path: str) -> tuple[TensorDataset, TensorDataset | None, list[st
     images, labels = data["images"].float(), data["labels"].long()
     if tuple(images.shape[1:]) != tuple(INPUT_SHAPE):
         fail(f"{path} holds images of shape {tuple(images.shape[1:])}; this network expects {INPUT_SHAPE}")
+    want = (len(images), *INPUT_SHAPE[1:]) if TASK == "segmentation" else (len(images),)
+    if tuple(labels.shape) != want:
+        fail(f"{path} holds labels of shape {tuple(labels.shape)}; this {TASK} network needs {want} "
+             f"({'a class for every pixel' if TASK == 'segmentation' else 'one class per image'})")
     test = None
     if "test_images" in data:
         test = TensorDataset(data["test_images"].float(), data["test_labels"].long())
@@ -208,6 +220,10 @@ class Augmented(Dataset):
 
     def __getitem__(self, i):
         x, y = self.base[i]
+        if TASK == "segmentation":   # the mask moves with its image (v2 knows a Mask)
+            from torchvision import tv_tensors
+            x, y = self.transform(x, tv_tensors.Mask(y))
+            return x, y.as_subclass(torch.Tensor)
         return self.transform(x), y
 
 
@@ -218,6 +234,9 @@ def augmentation_on(args: argparse.Namespace) -> bool:
 
 def load_data(args: argparse.Namespace, rank: int, world: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """(train, val, test, class names); the validation split is cut from the training pool with the seed."""
+    if TASK == "segmentation" and args.dataset not in ("synthetic", "tensors"):
+        fail(f"--dataset {args.dataset} labels whole images; this segmentation network needs a class for every "
+             f"pixel: use --dataset tensors (CNN Designer writes one with export --data-out) or synthetic")
     if args.dataset == "synthetic":
         pool, test, classes = synthetic_data(args.synthetic_size, args.seed)
     elif args.dataset == "tensors":

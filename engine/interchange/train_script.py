@@ -82,7 +82,7 @@ def script_names() -> frozenset:
     """Every top-level name the script defines besides the class (harness functions, imports, constants)."""
     import ast
 
-    names = {"MODEL_CLASS", "INPUT_SHAPE", "NUM_CLASSES", "DEFAULTS"}
+    names = {"MODEL_CLASS", "INPUT_SHAPE", "NUM_CLASSES", "TASK", "DEFAULTS"}
     for node in ast.parse(harness_source()).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
@@ -129,6 +129,7 @@ def export_training_script(graph: GraphSpec, config: TrainConfig | Mapping[str, 
     constants = (f"MODEL_CLASS = {cls}\n"
                  f"INPUT_SHAPE = {tuple(input_shape(graph))!r}\n"
                  f"NUM_CLASSES = {int(output.params['classes'])}\n"
+                 f"TASK = {output.params.get('task', 'classification')!r}\n"
                  f"DEFAULTS = {_format_dict(defaults)}\n")
     return "\n".join([doc, model, constants, harness_source()])
 

@@ -11,6 +11,8 @@ def _input_shape(p, ins):
 def _output_shape(p, ins):
     (shape,) = ins
     classes = p["classes"]
+    if p["task"] == "segmentation":
+        return _mask_scores(shape, classes)
     if len(shape) != 1:
         raise ShapeError(f"Output expects class scores of shape ({classes},) but receives {fmt_shape(shape)}; "
                          f"insert Flatten and a Linear layer with {classes} outputs", insert_fix("Flatten"))
@@ -20,6 +22,36 @@ def _output_shape(p, ins):
                          insert_fix("Linear", {"out_features": classes}, label=f"Insert Linear ({classes} outputs)",
                                     adjustable=("out_features",)))
     return shape
+
+
+def _mask_scores(shape, classes):
+    if len(shape) != 3:
+        raise ShapeError(f"A segmentation Output expects a score map of shape ({classes}, height, width), one score "
+                         f"per class at every pixel, but receives {fmt_shape(shape)}; end the network with a 1×1 "
+                         f"Conv2d of {classes} channels on feature maps, not Flatten and Linear")
+    if shape[0] != classes:
+        raise ShapeError(f"A segmentation Output expects {classes} score maps (one per class) but receives {shape[0]}; "
+                         f"insert a 1×1 Conv2d with {classes} output channels",
+                         insert_fix("Conv2d", {"out_channels": classes, "kernel_size": 1, "padding": 0},
+                                    label=f"Insert 1×1 Conv2d ({classes} channels)", adjustable=("out_channels",)))
+    return shape
+
+
+def _check_mask_size(p, shape, image_size):
+    """A segmentation network labels every input pixel: its score maps have the Input's height and width."""
+    if p["task"] != "segmentation" or tuple(shape[1:]) == tuple(image_size):
+        return
+    (h, w), (mh, mw) = shape[1:], image_size
+    factor = (mh // h, mw // w) if h and w and mh % h == 0 and mw % w == 0 else None
+    if factor and min(factor) >= 1:
+        raise ShapeError(f"The masks are {mh}×{mw} (the Input's size) but the network outputs {h}×{w}; insert an "
+                         f"Upsample ×{factor[0] if factor[0] == factor[1] else factor} to label every pixel, or "
+                         f"keep more resolution (less pooling or stride)",
+                         insert_fix("Upsample", {"scale_factor": factor, "mode": "bilinear"},
+                                    label=f"Insert Upsample ×{factor[0] if factor[0] == factor[1] else factor}"))
+    raise ShapeError(f"The masks are {mh}×{mw} (the Input's size) but the network outputs {h}×{w}; the score maps "
+                     f"must have the Input's height and width (check the padding of convolutions and the sizes of "
+                     f"transposed convolutions and upsampling)")
 
 
 register(LayerKind(
@@ -36,10 +68,14 @@ register(LayerKind(
 
 register(LayerKind(
     name="Output", category="Input/Output", glyph="◎",
-    help="The class scores (logits) the network predicts; trained with cross-entropy loss.",
-    teaching="The output holds one score per class. Training pushes the score of the right class up and "
-             "the others down; the highest score is the prediction.",
-    params=(ParamSpec("classes", "int", 10, "Number of classes to predict.", 1, 100000),),
-    infer=_output_shape, build=None, emit=None,
-    summary=lambda p: f"{p['classes']} classes",
+    help="The class scores (logits) the network predicts, per image or per pixel; trained with cross-entropy loss.",
+    teaching="The output holds one score per class: for the whole image (classification), or at every pixel "
+             "(segmentation, a score map per class). Training pushes the score of the right class up and the "
+             "others down; the highest score is the prediction.",
+    params=(ParamSpec("classes", "int", 10, "Number of classes to predict.", 1, 100000),
+            ParamSpec("task", "choice", "classification", "classification: one class per image, scores (classes,); "
+                      "segmentation: a class for every pixel, score maps (classes, height, width) at the Input's "
+                      "size.", choices=("classification", "segmentation"), added_later=True)),
+    infer=_output_shape, build=None, emit=None, check_image_size=_check_mask_size,
+    summary=lambda p: f"{p['classes']} classes" + (" per pixel" if p["task"] == "segmentation" else ""),
 ))

@@ -269,6 +269,8 @@ def input_layer(s: Subject) -> list:
 
 def output_layer(s: Subject) -> list:
     classes = s.p["classes"]
+    if s.p.get("task") == "segmentation":
+        return _segmentation_output(s, classes)
     lines = [Text(f"The network ends with {classes} scores (logits), one per class. The cross-entropy loss turns them "
                   f"into probabilities with softmax and pushes the right class's probability up; the highest score "
                   f"is the prediction.")]
@@ -281,6 +283,22 @@ def output_layer(s: Subject) -> list:
         lines.append(Fact("Probe image", f"class {k} has the highest score ({value_text(float(z[k]))}), probability "
                           f"{percent(float(prob[k]))} ({s.context.weights_text})", "predicted", k))
     return [Section("Class scores", tuple(lines))]
+
+
+def _segmentation_output(s: Subject, classes: int) -> list:
+    lines = [Text(f"The network ends with {classes} score maps, one per class, as large as the input: every pixel "
+                  f"gets {classes} scores. The cross-entropy loss works pixel by pixel, so the network learns to "
+                  f"label each pixel; the class with the highest score at a pixel is its predicted label. Pooling "
+                  f"and strides shrink the maps, so segmentation networks grow them back (Upsample, transposed "
+                  f"convolution) and bring in sharp detail from early layers through skip connections (Concat).")]
+    x = s.context.input
+    if x is not None and np.ndim(x) == 3 and len(x) == classes:
+        labels = np.asarray(x, dtype=np.float64).argmax(axis=0)
+        shares = np.bincount(labels.ravel(), minlength=classes) / labels.size
+        top = int(np.argmax(shares))
+        lines.append(Fact("Probe image", f"{percent(float(shares[top]))} of its pixels are labelled class {top} "
+                          f"({s.context.weights_text})", "predicted", top))
+    return [Section("Score maps", tuple(lines))]
 
 
 def softmax(s: Subject) -> list:

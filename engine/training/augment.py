@@ -22,8 +22,11 @@ def _uniform(n, spread, gen, device):
     return (torch.rand(n, generator=gen, device=device) * 2 - 1) * spread
 
 
-def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator) -> torch.Tensor:
-    """Augment a float batch N×C×H×W in [0, 1]; `gen` lives on x's device."""
+def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator,
+                  masks: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Augment a float batch N×C×H×W in [0, 1]; `gen` lives on x's device. With `masks` (N×H×W classes per
+    pixel), crops, flips and affine moves move them with their images (uncovered pixels become background, 0),
+    and (images, masks) is returned."""
     n, c, h, w = x.shape
     dev = x.device
     if aug.crop_padding:  # pad, then crop back at a random offset per image
@@ -35,9 +38,13 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator) -> t
         cols = (ox[:, None] + torch.arange(w, device=dev))[:, None, None, :]
         x = padded[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None],
                    rows, cols]
+        if masks is not None:
+            masks = F.pad(masks, (p, p, p, p))[torch.arange(n, device=dev)[:, None, None], rows[:, 0], cols[:, 0]]
     if aug.hflip:
         flip = torch.rand(n, generator=gen, device=dev) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        if masks is not None:
+            masks = torch.where(flip[:, None, None], masks.flip(2), masks)
     if aug.rotation or aug.affine_translate or aug.affine_scale:
         angle = _uniform(n, math.radians(aug.rotation), gen, dev)
         scale = 1 + _uniform(n, aug.affine_scale, gen, dev)
@@ -46,6 +53,10 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator) -> t
         theta = torch.stack([torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
         grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if masks is not None:
+            moved = F.grid_sample(masks[:, None].to(x.dtype), grid, mode="nearest", padding_mode="zeros",
+                                  align_corners=False)
+            masks = moved[:, 0].round().long()
     if aug.color_jitter:
         j = aug.color_jitter
         x = x * (1 + _uniform(n, j, gen, dev))[:, None, None, None]
@@ -68,6 +79,8 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator) -> t
         mask = ((ys >= top[:, None, None]) & (ys < (top + eh)[:, None, None]) & (xs >= left[:, None, None])
                 & (xs < (left + ew)[:, None, None]) & on[:, None, None])
         x = x.masked_fill(mask[:, None], 0.0)
+    if masks is not None:
+        return x.contiguous(), masks.contiguous()
     return x.contiguous()
 
 

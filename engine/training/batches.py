@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader
 
+from engine.data.base import Split
 from engine.training.augment import augment_batch, augmentation_pipeline
 from engine.training.config import TrainConfig
 from engine.training.devices import World
@@ -60,7 +61,9 @@ class BatchSource:
             for i in range(skip * b, len(order), b):
                 idx = order_dev[i:i + b]
                 x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
-                if self.aug is not None:
+                if self.aug is not None and y.dim() > 1:   # segmentation masks move with their images
+                    x, y = augment_batch(x, self.aug, self._aug_gen(x), masks=y)
+                elif self.aug is not None:
                     x = augment_batch(x, self.aug, self._aug_gen(x))
                 yield x, y
             return
@@ -94,7 +97,7 @@ class BatchSource:
             self.gen.set_state(state.to(self.gen.get_state().device))
 
 
-def evaluation_batches(split, indices: torch.Tensor, batch_size: int, device: torch.device,
+def evaluation_batches(split: Split, indices: torch.Tensor, batch_size: int, device: torch.device,
                        name: str = "evaluation") -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(images, labels) on `device` for the samples at `indices`, in order, without augmentation. Images read
     from disk are decoded by DataLoader workers, as training reads them, not one by one in this thread."""
@@ -130,10 +133,15 @@ class _IndexedBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, indices):
         idx = torch.as_tensor(indices, dtype=torch.long)
-        x = self.split.images.index_select(0, idx)
+        x, y = self.split.images.index_select(0, idx), self.split.labels.index_select(0, idx)
+        if self.transform is not None and y.dim() > 1:   # masks move with their images (v2 knows a Mask)
+            from torchvision import tv_tensors
+
+            pairs = [self.transform(img, tv_tensors.Mask(m)) for img, m in zip(x, y)]
+            return torch.stack([p[0] for p in pairs]), torch.stack([p[1].as_subclass(torch.Tensor) for p in pairs])
         if self.transform is not None:
             x = torch.stack([self.transform(img) for img in x])
-        return x, self.split.labels.index_select(0, idx)
+        return x, y
 
 
 def keeps_resident(device: torch.device, nbytes: int) -> bool:

@@ -1,7 +1,9 @@
 """Test-set evaluation: loss, accuracy, per-class accuracy, confusion matrix and the misclassified
-samples with their predicted probabilities."""
+samples with their predicted probabilities; for segmentation (a class per pixel) the same over pixels, plus the
+intersection over union of every class and of every image, the worst images first."""
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,18 +27,32 @@ class EvaluationResult:
     probabilities: np.ndarray        # float32 (N, classes)
     misclassified: np.ndarray        # int64 indices into the evaluated split
     class_names: tuple
+    # Segmentation: targets and predictions are uint8 N×H×W masks, accuracy and the confusion count pixels,
+    # probabilities hold each image's share of pixels predicted per class, and misclassified lists the images
+    # with a wrong pixel, lowest image IoU first.
+    task: str = "classification"
+    iou: np.ndarray | None = None         # float64 (classes,): intersection over union, nan for an absent class
+    image_iou: np.ndarray | None = None   # float64 (N,): mean IoU over the classes in each image
 
     @property
     def count(self) -> int:
         return int(self.targets.shape[0])
 
+    @property
+    def mean_iou(self) -> float:
+        return float(np.nanmean(self.iou)) if self.iou is not None and not np.isnan(self.iou).all() else math.nan
+
     def summary(self) -> dict:
         """Plain JSON-ready numbers (no per-sample probabilities; those can be large)."""
-        return {"loss": self.loss, "accuracy": self.accuracy, "count": self.count,
-                "class_names": list(self.class_names),
-                "per_class_accuracy": [None if np.isnan(a) else float(a) for a in self.per_class_accuracy],
-                "confusion": self.confusion.tolist(),
-                "misclassified": self.misclassified.tolist()}
+        out = {"loss": self.loss, "accuracy": self.accuracy, "count": self.count,
+               "class_names": list(self.class_names),
+               "per_class_accuracy": [None if np.isnan(a) else float(a) for a in self.per_class_accuracy],
+               "confusion": self.confusion.tolist(),
+               "misclassified": self.misclassified.tolist()}
+        if self.task == "segmentation":
+            out.update(task=self.task, mean_iou=None if math.isnan(self.mean_iou) else self.mean_iou,
+                       per_class_iou=[None if np.isnan(v) else float(v) for v in self.iou])
+        return out
 
 
 def result_from_outputs(logits_or_probs: torch.Tensor, targets: torch.Tensor, loss_sum: float,
@@ -75,6 +91,8 @@ def evaluate(module: torch.nn.Module, data_split: Split, class_names: Sequence[s
     module.eval()
     from engine.training.batches import evaluation_batches
 
+    if data_split.labels.dim() > 1:
+        return _evaluate_masks(module, data_split, class_names, device, batch_size, autocast)
     outputs, loss_sum = [], 0.0
     labels = data_split.labels
     try:
@@ -87,3 +105,57 @@ def evaluate(module: torch.nn.Module, data_split: Split, class_names: Sequence[s
         module.train(was_training)
     logits = torch.cat(outputs) if outputs else torch.zeros(0, len(class_names))
     return result_from_outputs(logits, labels.cpu(), loss_sum, class_names)
+
+
+@torch.no_grad()
+def _evaluate_masks(module: torch.nn.Module, data_split: Split, class_names: Sequence[str], device: torch.device,
+                    batch_size: int, autocast: bool) -> EvaluationResult:
+    """Segmentation: predicted masks and pixel counts batch by batch (score maps are never all held at once)."""
+    from engine.training.batches import evaluation_batches
+
+    was_training = module.training
+    module.eval()
+    predictions, loss_sum = [], 0.0
+    labels = data_split.labels
+    try:
+        for x, y in evaluation_batches(data_split, torch.arange(len(labels)), batch_size, device, "test"):
+            with torch.autocast(device_type=device.type, enabled=autocast and device.type == "cuda"):
+                logits = module(x)
+            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+            predictions.append(logits.argmax(1).to(torch.uint8).cpu())
+    finally:
+        module.train(was_training)
+    h, w = labels.shape[1:]
+    predicted = torch.cat(predictions).numpy() if predictions else np.zeros((0, h, w), np.uint8)
+    return masks_result(predicted, labels.cpu().numpy(), loss_sum, class_names)
+
+
+def masks_result(predicted: np.ndarray, targets: np.ndarray, loss_sum: float,
+                 class_names: Sequence[str]) -> EvaluationResult:
+    """The segmentation result from predicted and true masks (N×H×W) and the summed per-pixel loss."""
+    classes = len(class_names)
+    t, p = targets.astype(np.int64), predicted.astype(np.int64)
+    confusion = np.bincount((t * classes + p).ravel(), minlength=classes * classes).reshape(classes, classes)
+    truth, guessed, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
+    union = truth + guessed - hits
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(truth > 0, hits / np.maximum(truth, 1), np.nan)
+        iou = np.where(union > 0, hits / np.maximum(union, 1), np.nan)
+    n, pixels = len(t), max(t.size, 1)
+    flat_t, flat_p = t.reshape(n, -1), p.reshape(n, -1)
+    image_iou = np.full(n, np.nan)
+    shares = np.zeros((n, classes), np.float32)
+    for i in range(n):   # per image: the classes present in its truth or its prediction
+        inter = np.bincount(flat_t[i][flat_t[i] == flat_p[i]], minlength=classes)
+        either = np.bincount(flat_t[i], minlength=classes) + np.bincount(flat_p[i], minlength=classes) - inter
+        present = either > 0
+        image_iou[i] = float((inter[present] / either[present]).mean()) if present.any() else 1.0
+        shares[i] = np.bincount(flat_p[i], minlength=classes)[:classes] / max(flat_p.shape[1], 1)
+    wrong = np.flatnonzero((flat_t != flat_p).any(axis=1))
+    worst_first = wrong[np.argsort(image_iou[wrong], kind="stable")]
+    dtype = np.uint8 if classes <= 256 else np.int64
+    return EvaluationResult(loss=float(loss_sum / pixels), accuracy=float(hits.sum() / pixels),
+                            per_class_accuracy=per_class.astype(np.float64), confusion=confusion.astype(np.int64),
+                            targets=t.astype(dtype), predictions=p.astype(dtype), probabilities=shares,
+                            misclassified=worst_first.astype(np.int64), class_names=tuple(class_names),
+                            task="segmentation", iou=iou.astype(np.float64), image_iou=image_iou)

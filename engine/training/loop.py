@@ -24,6 +24,7 @@ from engine.data.base import DatasetError
 from engine.graph_io import graph_to_json
 from engine.training.batches import BatchSource, evaluation_batches
 from engine.module_paths import frozen_layers
+from engine.training.tasks import task_mismatch
 from engine.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint, state_dict_mismatch
 from engine.training.config import TrainConfig
 from engine.training.control import TrainControl
@@ -108,7 +109,11 @@ class _Run:
             raise TrainingSetupError(f"The data set's images are {'×'.join(map(str, have))} but the network's Input "
                                      f"expects {'×'.join(map(str, want))}; set the Input to "
                                      f"{'×'.join(map(str, have))} {hint}.")
-        classes = graph.nodes_of_kind("Output")[0].params["classes"]
+        output = graph.nodes_of_kind("Output")[0].params
+        task, wanted = self.data.task, output.get("task", "classification")
+        if task != wanted:
+            raise TrainingSetupError(task_mismatch(wanted, self.data.info.title, task))
+        classes = output["classes"]
         if classes != self.data.num_classes:
             raise TrainingSetupError(f"The network's Output has {classes} classes but the data set has "
                                      f"{self.data.num_classes}; set the Output's classes to {self.data.num_classes}.")
@@ -247,7 +252,7 @@ class _Run:
         for epoch in range(self.epoch, cfg.epochs):
             self.model.train()
             win = torch.zeros(2, device=self.device, dtype=torch.float64)
-            win_n, win_t = 0, time.perf_counter()
+            win_n, win_images, win_t = 0, 0, time.perf_counter()
             ep_loss = ep_correct = ep_n = 0.0
             step_in_epoch = self.skip
             for x, y in src.batches(epoch, self.skip):
@@ -256,16 +261,17 @@ class _Run:
                     break
                 self.phase = ("train", epoch, self.global_step + 1)
                 loss, logits = self._train_step(x, y)
-                with torch.no_grad():
-                    win[0] += loss.detach().double() * y.shape[0]
+                with torch.no_grad():   # per label: an image, or a pixel of a segmentation mask
+                    win[0] += loss.detach().double() * y.numel()
                     win[1] += (logits.detach().argmax(1) == y).sum()
-                win_n += y.shape[0]
+                win_n += y.numel()
+                win_images += y.shape[0]
                 self.global_step += 1
                 step_in_epoch += 1
                 steps_done += 1
                 if self.global_step % report_every == 0 or step_in_epoch == spe:
-                    loss_sum, correct, n, stop_votes = all_reduce_sum(
-                        [*win.tolist(), win_n, float(self.control.stopped)], self.device, world)
+                    loss_sum, correct, n, images, stop_votes = all_reduce_sum(
+                        [*win.tolist(), win_n, win_images, float(self.control.stopped)], self.device, world)
                     if not math.isfinite(loss_sum):
                         raise NonFiniteLoss(loss_sum, epoch, self.global_step, self.optimizer.param_groups[0]["lr"],
                                             self._damaged_images())
@@ -273,10 +279,10 @@ class _Run:
                     elapsed = now - self.t0
                     eta = elapsed / steps_done * (total - self.global_step)
                     yield StepMetrics(epoch, self.global_step, spe, total, loss_sum / n, correct / n,
-                                      self.optimizer.param_groups[0]["lr"], n / max(now - win_t, 1e-9), elapsed, eta)
+                                      self.optimizer.param_groups[0]["lr"], images / max(now - win_t, 1e-9), elapsed, eta)
                     ep_loss, ep_correct, ep_n = ep_loss + loss_sum, ep_correct + correct, ep_n + n
                     win.zero_()
-                    win_n, win_t = 0, time.perf_counter()
+                    win_n, win_images, win_t = 0, 0, time.perf_counter()
                     if world.distributed and stop_votes > 0:
                         stopped = True
                         break
@@ -368,16 +374,17 @@ class _Run:
             return math.nan, math.nan
         idx = torch.arange(self.world.rank, len(val), self.world.size)
         self.model.eval()
-        loss_sum = correct = 0.0
+        loss_sum = correct = count = 0.0
         try:
             for x, y in evaluation_batches(val, idx, EVAL_BATCH, self.device, "validation"):
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
                     logits = self.model(x)
                 loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
                 correct += float((logits.argmax(1) == y).sum())
+                count += y.numel()   # labels: images, or pixels of segmentation masks
         finally:
             self.model.train()
-        loss_sum, correct, n = all_reduce_sum([loss_sum, correct, len(idx)], self.device, self.world)
+        loss_sum, correct, n = all_reduce_sum([loss_sum, correct, count], self.device, self.world)
         return loss_sum / n, correct / n
 
     def _finish(self, stopped, early, completed, steps_done) -> Finished:

@@ -163,12 +163,25 @@ def check_results(test: object, where: str) -> dict:
         if not isinstance(confusion, list) or len(confusion) not in (0, classes) or \
                 not all(isinstance(row, list) and len(row) == classes for row in confusion):
             raise RunValueError(f"{where}: \"confusion\" must be a {classes}×{classes} table of counts")
-        out["confusion"] = [[check_whole(v, "confusion", where, 0, MAX_COUNT) for v in row] for row in confusion]
+        # pixels, for segmentation: far more than images
+        out["confusion"] = [[check_whole(v, "confusion", where, 0, MAX_INDEX) for v in row] for row in confusion]
     if "misclassified" in test:
         wrong = test["misclassified"]
         if not isinstance(wrong, list) or len(wrong) > MAX_COUNT:
             raise RunValueError(f"{where}: \"misclassified\" must be a list of image numbers")
         out["misclassified"] = [check_whole(v, "misclassified", where, 0, MAX_COUNT) for v in wrong]
+    if "task" in test:
+        if test["task"] not in ("classification", "segmentation"):
+            raise RunValueError(f"{where}: \"task\" must be classification or segmentation")
+        out["task"] = test["task"]
+    if "mean_iou" in test:
+        out["mean_iou"] = _missing_as_none(check_number(test["mean_iou"], "mean_iou", where, 0, 1, allow_missing=True))
+    if "per_class_iou" in test:
+        iou = test["per_class_iou"]
+        if not isinstance(iou, list) or len(iou) not in (0, classes):
+            raise RunValueError(f"{where}: \"per_class_iou\" must list one value per class ({classes})")
+        out["per_class_iou"] = [_missing_as_none(check_number(v, "per_class_iou", where, 0, 1, allow_missing=True))
+                                for v in iou]
     return out
 
 

@@ -127,8 +127,45 @@ def inception():
     return b.done()
 
 
+def _double_conv(b, x, out):
+    return b.seq(x, conv(out, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU,
+                 conv(out, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU)
+
+
+def small_fcn():
+    b = Builder("Small FCN", "Long et al. 2015 in miniature for segmentation of 64×64 colour scenes: a "
+                             "convolutional encoder, a 1×1 convolution scoring 4 classes at every position, and "
+                             "upsampling back to the input's size. Train it on Generated scenes.")
+    x = b.add("Input", channels=3, height=64, width=64)
+    x = b.seq(x, conv(16, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU, pool(),
+              conv(32, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU, pool(),
+              conv(64, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU,
+              conv(64, 3, p=2, dilation=2, bias=False), ("BatchNorm2d", {}), RELU,
+              conv(4, 1), ("Upsample", dict(scale_factor=4, mode="bilinear")))
+    b.add("Output", x, classes=4, task="segmentation")
+    return b.done()
+
+
+def small_unet():
+    b = Builder("Small U-Net", "Ronneberger et al. 2015 in miniature for segmentation of 64×64 colour scenes: "
+                               "an encoder that halves the resolution twice, a decoder that doubles it back with "
+                               "transposed convolutions, and skip connections (Concat) that bring the encoder's "
+                               "sharp detail to the decoder. Train it on Generated scenes.")
+    x = b.add("Input", channels=3, height=64, width=64)
+    enc1 = _double_conv(b, x, 16)
+    enc2 = _double_conv(b, b.seq(enc1, pool()), 32)
+    bottom = _double_conv(b, b.seq(enc2, pool()), 64)
+    up2 = b.seq(bottom, ("ConvTranspose2d", dict(out_channels=32, kernel_size=2, stride=2)))
+    dec2 = _double_conv(b, b.add("Concat", [up2, enc2]), 32)
+    up1 = b.seq(dec2, ("ConvTranspose2d", dict(out_channels=16, kernel_size=2, stride=2)))
+    dec1 = _double_conv(b, b.add("Concat", [up1, enc1]), 16)
+    x = b.seq(dec1, conv(4, 1))
+    b.add("Output", x, classes=4, task="segmentation")
+    return b.done()
+
+
 TEMPLATES = {"lenet5": lenet5, "alexnet": alexnet, "vgg11": vgg11, "nin": nin,
-             "small_resnet": small_resnet, "inception": inception}
+             "small_resnet": small_resnet, "inception": inception, "small_fcn": small_fcn, "small_unet": small_unet}
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
