@@ -40,8 +40,8 @@ def graph_to_dict(graph: GraphSpec) -> dict:
     def node_dict(n: LayerSpec):
         kind = get_kind(n.kind)
         d = {"id": n.id, "kind": n.kind,
-             "params": {p.name: p.to_json(n.params[p.name]) for p in kind.params
-                        if not (p.added_later and n.params[p.name] == p.default)},
+             "params": {p.name: p.to_json(n.params.get(p.name, p.default)) for p in kind.params
+                        if not (p.added_later and n.params.get(p.name, p.default) == p.default)},
              "pos": [round(n.pos[0], 2), round(n.pos[1], 2)]}
         if n.label:
             d["label"] = n.label

@@ -68,7 +68,7 @@ def big_design(layers: int = 2000) -> GraphSpec:
         kind = ("Conv2d", {"out_channels": 8}) if i % 2 else ("ReLU", {})
         nodes.append(LayerSpec(f"{kind[0].lower()}_{i}", kind[0], get_kind(kind[0]).normalize(kind[1]),
                                (float(i * 10), 0.0), label[:1900]))
-    nodes.append(LayerSpec("output_1", "Output", {"classes": 10}))
+    nodes.append(LayerSpec("output_1", "Output", get_kind("Output").normalize({"classes": 10})))
     edges = [EdgeSpec(a.id, b.id, 0) for a, b in zip(nodes, nodes[1:])]
     return GraphSpec(tuple(nodes), tuple(edges), "initial", "")
 

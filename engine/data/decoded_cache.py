@@ -1,5 +1,6 @@
 """A decoded cache of an image folder (`--data-mode cache`): every image decoded once, at the Input's size, into
-one uint8 file on disk that later epochs and later runs read through a memory map instead of decoding JPEGs.
+one uint8 file on disk that later epochs and later runs read back (positioned reads, served from the operating
+system's page cache once read) instead of decoding JPEGs.
 
     <data root>/decoded/<key>/images.u8       N×C×H×W uint8, row-major
     <data root>/decoded/<key>/manifest.json   what it holds and a CRC-32 per block of images
@@ -213,7 +214,7 @@ def _write_images(root: Path, path: Path, samples: Sequence[tuple], shape: tuple
 # ---- the images as training reads them ----------------------------------------------------------------
 class CachedImages:
     """A lazy image tensor over a decoded cache, indexed like the float32 N×C×H×W tensor it stands for (see
-    engine.data.folder_stream.FolderImages); each process maps the file itself."""
+    engine.data.folder_stream.FolderImages); each process opens the file itself."""
 
     lazy = True
     dtype = torch.float32
@@ -221,7 +222,7 @@ class CachedImages:
     def __init__(self, path: str, count: int, shape: Sequence[int], rows: Sequence[int] | None = None) -> None:
         self.path, self.count, self.image_shape = path, int(count), tuple(int(s) for s in shape)
         self.rows = np.arange(self.count) if rows is None else np.asarray(rows, dtype=np.int64)
-        self._map = None
+        self._map = self._file = None
 
     @property
     def shape(self) -> torch.Size:
@@ -262,18 +263,39 @@ class CachedImages:
         return self.index_select(0, key)
 
     def _read(self, rows: np.ndarray) -> torch.Tensor:
-        if self._map is None:
-            self._map = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(self.count, *self.image_shape))
         try:
-            values = self._map[rows]
+            values = self._positioned(rows) if hasattr(os, "pread") else self._mapped(rows)
         except (OSError, ValueError) as exc:
             raise OSError(f"the decoded cache {self.path} cannot be read any more: {exc}") from None
         # as torchvision's ToDtype(float32, scale=True) computes it, so the values equal the in-memory path's
         return torch.from_numpy(np.ascontiguousarray(values)).to(torch.float32).mul_(1.0 / 255)
+
+    def _positioned(self, rows: np.ndarray) -> np.ndarray:
+        """One read per image at its offset. The operating system's page cache keeps the file in memory; a
+        memory map would count every page an epoch touches toward each worker's own resident memory."""
+        if self._file is None:
+            self._file = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        size = int(np.prod(self.image_shape))
+        out = np.empty((len(rows), size), np.uint8)
+        for i, row in enumerate(rows.tolist()):
+            data = os.pread(self._file, size, row * size)
+            if len(data) != size:
+                raise OSError(f"image {row} is cut short (the file is shorter than its manifest says)")
+            out[i] = np.frombuffer(data, np.uint8)
+        return out.reshape(len(rows), *self.image_shape)
+
+    def _mapped(self, rows: np.ndarray) -> np.ndarray:   # where there is no pread (Windows)
+        if self._map is None:
+            self._map = np.memmap(self.path, dtype=np.uint8, mode="r", shape=(self.count, *self.image_shape))
+        return self._map[rows]
 
     def __getstate__(self) -> dict:
         return {"path": self.path, "count": self.count, "image_shape": self.image_shape, "rows": self.rows}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._map = None
+        self._map = self._file = None
+
+    def __del__(self) -> None:
+        if getattr(self, "_file", None) is not None:
+            os.close(self._file)

@@ -384,6 +384,7 @@ class _GraphBuilder:
         self.unmapped: list = []
         self.module_owner: dict = {}  # submodule target -> node id that took over its weights
         self.layers_seen = 0          # operations that compute a tensor (mapped or not), aliases excluded
+        self.input_size: tuple = ()   # (height, width) of the Input
 
     def run(self, input_shape):
         placeholders = [n for n in self.traced.graph.nodes if n.op == "placeholder"]
@@ -391,6 +392,7 @@ class _GraphBuilder:
             if node.op == "placeholder":
                 if node is placeholders[0]:
                     c, h, w = input_shape
+                    self.input_size = (h, w)
                     self._add(node, "Input", {"channels": c, "height": h, "width": w}, [], "input")
                 else:
                     self._unmapped(node, "placeholder", "the network takes more than one input")
@@ -504,11 +506,14 @@ class _GraphBuilder:
             self._unmapped(node, "output", "the network must return one tensor of class scores, not several values")
             return
         shape = self.shapes[value]
-        if len(shape) != 1:
+        # score maps at the input's size: a segmentation network (a class for every pixel)
+        task = "segmentation" if len(shape) == 3 and tuple(shape[1:]) == tuple(self.input_size) else "classification"
+        if len(shape) != 1 and task != "segmentation":
             self._unmapped(node, "output", f"the network returns shape {shape}; the designer's Output expects "
-                                           f"flat class scores (classes,)")
+                                           f"flat class scores (classes,), or score maps (classes, height, width) at "
+                                           f"the input's size for segmentation")
             return
         if shape[0] > get_kind("Output").param("classes").maximum:
             self._unmapped(node, "output", f"{shape[0]} classes is more than the designer supports")
             return
-        self._add(node, "Output", {"classes": shape[0]}, [value], "output")
+        self._add(node, "Output", {"classes": shape[0], "task": task}, [value], "output")

@@ -11,7 +11,7 @@ def _input_shape(p, ins):
 def _output_shape(p, ins):
     (shape,) = ins
     classes = p["classes"]
-    if p["task"] == "segmentation":
+    if p.get("task") == "segmentation":
         return _mask_scores(shape, classes)
     if len(shape) != 1:
         raise ShapeError(f"Output expects class scores of shape ({classes},) but receives {fmt_shape(shape)}; "
@@ -39,7 +39,7 @@ def _mask_scores(shape, classes):
 
 def _check_mask_size(p, shape, image_size):
     """A segmentation network labels every input pixel: its score maps have the Input's height and width."""
-    if p["task"] != "segmentation" or tuple(shape[1:]) == tuple(image_size):
+    if p.get("task") != "segmentation" or tuple(shape[1:]) == tuple(image_size):
         return
     (h, w), (mh, mw) = shape[1:], image_size
     factor = (mh // h, mw // w) if h and w and mh % h == 0 and mw % w == 0 else None
@@ -77,5 +77,5 @@ register(LayerKind(
                       "segmentation: a class for every pixel, score maps (classes, height, width) at the Input's "
                       "size.", choices=("classification", "segmentation"), added_later=True)),
     infer=_output_shape, build=None, emit=None, check_image_size=_check_mask_size,
-    summary=lambda p: f"{p['classes']} classes" + (" per pixel" if p["task"] == "segmentation" else ""),
+    summary=lambda p: f"{p['classes']} classes" + (" per pixel" if p.get("task") == "segmentation" else ""),
 ))
