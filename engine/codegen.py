@@ -12,7 +12,6 @@ can become code.
 from __future__ import annotations
 
 import inspect
-import keyword
 import textwrap
 
 from engine import modules
@@ -20,7 +19,7 @@ from engine.analysis import Analysis, analyze
 from engine.codegen_blocks import INDENT, TreeWriter, build_tree
 from engine.codegen_names import class_name_for, class_name_problem, safe_comment  # noqa: F401  (re-exported)
 from engine.codegen_calls import tidy
-from engine.codegen_slots import group_classes, resolve
+from engine.codegen_slots import assignment, group_classes, resolve
 from engine.compiler import GraphInvalidError, _ancestors_of_output
 from engine.graph import NODE_ID_PATTERN, GraphSpec
 from engine.module_paths import path_problem
@@ -51,7 +50,7 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
         label = _label(root.members.get(attr), nodes)
         if label:
             init_lines.append(f"{INDENT * 2}# {label}")
-        assigned = _assignment(attr, tidy(resolve(ctor, calls)))
+        assigned = assignment(attr, tidy(resolve(ctor, calls)))
         init_lines.append(f"{INDENT * 2}{assigned}" + (f"  # {comment}" if comment and "\n" not in assigned else ""))
     input_shape = analysis.nodes[input_id].shape
     output_id = next(n for n in order if nodes[n].kind == "Output")
@@ -82,15 +81,6 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
         parts += [source, "", ""]
     parts += ["\n".join(body), "", demo.lstrip("\n")]
     return "\n".join(parts)
-
-
-def _assignment(attr: str, ctor: str) -> str:
-    ctor = ctor.replace("\n", "\n" + INDENT * 2)
-    if attr.isidentifier() and not keyword.iskeyword(attr):
-        return f"self.{attr} = {ctor}"
-    if ctor.startswith("nn.Parameter("):
-        return f'self.register_parameter("{attr}", {ctor})'
-    return f'self.add_module("{attr}", {ctor})'
 
 
 def _label(member: object, nodes: dict) -> str:

@@ -159,7 +159,7 @@ def _write_class(name: str, group: list, signatures: dict) -> tuple[str, tuple]:
         pieces, numbers = split_numbers(text)
         ctor = tidy(join_numbers(pieces, values[position:position + len(numbers)]))
         position += len(numbers)
-        lines.append(f"{INDENT * 2}{_assign(attr, ctor)}")
+        lines.append(f"{INDENT * 2}{assignment(attr, ctor)}")
     forward = list(template.forward)
     if optional:
         index, attr, var = template.optional
@@ -187,7 +187,9 @@ def _instance_calls(name: str, group: list) -> list[str]:
     return calls
 
 
-def _assign(attr: str, ctor: str) -> str:
+def assignment(attr: str, ctor: str) -> str:
+    """`self.conv1 = ...` in an __init__; a name that is not a Python attribute (`"0"`, `"block1-0"`) is
+    registered by add_module, or register_parameter for a bare weight."""
     ctor = ctor.replace("\n", "\n" + INDENT * 2)
     if attr.isidentifier() and not keyword.iskeyword(attr):
         return f"self.{attr} = {ctor}"

@@ -2,12 +2,6 @@
 command line and resumed with --resume, ends with the same weights as the same run never interrupted."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +13,8 @@ from engine.graph import chain
 from engine.graph_io import save_graph
 from engine.training.checkpoint import load_checkpoint
 from engine.training.run_record import RunRecord
+from run_killer import kill_after_two_checkpoints
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")   # the same arithmetic as the killed child (one thread)
 
 
@@ -47,34 +41,12 @@ def _args(design, folder, mode, epochs, out):
             "--seed", "4", "--out", str(out), "--quiet"]
 
 
-def _kill_after_two_checkpoints(args, run, env):
-    child = subprocess.Popen([sys.executable, str(ROOT / "main.py"), *args], env=env, cwd=ROOT,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        first = None
-        while child.poll() is None:
-            try:
-                inode = (run / "checkpoints" / "last.pt").stat().st_ino
-            except OSError:
-                inode = None
-            first = first or inode
-            if inode is not None and inode != first:
-                break
-            time.sleep(0.02)
-        time.sleep(0.1)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        _, err = child.communicate()
-    assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")
-
-
 @pytest.mark.parametrize("mode", ["stream", "cache"])
 def test_a_killed_streamed_run_resumes_to_the_uninterrupted_weights(setup, mode, tmp_path, capsys, monkeypatch):
     base, folder, design = setup
     monkeypatch.setenv("CNN_DESIGNER_DATA", str(base / "data"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     killed = tmp_path / "killed"
-    _kill_after_two_checkpoints(_args(design, folder, mode, 500, killed), killed, env)
+    kill_after_two_checkpoints(_args(design, folder, mode, 500, killed), killed)
     epochs = load_checkpoint(killed)["epoch"] + 1     # one more epoch than the checkpoint holds
     assert run_command_line([*_args(design, folder, mode, epochs, killed), "--resume", str(killed)]) == 0
     whole = tmp_path / "whole"

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from engine.cli import run_command_line
 from engine.templates import TEMPLATE_DIR
 from engine.training.checkpoint import load_checkpoint
 from engine.training.run_record import RunRecord
+from run_killer import kill_after_two_checkpoints
 
-ROOT = Path(__file__).resolve().parents[1]
 LENET = str(TEMPLATE_DIR / "lenet5.json")
 TRAIN = ["--data", "generated_digits", "--size", "600", "--batch-size", "32", "--device", "cpu", "--seed", "3"]
 
@@ -28,28 +23,7 @@ def epochs_in_csv(run: Path) -> list:
 
 
 def kill_after_first_epoch(run: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    child = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "train", LENET, *TRAIN, "--epochs", "200",
-                              "--out", str(run), "--quiet"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-    try:
-        # Poll the checkpoint until it has been replaced once: two epochs are done, so the files of the first
-        # were written whatever the engine does afterwards. Then kill somewhere in the next epoch.
-        first = None
-        while child.poll() is None:
-            try:
-                inode = (run / "checkpoints" / "last.pt").stat().st_ino
-            except OSError:
-                inode = None
-            first = first or inode
-            if inode is not None and inode != first:
-                break
-            time.sleep(0.02)
-        time.sleep(0.2)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        _, err = child.communicate()
-    assert child.returncode == -signal.SIGKILL, err.decode(errors="replace")  # killed mid-run, not finished
+    kill_after_two_checkpoints(["train", LENET, *TRAIN, "--epochs", "200", "--out", str(run), "--quiet"], run)
 
 
 def test_killed_training_keeps_its_metrics_and_checkpoint_and_resumes(tmp_path, capsys):

@@ -144,7 +144,9 @@ def test_training_a_segmenter_reports_pixel_accuracy_and_iou():
     assert isinstance(done, Finished) and done.test.task == "segmentation" and len(done.test.iou) == 4
     module = compile_graph(graph)
     module.load_state_dict({k: torch.as_tensor(v) for k, v in done.weights.items()})
+    module.train()
     again = evaluate(module, data.test, data.class_names, "cpu")   # evaluation is repeatable from the weights
+    assert module.training                                        # and leaves the module in its mode
     assert again.accuracy == pytest.approx(done.test.accuracy) and again.mean_iou == pytest.approx(done.test.mean_iou)
 
 

@@ -27,6 +27,7 @@ import torch
 
 from engine.data.base import DatasetError
 from engine.data.folder import _first_few, decode_batches, unusable
+from engine.data.folder_stream import LazyImages
 
 FORMAT = "cnn-designer-decoded-cache"
 VERSION = 1
@@ -212,55 +213,26 @@ def _write_images(root: Path, path: Path, samples: Sequence[tuple], shape: tuple
 
 
 # ---- the images as training reads them ----------------------------------------------------------------
-class CachedImages:
+class CachedImages(LazyImages):
     """A lazy image tensor over a decoded cache, indexed like the float32 N×C×H×W tensor it stands for (see
-    engine.data.folder_stream.FolderImages); each process opens the file itself."""
+    engine.data.folder_stream); each process opens the file itself."""
 
-    lazy = True
-    dtype = torch.float32
+    what = "a cached image folder"
 
     def __init__(self, path: str, count: int, shape: Sequence[int], rows: Sequence[int] | None = None) -> None:
         self.path, self.count, self.image_shape = path, int(count), tuple(int(s) for s in shape)
         self.rows = np.arange(self.count) if rows is None else np.asarray(rows, dtype=np.int64)
         self._map = self._file = None
 
-    @property
-    def shape(self) -> torch.Size:
-        return torch.Size((len(self.rows), *self.image_shape))
-
     def __len__(self) -> int:
         return len(self.rows)
-
-    def dim(self) -> int:
-        return 4
-
-    def element_size(self) -> int:
-        return 4
-
-    def nelement(self) -> int:
-        return len(self.rows) * int(np.prod(self.image_shape))
-
-    numel = nelement
-
-    def to(self, *args: object, **kwargs: object) -> CachedImages:
-        raise TypeError("a cached image folder is read in batches; it cannot be copied to a device whole")
 
     def take(self, indices: Sequence[int] | torch.Tensor) -> CachedImages:
         idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1).numpy()
         return CachedImages(self.path, self.count, self.image_shape, self.rows[idx])
 
-    def index_select(self, dim: int, indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
-        if dim != 0:
-            raise ValueError("images are selected along the first dimension only")
-        idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1).numpy()
-        return self._read(self.rows[idx])
-
-    def __getitem__(self, key: int | slice | Sequence[int] | torch.Tensor) -> torch.Tensor:
-        if isinstance(key, (int, np.integer)) or torch.is_tensor(key) and key.dim() == 0:
-            return self._read(self.rows[[int(key)]])[0]
-        if isinstance(key, slice):
-            return self._read(self.rows[key])
-        return self.index_select(0, key)
+    def _images(self, positions: list[int]) -> torch.Tensor:
+        return self._read(self.rows[np.asarray(positions, dtype=np.int64)])
 
     def _read(self, rows: np.ndarray) -> torch.Tensor:
         try:

@@ -17,24 +17,24 @@ import torch
 from engine.data.folder import read_image
 
 
-class FolderImages:
-    """A lazy image tensor over files; see the module docstring."""
+class LazyImages:
+    """What code that handles image tensors asks of them, for image sets read from disk on demand. A subclass
+    sets `image_shape` and defines __len__ and _images(positions) -> float32 batch."""
 
     lazy = True
     dtype = torch.float32
-
-    def __init__(self, paths: Sequence[str], shape: Sequence[int]):
-        self.paths = tuple(paths)
-        self.image_shape = tuple(int(s) for s in shape)
-        self._transform = None
-
-    # ---- what code that handles image tensors asks of them --------------------------------------
-    @property
-    def shape(self) -> torch.Size:
-        return torch.Size((len(self.paths), *self.image_shape))
+    image_shape: tuple = ()
+    what = "an image set read from disk"
 
     def __len__(self) -> int:
-        return len(self.paths)
+        raise NotImplementedError
+
+    def _images(self, positions: list[int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self), *self.image_shape))
 
     def dim(self) -> int:
         return 4
@@ -43,29 +43,46 @@ class FolderImages:
         return 4
 
     def nelement(self) -> int:
-        return len(self.paths) * int(np.prod(self.image_shape))
+        return len(self) * int(np.prod(self.image_shape))
 
     numel = nelement
 
-    def to(self, *args: object, **kwargs: object) -> FolderImages:
-        raise TypeError("a streamed image folder is read in batches; it cannot be copied to a device whole")
+    def to(self, *args: object, **kwargs: object) -> LazyImages:
+        raise TypeError(f"{self.what} is read in batches; it cannot be copied to a device whole")
+
+    def index_select(self, dim: int, indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
+        if dim != 0:
+            raise ValueError("images are selected along the first dimension only")
+        return self._images(torch.as_tensor(indices, dtype=torch.long).reshape(-1).tolist())
+
+    def __getitem__(self, key: int | slice | Sequence[int] | torch.Tensor) -> torch.Tensor:
+        if isinstance(key, (int, np.integer)) or torch.is_tensor(key) and key.dim() == 0:
+            return self._images([int(key)])[0]
+        if isinstance(key, slice):
+            return self._images(list(range(len(self)))[key])
+        return self.index_select(0, key)
+
+
+class FolderImages(LazyImages):
+    """A lazy image tensor over files; see the module docstring."""
+
+    what = "a streamed image folder"
+
+    def __init__(self, paths: Sequence[str], shape: Sequence[int]):
+        self.paths = tuple(paths)
+        self.image_shape = tuple(int(s) for s in shape)
+        self._transform = None
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
     def take(self, indices: Sequence[int] | torch.Tensor) -> FolderImages:
         """The images at `indices`, still on disk."""
         idx = torch.as_tensor(indices, dtype=torch.long).reshape(-1).tolist()
         return FolderImages([self.paths[i] for i in idx], self.image_shape)
 
-    def index_select(self, dim: int, indices: Sequence[int] | torch.Tensor) -> torch.Tensor:
-        if dim != 0:
-            raise ValueError("images are selected along the first dimension only")
-        return self._decode(torch.as_tensor(indices, dtype=torch.long).reshape(-1).tolist())
-
-    def __getitem__(self, key: int | slice | Sequence[int] | torch.Tensor) -> torch.Tensor:
-        if isinstance(key, (int, np.integer)) or torch.is_tensor(key) and key.dim() == 0:
-            return self._decode([int(key)])[0]
-        if isinstance(key, slice):
-            return self._decode(list(range(len(self.paths)))[key])
-        return self.index_select(0, key)
+    def _images(self, positions: list[int]) -> torch.Tensor:
+        return self._decode(positions)
 
     # ---- decoding ---------------------------------------------------------------------------------
     def _decode(self, indices: list) -> torch.Tensor:

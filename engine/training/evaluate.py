@@ -4,7 +4,7 @@ intersection over union of every class and of every image, the worst images firs
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,47 +87,35 @@ def evaluate(module: torch.nn.Module, data_split: Split, class_names: Sequence[s
     if class_names is None:
         raise ValueError("evaluate() needs class_names (the split has none)")
     device = torch.device(device) if device is not None else next(module.parameters()).device
-    was_training = module.training
-    module.eval()
-    from engine.training.batches import evaluation_batches
-
-    if data_split.labels.dim() > 1:
-        return _evaluate_masks(module, data_split, class_names, device, batch_size, autocast)
-    outputs, loss_sum = [], 0.0
     labels = data_split.labels
-    try:
-        for x, y in evaluation_batches(data_split, torch.arange(len(labels)), batch_size, device, "test"):
-            with torch.autocast(device_type=device.type, enabled=autocast and device.type == "cuda"):
-                logits = module(x)
-            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            outputs.append(logits.float().cpu())
-    finally:
-        module.train(was_training)
-    logits = torch.cat(outputs) if outputs else torch.zeros(0, len(class_names))
+    if labels.dim() > 1:   # segmentation: keep predicted masks only (score maps are never all held at once)
+        kept, loss_sum = _run(module, data_split, device, batch_size, autocast,
+                              lambda logits: logits.argmax(1).to(torch.uint8).cpu())
+        h, w = labels.shape[1:]
+        predicted = torch.cat(kept).numpy() if kept else np.zeros((0, h, w), np.uint8)
+        return masks_result(predicted, labels.cpu().numpy(), loss_sum, class_names)
+    kept, loss_sum = _run(module, data_split, device, batch_size, autocast, lambda logits: logits.float().cpu())
+    logits = torch.cat(kept) if kept else torch.zeros(0, len(class_names))
     return result_from_outputs(logits, labels.cpu(), loss_sum, class_names)
 
 
-@torch.no_grad()
-def _evaluate_masks(module: torch.nn.Module, data_split: Split, class_names: Sequence[str], device: torch.device,
-                    batch_size: int, autocast: bool) -> EvaluationResult:
-    """Segmentation: predicted masks and pixel counts batch by batch (score maps are never all held at once)."""
+def _run(module: torch.nn.Module, data_split: Split, device: torch.device, batch_size: int, autocast: bool,
+         keep: Callable[[torch.Tensor], torch.Tensor]) -> tuple[list, float]:
+    """(keep(logits) of every batch, the summed loss), in eval mode; the module's mode is restored."""
     from engine.training.batches import evaluation_batches
 
     was_training = module.training
     module.eval()
-    predictions, loss_sum = [], 0.0
-    labels = data_split.labels
+    kept, loss_sum = [], 0.0
     try:
-        for x, y in evaluation_batches(data_split, torch.arange(len(labels)), batch_size, device, "test"):
+        for x, y in evaluation_batches(data_split, torch.arange(len(data_split.labels)), batch_size, device, "test"):
             with torch.autocast(device_type=device.type, enabled=autocast and device.type == "cuda"):
                 logits = module(x)
             loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-            predictions.append(logits.argmax(1).to(torch.uint8).cpu())
+            kept.append(keep(logits))
     finally:
         module.train(was_training)
-    h, w = labels.shape[1:]
-    predicted = torch.cat(predictions).numpy() if predictions else np.zeros((0, h, w), np.uint8)
-    return masks_result(predicted, labels.cpu().numpy(), loss_sum, class_names)
+    return kept, loss_sum
 
 
 def masks_result(predicted: np.ndarray, targets: np.ndarray, loss_sum: float,
