@@ -69,6 +69,8 @@ class FolderImages(LazyImages):
     what = "a streamed image folder"
 
     def __init__(self, paths: Sequence[str], shape: Sequence[int]):
+        import torchvision.transforms.v2  # noqa: F401  (imported here, DataLoader workers forked later inherit it)
+
         self.paths = tuple(paths)
         self.image_shape = tuple(int(s) for s in shape)
         self._transform = None
