@@ -6,7 +6,8 @@ under `layer1.0`) becomes:
 - an `nn.Sequential` when its members are numbered and each feeds the next and nothing else;
 - a class with its own forward when it computes one value from values outside it and no path leaves it and
   comes back (engine.codegen_slots shares one class between instances of the same structure);
-- otherwise an `nn.ModuleDict` that only holds its layers; the enclosing forward calls them.
+- otherwise an `nn.ModuleDict` that only holds its layers (a ModuleHolder when one is a bare weight, which a
+  ModuleDict cannot hold); the enclosing forward calls them.
 """
 from __future__ import annotations
 
@@ -142,10 +143,9 @@ class TreeWriter:
         return True
 
     # ---- writing --------------------------------------------------------------------------------
-    def network(self, root: Scope, input_node: str, shapes: bool = True) -> ClassTemplate:
+    def network(self, root: Scope, input_node: str) -> ClassTemplate:
         """The template of the network itself (the root group), with shape comments on its layers."""
-        template = self._template(root, "", [input_node], shapes)
-        return template
+        return self._template(root, "", [input_node], True)
 
     def constructor(self, scope: Scope) -> str:
         """Source that builds a group: its class (a placeholder until classes are grouped), nn.Sequential or
