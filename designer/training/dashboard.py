@@ -24,7 +24,7 @@ from designer.training.config_form import ConfigForm
 from designer.training.control_panel import ControlPanel
 from designer.training.curves import CurvesView
 from designer.training.dashboard_insight import InsightMixin
-from designer.training.data_panel import AugmentationPanel, DatasetPanel
+from designer.training.data_panel import FOLDER_SETS, AugmentationPanel, DatasetPanel
 from designer.training.feature_maps import FeatureMapsView
 from designer.training.filters import FilterView
 from designer.training.results import ResultsView
@@ -140,7 +140,7 @@ class TrainingDashboard(InsightMixin, QObject):
         """Load the chosen data set in the background if nothing is loaded yet and it needs no download."""
         info = {i.key: i for i in list_datasets()}.get(self.data.key)
         if (self.data.dataset is not None or self.data.loading or self.controller.running or info is None
-                or not info.offline or self.data.key == "folder"):
+                or not info.offline or self.data.key in FOLDER_SETS):
             return False
         if self.source.analysis.ok:
             self.data.input_shape = tuple(input_shape(self.source.graph))

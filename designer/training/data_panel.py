@@ -22,6 +22,9 @@ from designer.training.tiles import TileGrid
 PREVIEW_COUNT = 8
 
 
+FOLDER_SETS = ("folder", "mask_folder")   # data sets read from a folder the person chooses
+
+
 class LoadCancelled(Exception):
     """Raised inside a load's progress report once the load was cancelled (Cancel, or the window closing)."""
 
@@ -128,11 +131,12 @@ class DatasetPanel(QWidget):
         self.size.setVisible(generated)
         if generated:
             self.size.setValue(info.default_size)
-        self.folder_button.setVisible(self.key == "folder")
-        self.stop_unreadable.setVisible(self.key == "folder")
+        self.folder_button.setVisible(self.key in FOLDER_SETS)
+        self.stop_unreadable.setVisible(self.key in FOLDER_SETS)
         self.data_mode.setVisible(self.key == "folder")
         if info is not None:
-            classes = ", ".join(info.classes) if info.classes else "one per sub-folder"
+            classes = ", ".join(info.classes) if info.classes else (
+                "from classes.txt, or numbered" if self.key == "mask_folder" else "one per sub-folder")
             self.description.setText(f"{info.description}<br><b>Classes:</b> {classes}")
         # The grid shows the loaded set's images; after choosing another set they would mislead.
         loaded = self.dataset is not None and self.dataset.key == self.key
@@ -141,7 +145,9 @@ class DatasetPanel(QWidget):
         self.left_out.setVisible(loaded and bool(self.dataset.info.skipped))
 
     def _choose_folder(self):
-        path = QFileDialog.getExistingDirectory(self, "Folder with one sub-folder of images per class")
+        title = ("Folder with images/ and masks/" if self.key == "mask_folder" else
+                 "Folder with one sub-folder of images per class")
+        path = QFileDialog.getExistingDirectory(self, title)
         if path:
             self.folder = path
 

@@ -63,6 +63,14 @@ def _folder(size, seed, root, progress, download, input_shape, options):
     return load_image_folder(Path(root), input_shape, seed, progress, **options)
 
 
+def _mask_folder(size, seed, root, progress, download, input_shape, options):
+    from engine.data.mask_folder import load_mask_folder
+    if not root:
+        raise DatasetError("the mask folder data set needs a folder: pass root (--data-root PATH) holding images/ "
+                           "and masks/")
+    return load_mask_folder(Path(root), input_shape, seed, progress, **options)
+
+
 def _entries() -> dict:
     from engine.data.generated_scenes import SCENE_CLASSES
     from engine.data.generated_shapes import SHAPE_NAMES
@@ -106,6 +114,11 @@ def _entries() -> dict:
                            "Your own images: a folder with one sub-folder per class (ImageFolder layout), "
                            "resized to the network's input size.",
                            (), (3, 0, 0), True, None, "a local folder"), _folder),
+        _Entry(DatasetInfo("mask_folder", "Image folder with masks (segmentation)",
+                           "Your own pictures with a class for every pixel: images/ holds the pictures, masks/ a "
+                           "single-channel PNG of class numbers for each (the same name), classes.txt optionally "
+                           "names the classes, background first. Resized to the network's input size.",
+                           (), (3, 0, 0), True, None, "a local folder", task="segmentation"), _mask_folder),
     ]
     return {e.info.key: e for e in entries}
 

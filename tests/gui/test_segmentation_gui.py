@@ -45,3 +45,25 @@ def _find_gallery(window):
 
         found = [w for top in QApplication.topLevelWidgets() for w in top.findChildren(ErrorGallery)]
     return found[-1]
+
+
+def test_the_mask_folder_set_asks_for_a_folder_and_loads_it(window, qtbot, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "own"
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    for i in range(6):
+        mask = np.zeros((12, 12), np.uint8)
+        mask[2:8, 2:8] = 1 + i % 2
+        Image.fromarray(np.stack([mask * 100] * 3, -1)).save(root / "images" / f"{i}.png")
+        Image.fromarray(mask).save(root / "masks" / f"{i}.png")
+    data = window.training.data
+    data.select("mask_folder")
+    assert data.folder_button.isVisibleTo(data) and not data.data_mode.isVisibleTo(data)
+    assert "images/" in data.description.text()
+    data.folder = str(root)
+    with qtbot.waitSignal(data.dataset_loaded, timeout=60000):
+        data.load()
+    assert data.dataset.task == "segmentation" and data.dataset.num_classes == 3
