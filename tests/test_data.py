@@ -11,7 +11,7 @@ def test_registry_lists_every_key_with_shape_and_classes():
     infos = {i.key: i for i in list_datasets()}
     assert list(infos)[0] == "generated_digits"
     assert set(infos) == {"generated_digits", "uci_digits", "generated_shapes", "scenes", "mnist", "fashion_mnist",
-                          "cifar10", "folder"}
+                          "cifar10", "folder", "mask_folder"}
     assert infos["scenes"].task == "segmentation" and infos["generated_digits"].task == "classification"
     assert infos["generated_digits"].input_shape == (1, 28, 28) and len(infos["generated_digits"].classes) == 10
     assert infos["generated_shapes"].input_shape == (3, 32, 32)
