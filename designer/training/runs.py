@@ -13,8 +13,12 @@ from engine.insight.run_diff import compare_configs, diff_graphs
 
 
 def run_title(rec) -> str:
-    acc = rec.test.get("accuracy") if isinstance(rec.test, dict) else None
-    acc_text = f" · test {acc:.1%}" if isinstance(acc, (int, float)) else " · no test result"
+    test = rec.test if isinstance(rec.test, dict) else {}
+    acc, iou = test.get("accuracy"), test.get("mean_iou")
+    if test.get("task") == "segmentation" and isinstance(iou, (int, float)):
+        acc_text = f" · test mean IoU {iou:.3f}"
+    else:
+        acc_text = f" · test {acc:.1%}" if isinstance(acc, (int, float)) else " · no test result"
     when = rec.created.replace("T", " ")[:16]
     status = getattr(rec, "status", "finished")
     state = {"running": " · interrupted (the app closed during the run)", "failed": " · failed",

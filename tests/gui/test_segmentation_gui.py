@@ -24,6 +24,8 @@ def test_a_unet_trains_on_scenes_and_results_show_masks(make_window, qtbot):
     record = dash.record
     assert record.status == "finished" and record.test["task"] == "segmentation"
     assert 0 <= record.test["mean_iou"] <= 1 and len(record.test["per_class_iou"]) == 4
+    from designer.training.runs import run_title
+    assert f"test mean IoU {record.test['mean_iou']:.3f}" in run_title(record)   # the runs list names the metric
     results = dash.results
     qtbot.waitUntil(lambda: results.result is not None, timeout=30000)
     assert "mean IoU" in results.summary.text() and "IoU per class" in results.summary.text()
