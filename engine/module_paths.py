@@ -40,7 +40,19 @@ def path_problem(name: str) -> str:
         if not _PART.match(part) or part.startswith("__"):
             return (f"{part!r} in {name!r} is not a valid part of a module path: use up to 63 letters, digits, "
                     f"underscores and hyphens, not starting with two underscores")
+        if part in module_attribute_names():
+            return (f"{part!r} in {name!r} is the name of a method or attribute every PyTorch module has (such as "
+                    f"forward or training); PyTorch does not allow it as a layer's name")
     return ""
+
+
+@functools.lru_cache(maxsize=1)
+def module_attribute_names() -> frozenset:
+    """What nn.Module itself defines: a layer called `forward` would hide the method in exported code, which is
+    why nn.Module.add_module refuses these names too."""
+    from torch import nn
+
+    return frozenset(dir(nn.Module())) | frozenset(dir(nn.Module))
 
 
 def module_path(node: LayerSpec) -> str:

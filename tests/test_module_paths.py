@@ -117,6 +117,8 @@ def _named_file(names: list, classes: list | None = None) -> str:
 @pytest.mark.parametrize("names,classes,expected", [
     (["a..b"], None, "not a valid part of a module path"),
     (["__class__"], None, "not starting with two underscores"),
+    (["head.forward"], None, "every PyTorch module has"),
+    (["training"], None, "every PyTorch module has"),
     (["x" * 300], None, "at most 250 characters"),
     (["a\nb"], None, "not a valid part"),
     ([7], None, "a module path is text"),

@@ -11,7 +11,7 @@ import re
 
 from torch import fx, nn
 
-from engine.module_paths import path_problem
+from engine.module_paths import module_attribute_names, path_problem
 
 _COUNTER = re.compile(r"_[0-9]+$")
 
@@ -33,6 +33,8 @@ class ModuleNamer:
     def operation(self, node: fx.Node, scope: str) -> str:
         """A name for an operation without weights, in the module `scope` ("" for the top level)."""
         base = _COUNTER.sub("", node.name) or "op"
+        if base in module_attribute_names():   # `x.float()` would be called `float`, which hides Module.float
+            base += "_op"
         taken = self.taken.get(scope)
         if taken is None:
             taken = self.taken[scope] = self._names_of(scope)
