@@ -4,6 +4,7 @@ evaluation and export of the segmentation templates."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -25,7 +26,7 @@ from engine.training.augment import augment_batch
 from engine.training.batches import _IndexedBatches
 from engine.training.config import Augmentation, TrainConfig
 from engine.training.evaluate import evaluate, masks_result
-from engine.training.events import Failed, Finished, StepMetrics
+from engine.training.events import EpochMetrics, Failed, Finished, StepMetrics
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -165,7 +166,8 @@ def test_a_design_and_data_set_of_different_tasks_are_refused_with_what_to_chang
 def test_segmentation_templates_train_evaluate_and_export_from_the_command_line(key, tmp_path, capsys):
     out = tmp_path / "run"
     assert run_command_line(["train", key, "--data", "scenes", "--size", "80", "--epochs", "1", "--batch-size", "16",
-                             "--device", "cpu", "--seed", "2", "--out", str(out), "--quiet"]) == 0
+                             "--device", "cpu", "--seed", "2", "--out", str(out), "--quiet", "--dice-weight", "0.5"]) == 0
+    assert json.loads((out / "config.json").read_text())["dice_weight"] == 0.5
     results = json.loads((out / "results.json").read_text())
     assert results["task"] == "segmentation" and len(results["per_class_iou"]) == 4
     assert 0 <= results["mean_iou"] <= 1
@@ -181,8 +183,31 @@ def test_the_exported_training_script_trains_a_segmenter_on_its_synthetic_masks(
     script = tmp_path / "train.py"
     script.write_text(export_training_script(_segmenter(pool=False), {"epochs": 1, "batch_size": 16}))
     done = subprocess.run([sys.executable, str(script), "--synthetic-size", "64", "--device", "cpu", "--out",
-                           str(tmp_path / "out"), "--hflip", "--crop-padding", "2"],
+                           str(tmp_path / "out"), "--hflip", "--crop-padding", "2", "--dice-weight", "0.5"],
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics and "test" in json.dumps(metrics)
+
+
+def test_dice_loss_matches_hand_computed_cases_and_trains():
+    from engine.training.tasks import dice_counts, dice_loss, training_loss
+
+    masks = torch.tensor([[[0, 1], [1, 1]]])
+    sure = torch.nn.functional.one_hot(masks, 2).permute(0, 3, 1, 2).float() * 40 - 20   # right with certainty
+    assert float(dice_loss(*dice_counts(sure, masks))) == pytest.approx(0.0, abs=1e-6)
+    unsure = torch.zeros(1, 2, 2, 2)                       # 0.5 everywhere: class 0 Σp·t = 0.5, Σp+Σt = 2 + 1
+    inter, total = dice_counts(unsure, masks)
+    assert inter.tolist() == [0.5, 1.5] and total.tolist() == [3.0, 5.0]
+    want = 1 - ((2 * 0.5 + 1) / (3 + 1) + (2 * 1.5 + 1) / (5 + 1)) / 2
+    assert float(dice_loss(inter, total)) == pytest.approx(want)
+    ce = torch.nn.functional.cross_entropy(unsure, masks)
+    assert float(training_loss(unsure, masks, 0.5)) == pytest.approx(float(ce) + 0.5 * want)
+    labels = torch.tensor([0, 1])                          # classification ignores the Dice weight
+    assert float(training_loss(torch.zeros(2, 2), labels, 3.0)) == pytest.approx(math.log(2))
+    with pytest.raises(ValueError, match="dice_weight"):
+        TrainConfig(dice_weight=-1)
+    data = load_dataset("scenes", size=40, seed=1, input_shape=(3, 16, 16))
+    events = _events(_segmenter(pool=False), data, TrainConfig(epochs=1, batch_size=16, device="cpu", dice_weight=1.0))
+    epoch = [e for e in events if isinstance(e, EpochMetrics)][-1]
+    assert isinstance(events[-1], Finished) and math.isfinite(epoch.val_loss)

@@ -25,6 +25,8 @@ class ConfigForm(QWidget):
         self.device = _combo(DEVICES, "auto: GPU when there is one, else the CPU")
         self.mixed_precision = QCheckBox("Mixed precision (GPU only)")
         self.grad_clip = _double(0, 1000, 2, 0.5, "Clip the gradient norm to this value (0 = off)")
+        self.dice_weight = _double(0, 10, 2, 0.25, "Segmentation only: add this much of the soft Dice loss to the "
+                                                   "per-pixel cross-entropy; helps classes with few pixels (0 = off)")
         self.patience = _int(0, 10000, "Stop when validation loss has not improved for this many epochs (0 = off)")
         self.snapshot_every = _int(-1, 1_000_000, "Steps between live feature-map snapshots (0 = automatic, "
                                                   "-1 = never)")
@@ -40,6 +42,7 @@ class ConfigForm(QWidget):
                          ("Batch size", self.batch_size), ("Epochs", self.epochs),
                          ("Validation share", self.val_fraction), ("Seed", self.seed), ("Device", self.device),
                          ("", self.mixed_precision), ("Gradient clip", self.grad_clip),
+                         ("Dice weight", self.dice_weight),
                          ("Early stopping", self.patience), ("Snapshot every", self.snapshot_every),
                          ("Freeze", self.freeze)):
             form.addRow(label, w)
@@ -66,6 +69,7 @@ class ConfigForm(QWidget):
         self.device.setCurrentText(c.device if c.device in DEVICES else "auto")
         self.mixed_precision.setChecked(c.mixed_precision)
         self.grad_clip.setValue(c.grad_clip)
+        self.dice_weight.setValue(c.dice_weight)
         self.patience.setValue(c.early_stopping_patience)
         self.snapshot_every.setValue(max(-1, c.snapshot_every))
         self.freeze.setText(", ".join(c.freeze))
@@ -82,6 +86,7 @@ class ConfigForm(QWidget):
                        val_fraction=self.val_fraction.value(), seed=self.seed.value(),
                        device=self.device.currentText(), mixed_precision=self.mixed_precision.isChecked(),
                        grad_clip=self.grad_clip.value(), early_stopping_patience=self.patience.value(),
+                       dice_weight=self.dice_weight.value(),
                        snapshot_every=self.snapshot_every.value(), freeze=freeze)
 
 

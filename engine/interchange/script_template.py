@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-fraction", type=float, default=d["val_fraction"])
     p.add_argument("--seed", type=int, default=d["seed"])
     p.add_argument("--grad-clip", type=float, default=d["grad_clip"], help="max gradient norm; 0 = off")
+    p.add_argument("--dice-weight", type=float, default=d["dice_weight"],
+                   help="segmentation: add this much soft Dice loss to the per-pixel cross-entropy; 0 = off")
     p.add_argument("--early-stopping-patience", type=int, default=d["early_stopping_patience"], help="0 = off")
     p.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=d["mixed_precision"],
                    help="float16 autocast on CUDA")
@@ -98,6 +100,14 @@ def setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
         device = torch.device("cpu")
     dist.init_process_group("nccl" if use_cuda else "gloo")
     return dist.get_rank(), dist.get_world_size(), device
+
+
+def dice_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """1 - the soft Dice score of a batch, averaged over the classes (a class absent from both scores 1)."""
+    probs = torch.softmax(logits.float(), dim=1)
+    onehot = torch.nn.functional.one_hot(masks, probs.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
+    inter, total = (probs * onehot).sum((0, 2, 3)), probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+    return 1 - ((2 * inter + 1.0) / (total + 1.0)).mean()
 
 
 def seed_everything(seed: int) -> None:
@@ -355,6 +365,8 @@ def train(args: argparse.Namespace, rank: int, world: int, device: torch.device)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 logits = model(images)
                 loss = torch.nn.functional.cross_entropy(logits, labels)
+                if TASK == "segmentation" and args.dice_weight > 0:
+                    loss = loss + args.dice_weight * dice_loss(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if args.grad_clip > 0:

@@ -29,7 +29,8 @@ DATASET_FOR_KEY = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10"
 
 _CONFIG_DEFAULTS = {"optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "weight_decay": 0.0, "schedule": "constant",
                     "step_size": 1, "gamma": 0.5, "batch_size": 64, "epochs": 3, "val_fraction": 0.1, "seed": 0,
-                    "device": "auto", "mixed_precision": True, "grad_clip": 0.0, "early_stopping_patience": 0}
+                    "device": "auto", "mixed_precision": True, "grad_clip": 0.0, "early_stopping_patience": 0,
+                    "dice_weight": 0.0}
 _AUGMENT_DEFAULTS = {"crop_padding": 0, "hflip": False, "rotation": 0.0, "affine_translate": 0.0,
                      "affine_scale": 0.0, "color_jitter": 0.0, "erasing": 0.0}
 _CHOICES = {"optimizer": ("sgd", "adam", "adamw"), "schedule": ("constant", "step", "cosine", "onecycle")}

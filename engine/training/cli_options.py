@@ -60,6 +60,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--val-fraction", type=float, help="share of the training images held out for validation")
     g.add_argument("--device", help=f"{', '.join(DEVICES)} or cuda:N (auto: CUDA, then Apple MPS, then CPU)")
     g.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    g.add_argument("--dice-weight", type=float, metavar="W",
+                   help="segmentation: add W × the soft Dice loss to the per-pixel cross-entropy (helps small classes)")
     g.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value (0 = off)")
     g.add_argument("--early-stopping", type=int, metavar="PATIENCE",
                    help="stop after this many epochs without a better validation loss (0 = off)")
@@ -78,7 +80,8 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
 _FIELDS = {"epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "optimizer": "optimizer",
            "momentum": "momentum", "weight_decay": "weight_decay", "schedule": "schedule", "step_size": "step_size",
            "gamma": "gamma", "val_fraction": "val_fraction", "device": "device", "grad_clip": "grad_clip",
-           "early_stopping": "early_stopping_patience", "seed": "seed", "size": "data_size"}
+           "early_stopping": "early_stopping_patience", "seed": "seed", "size": "data_size",
+           "dice_weight": "dice_weight"}
 _AUG = {"crop_padding": "crop_padding", "rotation": "rotation", "translate": "affine_translate",
         "scale": "affine_scale", "color_jitter": "color_jitter", "erasing": "erasing"}
 

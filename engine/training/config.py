@@ -85,6 +85,8 @@ class TrainConfig:
     fixed (transfer learning). snapshot_every: steps between activation snapshots (0 = automatic,
     a negative value = never). report_every: steps between StepMetrics events (0 = automatic).
     data_size: number of images for generated data sets (None = the data set's default).
+    dice_weight: segmentation only; adds dice_weight × (1 − soft Dice score, averaged over the classes) to the
+    per-pixel cross-entropy, which helps small classes that cross-entropy counts by their few pixels (0 = off).
     """
 
     optimizer: str = "adam"
@@ -107,6 +109,7 @@ class TrainConfig:
     snapshot_every: int = 0
     data_size: int | None = None
     report_every: int = 0
+    dice_weight: float = 0.0
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -129,6 +132,7 @@ class TrainConfig:
         _check_number("early_stopping_patience", self.early_stopping_patience, 0, 10000, integer=True)
         _check_number("snapshot_every", self.snapshot_every, integer=True)
         _check_number("report_every", self.report_every, 0, integer=True)
+        _check_number("dice_weight", self.dice_weight, 0, 10)
         if self.data_size is not None:
             _check_number("data_size", self.data_size, 10, 10_000_000, integer=True)
         if not isinstance(self.mixed_precision, bool):

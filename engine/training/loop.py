@@ -24,7 +24,7 @@ from engine.data.base import DatasetError
 from engine.graph_io import graph_to_json
 from engine.training.batches import BatchSource, evaluation_batches
 from engine.module_paths import frozen_layers
-from engine.training.tasks import task_mismatch
+from engine.training.tasks import dice_counts, dice_loss, task_mismatch, training_loss
 from engine.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint, state_dict_mismatch
 from engine.training.config import TrainConfig
 from engine.training.control import TrainControl
@@ -313,7 +313,7 @@ class _Run:
         if self.amp:
             with torch.autocast("cuda", dtype=torch.float16):
                 logits = self.train_model(x)
-                loss = F.cross_entropy(logits, y)
+                loss = training_loss(logits, y, self.config.dice_weight)
             self.scaler.scale(loss).backward()
             if self.config.grad_clip:
                 self.scaler.unscale_(opt)
@@ -322,7 +322,7 @@ class _Run:
             self.scaler.update()
         else:
             logits = self.train_model(x)
-            loss = F.cross_entropy(logits, y)
+            loss = training_loss(logits, y, self.config.dice_weight)
             loss.backward()
             if self.config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
@@ -375,6 +375,8 @@ class _Run:
         idx = torch.arange(self.world.rank, len(val), self.world.size)
         self.model.eval()
         loss_sum = correct = count = 0.0
+        dice = self.config.dice_weight if val.labels.dim() > 1 else 0.0
+        inter = total = 0.0
         try:
             for x, y in evaluation_batches(val, idx, EVAL_BATCH, self.device, "validation"):
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
@@ -382,10 +384,19 @@ class _Run:
                 loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
                 correct += float((logits.argmax(1) == y).sum())
                 count += y.numel()   # labels: images, or pixels of segmentation masks
+                if dice:   # the same objective as training: Dice over the whole split, from summed counts
+                    i, t = dice_counts(logits, y)
+                    inter, total = inter + i.double().cpu(), total + t.double().cpu()
         finally:
             self.model.train()
-        loss_sum, correct, n = all_reduce_sum([loss_sum, correct, count], self.device, self.world)
-        return loss_sum / n, correct / n
+        sums = all_reduce_sum([loss_sum, correct, count, *(inter.tolist() if dice else []),
+                               *(total.tolist() if dice else [])], self.device, self.world)
+        loss_sum, correct, n = sums[:3]
+        loss = loss_sum / n
+        if dice:
+            k = len(inter)
+            loss += dice * float(dice_loss(torch.tensor(sums[3:3 + k]), torch.tensor(sums[3 + k:])))
+        return loss, correct / n
 
     def _finish(self, stopped, early, completed, steps_done) -> Finished:
         test = None

@@ -2,8 +2,35 @@
 (segmentation). The design's Output says which; a data set's labels must match it."""
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+
 TASKS = ("classification", "segmentation")
+DICE_EPS = 1.0   # smoothing: a class absent from both prediction and truth scores a Dice of 1
 _WHAT = {"classification": "one class per image", "segmentation": "a class for every pixel"}
+
+
+def training_loss(logits: torch.Tensor, labels: torch.Tensor, dice_weight: float = 0.0) -> torch.Tensor:
+    """Cross-entropy (per image, or per pixel for masks), plus dice_weight × the soft Dice loss for masks."""
+    loss = F.cross_entropy(logits, labels)
+    if dice_weight and labels.dim() > 1:
+        inter, total = dice_counts(logits, labels)
+        loss = loss + dice_weight * dice_loss(inter, total)
+    return loss
+
+
+def dice_counts(logits: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per class: Σ p·t and Σ p + Σ t over a batch, with p the softmax probabilities and t the one-hot masks.
+    Sums, so batches (and torchrun's ranks) add up to the whole split's."""
+    probs = torch.softmax(logits.float(), dim=1)
+    onehot = F.one_hot(masks, probs.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
+    dims = (0, 2, 3)
+    return (probs * onehot).sum(dims), probs.sum(dims) + onehot.sum(dims)
+
+
+def dice_loss(inter: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """1 − the soft Dice score averaged over the classes."""
+    return 1 - ((2 * inter + DICE_EPS) / (total + DICE_EPS)).mean()
 
 
 def task_mismatch(design_task: str, data_title: str, data_task: str) -> str:
