@@ -235,3 +235,18 @@ def test_a_zip_version_or_method_zipfile_does_not_know_is_a_bundle_error(tmp_pat
     path.write_bytes(bytes(data))
     with pytest.raises(BundleError):
         load_bundle(path)
+
+
+def test_a_member_name_flagged_utf8_that_is_not_is_refused(tmp_path):
+    """zipfile decodes member names while opening the archive; a name flagged as UTF-8 holding other bytes
+    raised UnicodeDecodeError from inside it (found by the fuzz soak)."""
+    path = tmp_path / "p.cnnd"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("graph\u00e9.json", "{}")          # a non-ASCII name: zipfile sets the UTF-8 flag
+    raw = bytearray(path.read_bytes())
+    name = "graph\u00e9.json".encode()
+    at = raw.rfind(name)                               # the central directory's copy, which opening reads
+    raw[at + 5] = 0x82                                 # no longer valid UTF-8
+    path.write_bytes(bytes(raw))
+    with pytest.raises(BundleError, match="not a CNN Designer project bundle"):
+        load_bundle(path)

@@ -133,8 +133,9 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
         zf = zipfile.ZipFile(path)
     except FileNotFoundError:
         raise BundleError(f"there is no file {path}") from None
-    # NotImplementedError: zipfile's answer to a zip version or compression method it does not know
-    except (zipfile.BadZipFile, OSError, NotImplementedError) as exc:
+    # NotImplementedError: zipfile's answer to a zip version or compression method it does not know;
+    # UnicodeDecodeError: a member name flagged as UTF-8 that is not (zipfile decodes names while opening)
+    except (zipfile.BadZipFile, OSError, NotImplementedError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path.name} is not a CNN Designer project bundle (not a readable zip: {_brief(exc)})") from None
     with zf:
         members = _checked_members(zf, path.name)
