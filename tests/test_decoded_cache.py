@@ -150,6 +150,6 @@ def test_a_cancelled_build_leaves_nothing_behind(folder):
 
 def test_too_little_disk_space_is_said_before_writing(folder, monkeypatch):
     monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 100, 100))
-    with pytest.raises(DatasetError, match="needs .* GB .* only 0.0 GB are free"):
+    with pytest.raises(DatasetError, match=r"needs 38.0 KB .* but only 100 bytes are free"):
         _load(folder, "cache")
     assert _cache_dirs(folder) == []

@@ -28,6 +28,7 @@ import torch
 from engine.data.base import DatasetError
 from engine.data.folder import _first_few, decode_batches, unusable
 from engine.data.folder_stream import LazyImages
+from engine.units import format_bytes
 
 FORMAT = "cnn-designer-decoded-cache"
 VERSION = 1
@@ -162,8 +163,8 @@ def _build(root: Path, where: Path, key: str, samples: Sequence[tuple], shape: t
     where.parent.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(where.parent).free
     if needed > free:
-        raise DatasetError(f"the decoded cache of {root} needs {needed / 1e9:.1f} GB in {where.parent}, but only "
-                           f"{free / 1e9:.1f} GB are free; free some space, set CNN_DESIGNER_DATA to a larger "
+        raise DatasetError(f"the decoded cache of {root} needs {format_bytes(needed)} in {where.parent}, but only "
+                           f"{format_bytes(free)} are free; free some space, set CNN_DESIGNER_DATA to a larger "
                            f"disk, or stream the images (--data-mode stream)")
     tmp = where.parent / f"{key}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -23,9 +23,10 @@ from engine.data.base import DatasetError, Split, split_off_test
 from engine.data.folder import DEFAULT_SIZE, IMAGE_SUFFIXES, MAX_IMAGES, TEST_FRACTION, _first_few, _opened, \
     _reading_text, read_image
 from engine.safe_files import repair_text
+from engine.units import KB, format_bytes
 
 MAX_CLASSES = 256
-CLASSES_FILE_LIMIT = 64 * 1024
+CLASSES_FILE_LIMIT = 64 * KB
 MASK_MODES = ("L", "P", "1")
 
 Progress = Callable[[float, str], None]
@@ -97,7 +98,8 @@ def _class_names(root: Path) -> tuple:
     with open(path, "rb") as f:
         raw = f.read(CLASSES_FILE_LIMIT + 1)
     if len(raw) > CLASSES_FILE_LIMIT:
-        raise DatasetError(f"{path} is larger than {CLASSES_FILE_LIMIT // 1024} KB; it lists one class name per line")
+        raise DatasetError(f"{path} is larger than {format_bytes(CLASSES_FILE_LIMIT)}; it lists one class name per "
+                           f"line")
     names = tuple(repair_text(line.strip())[:200] for line in raw.decode("utf-8", "replace").splitlines()
                   if line.strip())
     if not 2 <= len(names) <= MAX_CLASSES:
