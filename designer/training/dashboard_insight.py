@@ -92,8 +92,7 @@ class InsightMixin:
         except OSError as exc:
             self._say(f"The run finished but could not be saved: {exc}", error=True)
         self._show_runs()
-        acc = ("" if ev.test is None else f"; test mean IoU {ev.test.mean_iou:.3f}" if ev.test.task == "segmentation"
-               else f"; test accuracy {ev.test.accuracy:.2%}")
+        acc = "" if ev.test is None else f"; test {ev.test.headline}"
         text = f"{'Stopped' if ev.stopped else 'Finished'} after {ev.epochs_completed} epoch(s){acc}."
         if shown:
             self._say(text)
@@ -261,10 +260,7 @@ class InsightMixin:
             return   # evaluated the design that was open before this one: not this design's result
         self.result = result
         self.results.show_result(result, f"Evaluated with the {self._eval_source}")
-        if result.task == "segmentation":
-            self._say(f"Test mean IoU with the {self._eval_source}: {result.mean_iou:.3f}")
-        else:
-            self._say(f"Test accuracy with the {self._eval_source}: {result.accuracy:.2%}")
+        self._say(f"Test {result.headline} with the {self._eval_source}")
 
     def open_gallery(self, true_class: int, pred_class: int):
         d = self.data.dataset

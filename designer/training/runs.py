@@ -10,15 +10,12 @@ from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QListWidget, QLis
 
 from designer.plain_text import plain_tooltip
 from engine.insight.run_diff import compare_configs, diff_graphs
+from engine.training.task_report import headline_of
 
 
 def run_title(rec) -> str:
     test = rec.test if isinstance(rec.test, dict) else {}
-    acc, iou = test.get("accuracy"), test.get("mean_iou")
-    if test.get("task") == "segmentation" and isinstance(iou, (int, float)):
-        acc_text = f" · test mean IoU {iou:.3f}"
-    else:
-        acc_text = f" · test {acc:.1%}" if isinstance(acc, (int, float)) else " · no test result"
+    acc_text = f" · test {headline_of(test)}" if test else " · no test result"
     when = rec.created.replace("T", " ")[:16]
     status = getattr(rec, "status", "finished")
     state = {"running": " · interrupted (the app closed during the run)", "failed": " · failed",

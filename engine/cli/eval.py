@@ -86,21 +86,17 @@ def _mismatch(expected: dict, got: dict) -> str:
 
 
 def _print(result, data) -> None:
+    from engine.training.task_report import result_lines
+
     print(f"{data.info.title}, test split: {result.count} images")
     names = [str(n)[:8] for n in result.class_names]
     width = max(6, *(len(n) for n in names)) + 1
-    if result.task == "segmentation":
-        print(f"mean IoU {result.mean_iou:.3f}   pixel accuracy {result.accuracy:.2%}   loss {result.loss:.4f}   "
-              f"images with a wrong pixel {len(result.misclassified)}")
-        print("\nper-class IoU and pixel accuracy:")
-        for name, iou, acc in zip(names, result.iou, result.per_class_accuracy):
-            print(f"  {name:<{width}} {'-' if iou != iou else f'{iou:.3f}'}  {'-' if acc != acc else f'{acc:.1%}'}")
-        print("\nconfusion matrix of pixels (rows = true class, columns = predicted):")
+    if result.task != "classification":
+        print("\n".join(result_lines(result)))
+        what = "pixels" if result.task == "segmentation" else "objects (the last row and column: nothing there, or missed)" \
+            if result.task == "detection" else "images by class, boxes aside"
+        print(f"\nconfusion matrix of {what} (rows = true class, columns = predicted):")
     else:
-        print(f"accuracy {result.accuracy:.2%}   loss {result.loss:.4f}   misclassified {len(result.misclassified)}")
-        print("\nper-class accuracy:")
-        for name, acc in zip(names, result.per_class_accuracy):
-            print(f"  {name:<{width}} {'-' if acc != acc else f'{acc:.1%}'}")
         print("\nconfusion matrix (rows = true class, columns = predicted):")
     print(" " * width + "".join(f"{n:>{width}}" for n in names))
     for name, row in zip(names, result.confusion):

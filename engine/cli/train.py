@@ -167,29 +167,22 @@ def _stop_on_first_interrupt(control, bar):
 
 
 def _report(event, out: Path, bar) -> None:
+    from engine.training.task_report import result_lines
+
     how = ("stopped early (validation loss stopped improving)" if event.early_stopped
            else "stopped" if event.stopped else "finished")
     lines = [f"{how} after {event.epochs_completed} epoch(s) in {event.elapsed:.1f} s"]
     if event.test is not None:
-        t = event.test
-        if t.task == "segmentation":
-            lines.append(f"test mean IoU {t.mean_iou:.3f}  pixel accuracy {t.accuracy:.2%}  test loss {t.loss:.4f}  "
-                         f"({t.count} images)")
-            lines.append("IoU per class: " + ", ".join(f"{n} {'-' if v != v else f'{v:.3f}'}"
-                                                       for n, v in zip(t.class_names, t.iou)))
-        else:
-            lines.append(f"test accuracy {t.accuracy:.2%}  test loss {t.loss:.4f}  ({t.count} images, "
-                         f"{len(t.misclassified)} misclassified)")
-            worst = sorted((a, n) for a, n in zip(t.per_class_accuracy, t.class_names) if a == a)[:3]
-            lines.append("weakest classes: " + ", ".join(f"{n} {a:.1%}" for a, n in worst))
+        lines.extend(result_lines(event.test))
     lines.append(f"run folder: {out}  (weights.safetensors, metrics_*.csv, metrics.json, results.json, "
                  f"confusion.csv, checkpoints/)")
     print("\n".join(lines))
     sys.stdout.flush()
     write_text_atomic(out / "summary.json", json.dumps({"status": how, "epochs_completed": event.epochs_completed,
                                                         "test_accuracy": event.test.accuracy if event.test else None,
-                                                        **({"test_mean_iou": event.test.mean_iou}
-                                                           if event.test and event.test.task == "segmentation" else {}),
+                                                        **({"test_task": event.test.task,
+                                                            "test_headline": event.test.headline}
+                                                           if event.test else {}),
                                                         "elapsed": event.elapsed}, indent=1) + "\n")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 import torch
 import torch.nn.functional as F
 
-from engine.data.base import DatasetError, Split
+from engine.data.base import DatasetError, Split, label_task
 
 FIXES = ("resize", "grey_to_rgb", "rgb_to_grey", "auto")
 LUMA = torch.tensor([0.299, 0.587, 0.114])
@@ -80,6 +80,6 @@ def adapt_images(images: torch.Tensor, want: tuple, chunk: int = 4096) -> torch.
 
 def adapt_split(split: Split, want: tuple) -> Split:
     labels = split.labels
-    if labels.dim() == 3 and tuple(labels.shape[1:]) != tuple(want[1:]):   # masks follow their images
+    if label_task(labels) == "segmentation" and tuple(labels.shape[1:]) != tuple(want[1:]):   # masks follow
         labels = F.interpolate(labels[:, None].float(), size=tuple(want[1:]), mode="nearest")[:, 0].long()
     return Split(adapt_images(split.images, want), labels)

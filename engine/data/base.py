@@ -33,13 +33,13 @@ class DatasetInfo:
     default_size: int | None = None   # generated sets: images made when no size is given
     source: str = ""            # where the images come from (a URL, a package, "generated")
     skipped: tuple = ()         # image folders: (path, reason) of each file left out because it cannot be used
-    task: str = "classification"   # or "segmentation": the labels are a class per pixel (N×H×W masks)
+    task: str = "classification"   # or "segmentation", "localization", "detection": see label_task()
 
 
 @dataclass(frozen=True)
 class Split:
     """One split: images float32 N×C×H×W in [0, 1] (a tensor, or for a folder too large for memory a
-    FolderImages that reads them from disk when indexed), labels int64 N, or N×H×W masks (a class per pixel)."""
+    FolderImages that reads them from disk when indexed), and labels whose form says the task (label_task)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -103,10 +103,11 @@ class Dataset:
     def sample_images(self, n: int = 16) -> np.ndarray:
         """n preview images as uint8 N×H×W×C, cycling through the classes (a thumbnail strip)."""
         pool = self._pool
-        if pool.labels.dim() > 1:   # masks: the first images (every one shows several classes)
+        if label_task(pool.labels) in ("segmentation", "detection"):   # the first images (each shows several)
             imgs = pool.images[0:min(n, len(pool))]
             return (imgs.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        picks, labels = [], pool.labels.numpy()
+        labels = pool.labels[:, 0].long() if pool.labels.dim() == 2 else pool.labels
+        picks, labels = [], labels.numpy()
         by_class = [np.flatnonzero(labels == c) for c in range(self.num_classes)]
         round_ = 0
         while len(picks) < min(n, len(pool)):
@@ -124,6 +125,15 @@ class Dataset:
     def __repr__(self) -> str:
         return (f"Dataset({self.key!r}, input {self.input_shape}, {self.num_classes} classes, "
                 f"train {len(self.train)}, val {len(self.val)}, test {len(self.test)})")
+
+
+def label_task(labels: torch.Tensor) -> str:
+    """The task labels are for, from their form: int64 N (a class per image: classification), int64 N×H×W (a
+    class per pixel: segmentation), float32 N×5 (class and box corners as fractions of the image: localization)
+    or float32 N×K×5 (K objects an image, class −1 for none: detection; engine.training.boxes)."""
+    if labels.is_floating_point():
+        return "localization" if labels.dim() == 2 else "detection"
+    return "segmentation" if labels.dim() == 3 else "classification"
 
 
 def split_off_test(images: torch.Tensor, labels: torch.Tensor, test_fraction: float,

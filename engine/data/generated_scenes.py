@@ -1,7 +1,11 @@
-"""Generated scenes for segmentation: one to four circles, squares and triangles of random sizes, angles and
-colours on a textured background, with the class of every pixel (0 background, 1 circle, 2 square,
-3 triangle). Later shapes hide earlier ones, in the picture and in its mask alike. Made in seconds from a seed,
-at the network's input size (16 to 256 pixels a side; 64×64 by default).
+"""Generated scenes: one to four circles, squares and triangles of random sizes, angles and colours on a
+textured background. Later shapes hide earlier ones. Three labellings of the same drawings:
+
+* segmentation: the class of every pixel (0 background, 1 circle, 2 square, 3 triangle);
+* detection: every shape's class (0 circle, 1 square, 2 triangle) and the box around its visible part;
+* localization: one shape an image, its class and box.
+
+Made in seconds from a seed, at the network's input size (16 to 256 pixels a side; 64×64 by default).
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ import torch.nn.functional as F
 from engine.data.base import Split, split_off_test
 
 SCENE_CLASSES = ("background", "circle", "square", "triangle")
+OBJECT_CLASSES = SCENE_CLASSES[1:]
+MIN_VISIBLE = 12   # pixels: a shape hidden more than this by later ones is no object to find
 DEFAULT_SIDE = 64
 MIN_SIDE, MAX_SIDE = 16, 256
 MAX_OBJECTS = 4
@@ -29,30 +35,41 @@ def scene_size(input_shape: Sequence[int] | None) -> tuple[int, int]:
 
 
 def make_scenes(size: int, seed: int, input_shape: Sequence[int] | None = None,
-                progress: Callable[[float, str], None] | None = None) -> tuple[Split, Split, tuple[str, ...]]:
-    """(pool, test, class names): float32 N×3×H×W images in [0, 1] and int64 N×H×W masks."""
-    gen = torch.Generator().manual_seed(int(seed) + 4049)
+                progress: Callable[[float, str], None] | None = None,
+                task: str = "segmentation") -> tuple[Split, Split, tuple[str, ...]]:
+    """(pool, test, class names): float32 N×3×H×W images in [0, 1], with int64 N×H×W masks (segmentation),
+    float32 N×MAX_OBJECTS×5 boxes (detection) or float32 N×5 boxes of one shape an image (localization)."""
+    gen = torch.Generator().manual_seed(int(seed) + {"segmentation": 4049, "detection": 5081}.get(task, 6173))
     h, w = scene_size(input_shape)
-    images, masks = torch.empty(size, 3, h, w), torch.empty(size, h, w, dtype=torch.long)
+    single = task == "localization"
+    images = torch.empty(size, 3, h, w)
+    labels = (torch.empty(size, h, w, dtype=torch.long) if task == "segmentation"
+              else torch.empty(size, 5) if single else torch.empty(size, MAX_OBJECTS, 5))
     for start in range(0, size, CHUNK):
         end = min(size, start + CHUNK)
-        images[start:end], masks[start:end] = _draw(end - start, h, w, gen)
+        picture, mask, boxes = _draw(end - start, h, w, gen, 1 if single else MAX_OBJECTS)
+        images[start:end] = picture
+        labels[start:end] = mask if task == "segmentation" else boxes[:, 0] if single else boxes
         if progress is not None:
             progress(end / size, f"Drawing scenes: {end:,} of {size:,}")
-    pool, test = split_off_test(images, masks, TEST_FRACTION, seed)
-    return pool, test, SCENE_CLASSES
+    pool, test = split_off_test(images, labels, TEST_FRACTION, seed)
+    return pool, test, SCENE_CLASSES if task == "segmentation" else OBJECT_CLASSES
 
 
-def _draw(n: int, h: int, w: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _draw(n: int, h: int, w: int, gen: torch.Generator,
+          most: int = MAX_OBJECTS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, masks, boxes N×MAX_OBJECTS×5 with class −1 for no object), `most` shapes an image at most."""
     def u(lo: float, hi: float, *shape: int) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(n, *shape, generator=gen)
 
     image = _background(n, h, w, gen)
     mask = torch.zeros(n, h, w, dtype=torch.long)
+    owner = torch.full((n, h, w), -1, dtype=torch.long)   # which shape each pixel shows
     side = min(h, w)
     ys = torch.arange(h, dtype=torch.float32)[None, :, None] + 0.5
     xs = torch.arange(w, dtype=torch.float32)[None, None, :] + 0.5
-    count = 1 + (torch.rand(n, generator=gen) * MAX_OBJECTS).long()
+    count = 1 + (torch.rand(n, generator=gen) * most).long()
+    kinds = []
     mean = image.mean(dim=(2, 3))
     for k in range(MAX_OBJECTS):
         kind = 1 + (torch.rand(n, generator=gen) * 3).long()
@@ -76,9 +93,29 @@ def _draw(n: int, h: int, w: int, gen: torch.Generator) -> tuple[torch.Tensor, t
         inside = torch.where((kind == 1)[:, None, None], circle, torch.where((kind == 2)[:, None, None], square, triangle))
         inside &= (k < count)[:, None, None]
         mask = torch.where(inside, kind[:, None, None], mask)
+        owner = torch.where(inside, k, owner)
+        kinds.append(kind)
         image = torch.where(inside[:, None], colour[:, :, None, None], image)
     noise = torch.randn(image.shape, generator=gen) * 0.03
-    return (image + noise).clamp_(0, 1), mask
+    return (image + noise).clamp_(0, 1), mask, _boxes(owner, torch.stack(kinds, 1))
+
+
+def _boxes(owner: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
+    """N×K×5: each shape's class (from 0) and the corners, as fractions, of the box around its visible pixels."""
+    n, h, w = owner.shape
+    boxes = torch.full((n, MAX_OBJECTS, 5), -1.0)
+    rows, cols = torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32)
+    for k in range(MAX_OBJECTS):
+        visible = owner == k
+        shown = visible.flatten(1).sum(1) >= max(1, min(MIN_VISIBLE, h * w // 200))
+        in_row, in_col = visible.any(2), visible.any(1)
+        y0 = torch.where(in_row, rows, float(h)).amin(1)
+        y1 = torch.where(in_row, rows + 1, 0.0).amax(1)
+        x0 = torch.where(in_col, cols, float(w)).amin(1)
+        x1 = torch.where(in_col, cols + 1, 0.0).amax(1)
+        box = torch.stack([(kinds[:, k] - 1).float(), x0 / w, y0 / h, x1 / w, y1 / h], 1)
+        boxes[:, k] = torch.where(shown[:, None], box, boxes[:, k])
+    return boxes
 
 
 def _background(n: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:

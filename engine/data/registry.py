@@ -43,6 +43,13 @@ def _generated_scenes(size, seed, root, progress, download, input_shape, options
     return make_scenes(size or 4_000, seed, input_shape, progress)
 
 
+def _scene_boxes(task):
+    def load(size, seed, root, progress, download, input_shape, options):
+        from engine.data.generated_scenes import make_scenes
+        return make_scenes(size or 4_000, seed, input_shape, progress, task)
+    return load
+
+
 def _uci_digits(size, seed, root, progress, download, input_shape, options):
     from engine.data.uci_digits import load_uci_digits
     return load_uci_digits(seed)
@@ -72,7 +79,7 @@ def _mask_folder(size, seed, root, progress, download, input_shape, options):
 
 
 def _entries() -> dict:
-    from engine.data.generated_scenes import SCENE_CLASSES
+    from engine.data.generated_scenes import OBJECT_CLASSES, SCENE_CLASSES
     from engine.data.generated_shapes import SHAPE_NAMES
     from engine.data.torchvision_sets import files_present, source
 
@@ -99,6 +106,16 @@ def _entries() -> dict:
                            "by default), any number, in seconds from a seed.",
                            SCENE_CLASSES, (3, 64, 64), True, 4_000, "generated", task="segmentation"),
                _generated_scenes),
+        _Entry(DatasetInfo("scene_objects", "Generated scenes with boxes (detection)",
+                           "The same scenes with a box around every shape: for networks that find each object "
+                           "and its class. One to four shapes an image, partly hidden ones too.",
+                           OBJECT_CLASSES, (3, 64, 64), True, 4_000, "generated", task="detection"),
+               _scene_boxes("detection")),
+        _Entry(DatasetInfo("single_objects", "Generated single shapes (localization)",
+                           "One shape an image on a textured background, with its class and the box around it: "
+                           "for networks that say what the object is and where.",
+                           OBJECT_CLASSES, (3, 64, 64), True, 4_000, "generated", task="localization"),
+               _scene_boxes("localization")),
         _Entry(DatasetInfo("mnist", "MNIST", "70,000 handwritten digits, 28×28 grey (downloaded once).",
                            DIGIT_NAMES, (1, 28, 28), files_present("mnist", root),
                            None, source("mnist")), _torchvision("mnist")),

@@ -13,6 +13,10 @@ def _output_shape(p, ins):
     classes = p["classes"]
     if p.get("task") == "segmentation":
         return _mask_scores(shape, classes)
+    if p.get("task") == "localization":
+        return _box_numbers(shape, classes)
+    if p.get("task") == "detection":
+        return _heat_maps(shape, classes)
     if len(shape) != 1:
         raise ShapeError(f"Output expects class scores of shape ({classes},) but receives {fmt_shape(shape)}; "
                          f"insert Flatten and a Linear layer with {classes} outputs", insert_fix("Flatten"))
@@ -37,6 +41,35 @@ def _mask_scores(shape, classes):
     return shape
 
 
+def _box_numbers(shape, classes):
+    want = classes + 4
+    if len(shape) != 1:
+        raise ShapeError(f"A localization Output expects {want} numbers ({classes} class scores, then the box's "
+                         f"centre x, y, width and height) but receives {fmt_shape(shape)}; insert Flatten and a "
+                         f"Linear layer with {want} outputs", insert_fix("Flatten"))
+    if shape[0] != want:
+        raise ShapeError(f"A localization Output expects {want} numbers ({classes} class scores and 4 for the box) "
+                         f"but receives {shape[0]}; insert a Linear layer with {want} outputs",
+                         insert_fix("Linear", {"out_features": want}, label=f"Insert Linear ({want} outputs)",
+                                    adjustable=("out_features",)))
+    return shape
+
+
+def _heat_maps(shape, classes):
+    want = classes + 4
+    if len(shape) != 3:
+        raise ShapeError(f"A detection Output expects maps of shape ({want}, height, width): a heat map per class "
+                         f"whose peaks are object centres, then the box's width, height and the centre's offset "
+                         f"at every cell; but it receives {fmt_shape(shape)}; end the network with a 1×1 Conv2d of "
+                         f"{want} channels on feature maps, not Flatten and Linear")
+    if shape[0] != want:
+        raise ShapeError(f"A detection Output expects {want} maps ({classes} heat maps and 4 for the boxes) but "
+                         f"receives {shape[0]}; insert a 1×1 Conv2d with {want} output channels",
+                         insert_fix("Conv2d", {"out_channels": want, "kernel_size": 1, "padding": 0},
+                                    label=f"Insert 1×1 Conv2d ({want} channels)", adjustable=("out_channels",)))
+    return shape
+
+
 def _check_mask_size(p, shape, image_size):
     """A segmentation network labels every input pixel: its score maps have the Input's height and width."""
     if p.get("task") != "segmentation" or tuple(shape[1:]) == tuple(image_size):
@@ -54,6 +87,8 @@ def _check_mask_size(p, shape, image_size):
                      f"transposed convolutions and upsampling)")
 
 
+_TASK_SUFFIX = {"segmentation": " per pixel", "localization": " + box", "detection": " + boxes"}
+
 register(LayerKind(
     name="Input", category="Input/Output", glyph="▭",
     help="The images fed to the network: channels × height × width.",
@@ -68,14 +103,19 @@ register(LayerKind(
 
 register(LayerKind(
     name="Output", category="Input/Output", glyph="◎",
-    help="The class scores (logits) the network predicts, per image or per pixel; trained with cross-entropy loss.",
+    help="What the network predicts: class scores per image or per pixel, or classes with boxes; the task sets "
+         "the loss it is trained with.",
     teaching="The output holds one score per class: for the whole image (classification), or at every pixel "
              "(segmentation, a score map per class). Training pushes the score of the right class up and the "
-             "others down; the highest score is the prediction.",
+             "others down; the highest score is the prediction. Localization adds four numbers for where the "
+             "object is (its box); detection turns the scores into heat maps whose peaks mark each object's "
+             "centre, with four more maps for the box around it.",
     params=(ParamSpec("classes", "int", 10, "Number of classes to predict.", 1, 100000),
             ParamSpec("task", "choice", "classification", "classification: one class per image, scores (classes,); "
-                      "segmentation: a class for every pixel, score maps (classes, height, width) at the Input's "
-                      "size.", choices=("classification", "segmentation"), added_later=True)),
+                      "localization: one object's class and box, (classes + 4,); detection: every object's class "
+                      "and box, maps (classes + 4, height, width) at any stride; segmentation: a class for every "
+                      "pixel, score maps (classes, height, width) at the Input's size.",
+                      choices=("classification", "localization", "detection", "segmentation"), added_later=True)),
     infer=_output_shape, build=None, emit=None, check_image_size=_check_mask_size,
-    summary=lambda p: f"{p['classes']} classes" + (" per pixel" if p.get("task") == "segmentation" else ""),
+    summary=lambda p: f"{p['classes']} classes" + _TASK_SUFFIX.get(p.get("task"), ""),
 ))

@@ -22,13 +22,17 @@ def _uniform(n, spread, gen, device):
     return (torch.rand(n, generator=gen, device=device) * 2 - 1) * spread
 
 
-def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator,
-                  masks: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator | None,
+                  masks: torch.Tensor | None = None,
+                  boxes: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Augment a float batch N×C×H×W in [0, 1]; `gen` lives on x's device. With `masks` (N×H×W classes per
     pixel), crops, flips and affine moves move them with their images (uncovered pixels become background, 0),
-    and (images, masks) is returned."""
+    and (images, masks) is returned. With `boxes` (localization N×5 or detection N×K×5 labels,
+    engine.training.boxes) the boxes move likewise, (images, boxes) is returned, and a detection object pushed
+    mostly out of the picture is dropped."""
     n, c, h, w = x.shape
     dev = x.device
+    corners = _corners_of(boxes) if boxes is not None else None
     if aug.crop_padding:  # pad, then crop back at a random offset per image
         p = aug.crop_padding
         padded = F.pad(x, (p, p, p, p))
@@ -40,11 +44,17 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator,
                    rows, cols]
         if masks is not None:
             masks = F.pad(masks, (p, p, p, p))[torch.arange(n, device=dev)[:, None, None], rows[:, 0], cols[:, 0]]
+        if corners is not None:   # the pixel at row oy + r - p moved to row r
+            corners = corners + torch.stack([(p - ox) / w, (p - oy) / h], 1).to(corners.dtype)[:, None, None, :]
     if aug.hflip:
         flip = torch.rand(n, generator=gen, device=dev) < 0.5
         x = torch.where(flip[:, None, None, None], x.flip(3), x)
         if masks is not None:
             masks = torch.where(flip[:, None, None], masks.flip(2), masks)
+        if corners is not None:
+            mirrored = corners.clone()
+            mirrored[..., 0] = 1 - corners[..., 0]
+            corners = torch.where(flip[:, None, None, None], mirrored, corners)
     if aug.rotation or aug.affine_translate or aug.affine_scale:
         angle = _uniform(n, math.radians(aug.rotation), gen, dev)
         scale = 1 + _uniform(n, aug.affine_scale, gen, dev)
@@ -57,6 +67,10 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator,
             moved = F.grid_sample(masks[:, None].to(x.dtype), grid, mode="nearest", padding_mode="zeros",
                                   align_corners=False)
             masks = moved[:, 0].round().long()
+        if corners is not None:   # the grid samples the input at theta·out, so a point moves to theta⁻¹·(in − t)
+            inverse = torch.linalg.inv(theta[:, :, :2].float()).to(corners.dtype)
+            centred = corners * 2 - 1 - theta[:, None, None, :, 2].to(corners.dtype)
+            corners = (torch.einsum("nij,nkcj->nkci", inverse, centred) + 1) / 2
     if aug.color_jitter:
         j = aug.color_jitter
         x = x * (1 + _uniform(n, j, gen, dev))[:, None, None, None]
@@ -81,7 +95,33 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, gen: torch.Generator,
         x = x.masked_fill(mask[:, None], 0.0)
     if masks is not None:
         return x.contiguous(), masks.contiguous()
+    if boxes is not None:
+        return x.contiguous(), _boxes_from(boxes, corners)
     return x.contiguous()
+
+
+def _corners_of(boxes: torch.Tensor) -> torch.Tensor:
+    """N×K×4×2: the four corners (x, y) of every box (a localization label is one box an image)."""
+    b = boxes[:, None] if boxes.dim() == 2 else boxes
+    x0, y0, x1, y1 = b[..., 1], b[..., 2], b[..., 3], b[..., 4]
+    return torch.stack([torch.stack([x0, y0], -1), torch.stack([x1, y0], -1), torch.stack([x0, y1], -1),
+                        torch.stack([x1, y1], -1)], -2)
+
+
+def _boxes_from(boxes: torch.Tensor, corners: torch.Tensor) -> torch.Tensor:
+    """Labels again, each box the moved corners' bounds within the picture; detection objects keeping less than
+    a third of their area, or under half a percent of the side, become padding (class −1)."""
+    b = boxes[:, None] if boxes.dim() == 2 else boxes
+    lo, hi = corners.amin(2), corners.amax(2)
+    area = (hi - lo).prod(-1)
+    lo, hi = lo.clamp(0, 1), hi.clamp(0, 1)
+    kept_area = (hi - lo).clamp_min(0).prod(-1)
+    cls = b[..., 0]
+    if boxes.dim() == 3:
+        lost = (kept_area < area / 3) | ((hi - lo) < 0.005).any(-1)
+        cls = torch.where(lost, torch.full_like(cls, -1), cls)
+    out = torch.cat([cls[..., None], lo, hi], -1).contiguous()
+    return out[:, 0] if boxes.dim() == 2 else out
 
 
 def augmentation_pipeline(aug: Augmentation, input_shape: tuple) -> Callable[[torch.Tensor], torch.Tensor] | None:

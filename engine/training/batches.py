@@ -61,10 +61,8 @@ class BatchSource:
             for i in range(skip * b, len(order), b):
                 idx = order_dev[i:i + b]
                 x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
-                if self.aug is not None and y.dim() > 1:   # segmentation masks move with their images
-                    x, y = augment_batch(x, self.aug, self._aug_gen(x), masks=y)
-                elif self.aug is not None:
-                    x = augment_batch(x, self.aug, self._aug_gen(x))
+                if self.aug is not None:   # masks and boxes move with their images
+                    x, y = augment_labelled(x, y, self.aug, self._aug_gen(x))
                 yield x, y
             return
         loader = DataLoader(_IndexedBatches(self.split, self.aug, tuple(self.split.images.shape[1:])),
@@ -126,7 +124,8 @@ class _IndexedBatches(torch.utils.data.Dataset):
     """A batch per index list, so workers slice whole batches (and augment them per image with v2)."""
 
     def __init__(self, split, aug, shape):
-        self.split, self.transform = split, augmentation_pipeline(aug, shape) if aug is not None else None
+        self.split, self.aug = split, aug
+        self.transform = augmentation_pipeline(aug, shape) if aug is not None else None
 
     def __len__(self):
         return len(self.split)
@@ -134,6 +133,8 @@ class _IndexedBatches(torch.utils.data.Dataset):
     def __getitem__(self, indices):
         idx = torch.as_tensor(indices, dtype=torch.long)
         x, y = self.split.images.index_select(0, idx), self.split.labels.index_select(0, idx)
+        if self.aug is not None and y.is_floating_point():   # boxes: moved batch-wise, as on the device
+            return augment_labelled(x, y, self.aug, None)
         if self.transform is not None and y.dim() > 1:   # masks move with their images (v2 knows a Mask)
             from torchvision import tv_tensors
 
@@ -142,6 +143,15 @@ class _IndexedBatches(torch.utils.data.Dataset):
         if self.transform is not None:
             x = torch.stack([self.transform(img) for img in x])
         return x, y
+
+
+def augment_labelled(x: torch.Tensor, y: torch.Tensor, aug, gen) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augment a batch; masks (int N×H×W) and boxes (float labels, engine.training.boxes) move with the images."""
+    if y.is_floating_point():
+        return augment_batch(x, aug, gen, boxes=y)
+    if y.dim() > 1:
+        return augment_batch(x, aug, gen, masks=y)
+    return augment_batch(x, aug, gen), y
 
 
 def keeps_resident(device: torch.device, nbytes: int) -> bool:

@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from engine.data.base import label_task
+from engine.training.box_metrics import detection_result, localization_result
+from engine.training.boxes import decode_detections
+from engine.training.tasks import objective_loss
 
 if TYPE_CHECKING:
     from engine.data.base import Split
@@ -33,6 +37,15 @@ class EvaluationResult:
     task: str = "classification"
     iou: np.ndarray | None = None         # float64 (classes,): intersection over union, nan for an absent class
     image_iou: np.ndarray | None = None   # float64 (N,): mean IoU over the classes in each image
+    # Localization and detection (engine.training.box_metrics): image_iou holds each image's box IoU
+    # (localization) or F1 (detection); the objects are rows (image, class, x0, y0, x1, y1) and the predictions
+    # rows (image, class, score, x0, y0, x1, y1), corners as fractions of the image; pairs are (image, true class,
+    # predicted class) with the last class "nothing" for detection (a missed object, or a detection of nothing).
+    objects_true: np.ndarray | None = None
+    objects_pred: np.ndarray | None = None
+    pairs: np.ndarray | None = None
+    ap: np.ndarray | None = None          # detection: float64 (classes,) average precision at IoU 0.5
+    map50: float = math.nan               # detection: their mean over the classes with objects
 
     @property
     def count(self) -> int:
@@ -50,9 +63,29 @@ class EvaluationResult:
                "confusion": self.confusion.tolist(),
                "misclassified": self.misclassified.tolist()}
         if self.task == "segmentation":
-            out.update(task=self.task, mean_iou=None if math.isnan(self.mean_iou) else self.mean_iou,
-                       per_class_iou=[None if np.isnan(v) else float(v) for v in self.iou])
+            out.update(task=self.task, mean_iou=_number(self.mean_iou), per_class_iou=[_number(v) for v in self.iou])
+        elif self.task == "localization":
+            out.update(task=self.task, mean_box_iou=_number(float(np.mean(self.image_iou))) if self.count else None,
+                       class_accuracy=float(np.trace(self.confusion) / max(self.count, 1)))
+        elif self.task == "detection":
+            out.update(task=self.task, map50=_number(self.map50), per_class_ap=[_number(v) for v in self.ap],
+                       objects=int(self.confusion[:-1].sum()))
         return out
+
+    @property
+    def headline(self) -> str:
+        """The task's main score in words, e.g. "mAP@0.5 0.734"."""
+        if self.task == "segmentation":
+            return f"mean IoU {self.mean_iou:.3f}"
+        if self.task == "localization":
+            return f"box hits {self.accuracy:.1%} (right class, IoU > 0.5)"
+        if self.task == "detection":
+            return f"mAP@0.5 {self.map50:.3f}"
+        return f"accuracy {self.accuracy:.2%}"
+
+
+def _number(v: float) -> float | None:
+    return None if v is None or not math.isfinite(float(v)) else float(v)
 
 
 def result_from_outputs(logits_or_probs: torch.Tensor, targets: torch.Tensor, loss_sum: float,
@@ -88,7 +121,17 @@ def evaluate(module: torch.nn.Module, data_split: Split, class_names: Sequence[s
         raise ValueError("evaluate() needs class_names (the split has none)")
     device = torch.device(device) if device is not None else next(module.parameters()).device
     labels = data_split.labels
-    if labels.dim() > 1:   # segmentation: keep predicted masks only (score maps are never all held at once)
+    task = label_task(labels)
+    if task == "localization":
+        kept, loss_sum = _run(module, data_split, device, batch_size, autocast, lambda out: out.float().cpu(), task)
+        outputs = torch.cat(kept) if kept else torch.zeros(0, len(class_names) + 4)
+        return localization_result(outputs, labels.cpu(), loss_sum, class_names)
+    if task == "detection":
+        kept, loss_sum = _run(module, data_split, device, batch_size, autocast,
+                              lambda out: decode_detections(out).cpu(), task)
+        dets = torch.cat(kept) if kept else torch.zeros(0, 1, 6)
+        return detection_result(dets, labels.cpu(), loss_sum, class_names)
+    if task == "segmentation":   # segmentation: keep predicted masks only (score maps are never all held at once)
         kept, loss_sum = _run(module, data_split, device, batch_size, autocast,
                               lambda logits: logits.argmax(1).to(torch.uint8).cpu())
         h, w = labels.shape[1:]
@@ -100,7 +143,7 @@ def evaluate(module: torch.nn.Module, data_split: Split, class_names: Sequence[s
 
 
 def _run(module: torch.nn.Module, data_split: Split, device: torch.device, batch_size: int, autocast: bool,
-         keep: Callable[[torch.Tensor], torch.Tensor]) -> tuple[list, float]:
+         keep: Callable[[torch.Tensor], torch.Tensor], task: str = "classification") -> tuple[list, float]:
     """(keep(logits) of every batch, the summed loss), in eval mode; the module's mode is restored."""
     from engine.training.batches import evaluation_batches
 
@@ -111,7 +154,7 @@ def _run(module: torch.nn.Module, data_split: Split, device: torch.device, batch
         for x, y in evaluation_batches(data_split, torch.arange(len(data_split.labels)), batch_size, device, "test"):
             with torch.autocast(device_type=device.type, enabled=autocast and device.type == "cuda"):
                 logits = module(x)
-            loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+            loss_sum += float(objective_loss(task, logits.float(), y, reduction="sum"))
             kept.append(keep(logits))
     finally:
         module.train(was_training)

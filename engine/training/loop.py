@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from engine.analysis import analyze
 from engine.compiler import compile_graph, input_shape
@@ -24,7 +23,7 @@ from engine.data.base import DatasetError
 from engine.graph_io import graph_to_json
 from engine.training.batches import BatchSource, evaluation_batches
 from engine.module_paths import frozen_layers
-from engine.training.tasks import dice_counts, dice_loss, task_mismatch, training_loss
+from engine.training.tasks import dice_counts, dice_loss, label_count, metric_counts, objective_loss, task_mismatch
 from engine.training.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint, state_dict_mismatch
 from engine.training.config import TrainConfig
 from engine.training.control import TrainControl
@@ -111,6 +110,7 @@ class _Run:
                                      f"{'×'.join(map(str, have))} {hint}.")
         output = graph.nodes_of_kind("Output")[0].params
         task, wanted = self.data.task, output.get("task", "classification")
+        self.task = task
         if task != wanted:
             raise TrainingSetupError(task_mismatch(wanted, self.data.info.title, task))
         classes = output["classes"]
@@ -252,8 +252,8 @@ class _Run:
         for epoch in range(self.epoch, cfg.epochs):
             self.model.train()
             win = torch.zeros(2, device=self.device, dtype=torch.float64)
-            win_n, win_images, win_t = 0, 0, time.perf_counter()
-            ep_loss = ep_correct = ep_n = 0.0
+            win_n, win_m, win_images, win_t = 0, 0, 0, time.perf_counter()
+            ep_loss = ep_correct = ep_n = ep_m = 0.0
             step_in_epoch = self.skip
             for x, y in src.batches(epoch, self.skip):
                 if not world.distributed and self._should_stop():
@@ -261,28 +261,31 @@ class _Run:
                     break
                 self.phase = ("train", epoch, self.global_step + 1)
                 loss, logits = self._train_step(x, y)
-                with torch.no_grad():   # per label: an image, or a pixel of a segmentation mask
-                    win[0] += loss.detach().double() * y.numel()
-                    win[1] += (logits.detach().argmax(1) == y).sum()
-                win_n += y.numel()
+                with torch.no_grad():   # the loss per image, or per pixel of a segmentation mask
+                    labels = label_count(self.task, y)
+                    win[0] += loss.detach().double() * labels
+                    right, counted = metric_counts(self.task, logits.detach(), y)
+                    win[1] += right
+                win_n += labels
+                win_m += counted
                 win_images += y.shape[0]
                 self.global_step += 1
                 step_in_epoch += 1
                 steps_done += 1
                 if self.global_step % report_every == 0 or step_in_epoch == spe:
-                    loss_sum, correct, n, images, stop_votes = all_reduce_sum(
-                        [*win.tolist(), win_n, win_images, float(self.control.stopped)], self.device, world)
+                    loss_sum, correct, n, m, images, stop_votes = all_reduce_sum(
+                        [*win.tolist(), win_n, win_m, win_images, float(self.control.stopped)], self.device, world)
                     if not math.isfinite(loss_sum):
                         raise NonFiniteLoss(loss_sum, epoch, self.global_step, self.optimizer.param_groups[0]["lr"],
                                             self._damaged_images())
                     now = time.perf_counter()
                     elapsed = now - self.t0
                     eta = elapsed / steps_done * (total - self.global_step)
-                    yield StepMetrics(epoch, self.global_step, spe, total, loss_sum / n, correct / n,
+                    yield StepMetrics(epoch, self.global_step, spe, total, loss_sum / n, correct / max(m, 1),
                                       self.optimizer.param_groups[0]["lr"], images / max(now - win_t, 1e-9), elapsed, eta)
-                    ep_loss, ep_correct, ep_n = ep_loss + loss_sum, ep_correct + correct, ep_n + n
+                    ep_loss, ep_correct, ep_n, ep_m = ep_loss + loss_sum, ep_correct + correct, ep_n + n, ep_m + m
                     win.zero_()
-                    win_n, win_images, win_t = 0, 0, time.perf_counter()
+                    win_n, win_m, win_images, win_t = 0, 0, 0, time.perf_counter()
                     if world.distributed and stop_votes > 0:
                         stopped = True
                         break
@@ -295,7 +298,7 @@ class _Run:
                     yield saved
                 break
             completed = epoch + 1
-            yield from self._end_epoch(epoch, ep_loss, ep_correct, ep_n)
+            yield from self._end_epoch(epoch, ep_loss, ep_correct, ep_n, ep_m)
             if cfg.early_stopping_patience and self.bad_epochs >= cfg.early_stopping_patience:
                 early = True
                 break
@@ -313,7 +316,7 @@ class _Run:
         if self.amp:
             with torch.autocast("cuda", dtype=torch.float16):
                 logits = self.train_model(x)
-                loss = training_loss(logits, y, self.config.dice_weight)
+                loss = objective_loss(self.task, logits, y, dice_weight=self.config.dice_weight)
             self.scaler.scale(loss).backward()
             if self.config.grad_clip:
                 self.scaler.unscale_(opt)
@@ -322,7 +325,7 @@ class _Run:
             self.scaler.update()
         else:
             logits = self.train_model(x)
-            loss = training_loss(logits, y, self.config.dice_weight)
+            loss = objective_loss(self.task, logits, y, dice_weight=self.config.dice_weight)
             loss.backward()
             if self.config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
@@ -346,11 +349,11 @@ class _Run:
         return ActivationSnapshot(epoch, self.global_step, end_of_epoch, self.probe_index, acts, filters,
                                   self.probe[0].float().cpu().numpy())
 
-    def _end_epoch(self, epoch, loss_sum, correct, n):
+    def _end_epoch(self, epoch, loss_sum, correct, n, m):
         self.phase = ("validate", epoch)
         val_loss, val_acc = self._validate()
         lr = self.optimizer.param_groups[0]["lr"]
-        yield EpochMetrics(epoch, self.config.epochs, loss_sum / max(n, 1), correct / max(n, 1), val_loss, val_acc,
+        yield EpochMetrics(epoch, self.config.epochs, loss_sum / max(n, 1), correct / max(m, 1), val_loss, val_acc,
                            lr, time.perf_counter() - self.t0)
         if self.world.is_main:
             yield self._snapshot(epoch, True)
@@ -368,35 +371,36 @@ class _Run:
 
     @torch.no_grad()
     def _validate(self):
-        """Validation loss and accuracy; each rank evaluates its share and the sums are combined."""
+        """Validation loss and the task's metric; each rank evaluates its share and the sums are combined."""
         val = self.data.val
         if len(val) == 0:
             return math.nan, math.nan
         idx = torch.arange(self.world.rank, len(val), self.world.size)
         self.model.eval()
-        loss_sum = correct = count = 0.0
-        dice = self.config.dice_weight if val.labels.dim() > 1 else 0.0
+        loss_sum = correct = count = counted = 0.0
+        dice = self.config.dice_weight if self.task == "segmentation" else 0.0
         inter = total = 0.0
         try:
             for x, y in evaluation_batches(val, idx, EVAL_BATCH, self.device, "validation"):
                 with torch.autocast(self.device.type, dtype=torch.float16, enabled=self.amp):
                     logits = self.model(x)
-                loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
-                correct += float((logits.argmax(1) == y).sum())
-                count += y.numel()   # labels: images, or pixels of segmentation masks
+                loss_sum += float(objective_loss(self.task, logits.float(), y, reduction="sum"))
+                right, m = metric_counts(self.task, logits, y)
+                correct, counted = correct + float(right), counted + m
+                count += label_count(self.task, y)   # images, or pixels of segmentation masks
                 if dice:   # the same objective as training: Dice over the whole split, from summed counts
                     i, t = dice_counts(logits, y)
                     inter, total = inter + i.double().cpu(), total + t.double().cpu()
         finally:
             self.model.train()
-        sums = all_reduce_sum([loss_sum, correct, count, *(inter.tolist() if dice else []),
+        sums = all_reduce_sum([loss_sum, correct, count, counted, *(inter.tolist() if dice else []),
                                *(total.tolist() if dice else [])], self.device, self.world)
-        loss_sum, correct, n = sums[:3]
+        loss_sum, correct, n, m = sums[:4]
         loss = loss_sum / n
         if dice:
             k = len(inter)
-            loss += dice * float(dice_loss(torch.tensor(sums[3:3 + k]), torch.tensor(sums[3 + k:])))
-        return loss, correct / n
+            loss += dice * float(dice_loss(torch.tensor(sums[4:4 + k]), torch.tensor(sums[4 + k:])))
+        return loss, correct / max(m, 1)
 
     def _finish(self, stopped, early, completed, steps_done) -> Finished:
         test = None

@@ -171,11 +171,20 @@ def check_results(test: object, where: str) -> dict:
             raise RunValueError(f"{where}: \"misclassified\" must be a list of image numbers")
         out["misclassified"] = [check_whole(v, "misclassified", where, 0, MAX_COUNT) for v in wrong]
     if "task" in test:
-        if test["task"] not in ("classification", "segmentation"):
-            raise RunValueError(f"{where}: \"task\" must be classification or segmentation")
+        if test["task"] not in TASKS:
+            raise RunValueError(f"{where}: \"task\" must be one of {', '.join(TASKS)}")
         out["task"] = test["task"]
-    if "mean_iou" in test:
-        out["mean_iou"] = _missing_as_none(check_number(test["mean_iou"], "mean_iou", where, 0, 1, allow_missing=True))
+    for key in ("mean_iou", "mean_box_iou", "class_accuracy", "map50"):
+        if key in test:
+            out[key] = _missing_as_none(check_number(test[key], key, where, 0, 1, allow_missing=True))
+    if "objects" in test:
+        out["objects"] = check_whole(test["objects"], "objects", where, 0, MAX_INDEX)
+    if "per_class_ap" in test:   # detection: the last class is "nothing", which has no AP
+        ap = test["per_class_ap"]
+        if not isinstance(ap, list) or len(ap) not in (0, max(classes - 1, 0)):
+            raise RunValueError(f"{where}: \"per_class_ap\" must list one value per object class ({classes - 1})")
+        out["per_class_ap"] = [_missing_as_none(check_number(v, "per_class_ap", where, 0, 1, allow_missing=True))
+                               for v in ap]
     if "per_class_iou" in test:
         iou = test["per_class_iou"]
         if not isinstance(iou, list) or len(iou) not in (0, classes):
@@ -183,6 +192,9 @@ def check_results(test: object, where: str) -> dict:
         out["per_class_iou"] = [_missing_as_none(check_number(v, "per_class_iou", where, 0, 1, allow_missing=True))
                                 for v in iou]
     return out
+
+
+TASKS = ("classification", "localization", "detection", "segmentation")
 
 
 def _missing_as_none(value: float):

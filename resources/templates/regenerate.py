@@ -164,8 +164,44 @@ def small_unet():
     return b.done()
 
 
+def _encoder(b, x, *widths):
+    """Convolution, batch norm and ReLU per width, halving the size after each."""
+    for width in widths:
+        x = b.seq(x, conv(width, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU, pool())
+    return x
+
+
+def small_localizer():
+    b = Builder("Small localizer", "Classification plus one box: a convolutional encoder, then fully connected "
+                                   "layers that output 3 class scores and the box's centre and size (7 numbers). "
+                                   "Flatten keeps where things are, which global pooling would throw away. Train "
+                                   "it on Generated single shapes.")
+    x = b.add("Input", channels=3, height=64, width=64)
+    x = _encoder(b, x, 16, 32, 64, 64)
+    x = b.seq(x, ("Flatten", {}), ("Linear", dict(out_features=128)), RELU, ("Linear", dict(out_features=7)))
+    b.add("Output", x, classes=3, task="localization")
+    return b.done()
+
+
+def small_detector():
+    b = Builder("Small detector", "CenterNet (Zhou et al. 2019) in miniature: a convolutional encoder at a "
+                                  "quarter of the input's size, then a head whose 1×1 convolution outputs a heat map "
+                                  "per class (peaks mark object centres) and four maps for each box's size and "
+                                  "centre offset. No anchors, no box lists. Train it on Generated scenes with "
+                                  "boxes.")
+    x = b.add("Input", channels=3, height=64, width=64)
+    x = _encoder(b, x, 16, 32)
+    x = b.seq(x, conv(64, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU,
+              conv(64, 3, p=2, dilation=2, bias=False), ("BatchNorm2d", {}), RELU,
+              conv(64, 3, p=4, dilation=4, bias=False), ("BatchNorm2d", {}), RELU,
+              conv(64, 3, p=1), RELU, conv(7, 1))
+    b.add("Output", x, classes=3, task="detection")
+    return b.done()
+
+
 TEMPLATES = {"lenet5": lenet5, "alexnet": alexnet, "vgg11": vgg11, "nin": nin,
-             "small_resnet": small_resnet, "inception": inception, "small_fcn": small_fcn, "small_unet": small_unet}
+             "small_resnet": small_resnet, "inception": inception, "small_fcn": small_fcn, "small_unet": small_unet,
+             "small_localizer": small_localizer, "small_detector": small_detector}
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent
