@@ -2,7 +2,7 @@
 and notes such as files that could not be opened."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QStyle, QVBoxLayout, QWidget
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -16,6 +16,8 @@ class MessagesPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.notes: list = []
+        self._icons: dict = {}
+        self._shown = None   # what the list shows, to skip rebuilding it when nothing changed
         self.list = QListWidget()
         self.list.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -32,27 +34,43 @@ class MessagesPanel(QWidget):
         self.refresh(self.document.analysis)
 
     def refresh(self, analysis) -> None:
-        style = self.style()
-        self.list.clear()
-        for note in self.notes:
-            item = QListWidgetItem(style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation), note)
-            self.list.addItem(item)
         order = {"error": 0, "warning": 1, "todo": 2}
-        icons = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical,
-                 "todo": QStyle.StandardPixmap.SP_MessageBoxInformation}
+        rows = [("note", note, "", None) for note in self.notes]
         for issue in sorted(analysis.issues, key=lambda i: order.get(i.severity, 1)):
-            icon = icons.get(issue.severity, QStyle.StandardPixmap.SP_MessageBoxWarning)
-            text = str(issue)
-            if issue.fix is not None:
-                text += f"   [double-click: {issue.fix.label}]"
-            item = QListWidgetItem(style.standardIcon(icon), text)
-            item.setData(NODE_ROLE, issue.node_id or "")
-            item.setData(FIX_ROLE, issue.fix)
+            text = str(issue) + (f"   [double-click: {issue.fix.label}]" if issue.fix is not None else "")
+            rows.append((issue.severity, text, issue.node_id or "", issue.fix))
+        if not rows:
+            rows.append(("ok", "No problems: every shape fits.", "", None))
+        key = [(severity, text, node) for severity, text, node, _ in rows]
+        if key == self._shown:   # most edits leave the messages as they were: keep the list (and its scroll)
+            for i, (*_, fix) in enumerate(rows):
+                self.list.item(i).setData(FIX_ROLE, fix)
+            return
+        self._shown = key
+        self.list.clear()
+        for severity, text, node, fix in rows:
+            item = QListWidgetItem(self._icon(severity), text)
+            item.setData(NODE_ROLE, node)
+            item.setData(FIX_ROLE, fix)
             self.list.addItem(item)
-        if not analysis.issues and not self.notes:
-            item = QListWidgetItem(style.standardIcon(QStyle.StandardPixmap.SP_DialogApplyButton),
-                                   "No problems: every shape fits.")
-            self.list.addItem(item)
+
+    def _icon(self, severity: str):
+        """The style's standard icons, looked up once: building one took most of a refresh."""
+        if severity not in self._icons:
+            which = {"note": QStyle.StandardPixmap.SP_MessageBoxInformation,
+                     "todo": QStyle.StandardPixmap.SP_MessageBoxInformation,
+                     "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+                     "ok": QStyle.StandardPixmap.SP_DialogApplyButton}.get(severity,
+                                                                           QStyle.StandardPixmap.SP_MessageBoxWarning)
+            self._icons[severity] = self.style().standardIcon(which)
+        return self._icons[severity]
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.PaletteChange) and hasattr(self, "_icons"):   # a theme change: new icons
+            self._icons.clear()
+            self._shown = None
+            self.refresh(self.document.analysis)
+        super().changeEvent(event)
 
     def _clicked(self, item):
         node = item.data(NODE_ROLE)

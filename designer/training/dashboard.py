@@ -19,6 +19,7 @@ from engine.insight.memory import estimate_training_memory
 from engine.training.config import TrainConfig
 from engine.training.devices import device_name, resolve_device
 from engine.training.run_record import RunRecord
+from engine.training.tasks import METRIC
 from designer.training.background import BackgroundCall
 from designer.training.config_form import ConfigForm
 from designer.training.control_panel import ControlPanel
@@ -245,6 +246,7 @@ class TrainingDashboard(InsightMixin, QObject):
             self._say(f"Starting from the weights of {self.store.get(run_id).name}: {ws.text()}.")
         probe = self.probe_image if self.probe_image is not None else self.probe_index
         self.curves.clear()
+        self.curves.set_metric(METRIC.get(dataset.task, "accuracy"))
         self.feature_maps.clear_timelapse()
         self.feature_maps.set_graph(graph, self.run_analysis)
         self.controller.start(graph, dataset, config, run_dir=run_dir, probe=probe, resume=resume)

@@ -7,13 +7,15 @@ import html
 
 import numpy as np
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QListView, QListWidget,
                                QListWidgetItem, QSlider, QVBoxLayout, QWidget)
 
 from designer.plain_text import plain_tooltip
+from designer.training.box_drawing import box_panels
 from designer.training.images import image_to_qimage, mask_colour, mask_panels, overlay_to_qimage, pixmap
 from engine.insight.saliency import grad_cam, input_gradient_saliency, top_k
+from engine.training.boxes import SHOW_SCORE
 
 MAX_IMAGES = 60
 ICON_SIZE = 112
@@ -76,8 +78,12 @@ class ErrorGallery(QWidget):
         result: EvaluationResult on the test split; images: the test split's images (N×C×H×W);
         module: the trained network (eval mode); layers: node ids Grad-CAM may explain, last preferred.
         """
-        if getattr(result, "task", "classification") == "segmentation":
+        task = getattr(result, "task", "classification")
+        if task == "segmentation":
             self._show_masks(true_class, pred_class, result, images)
+            return
+        if task in ("localization", "detection"):
+            self._show_boxes(true_class, pred_class, result, images)
             return
         self._masks = None
         self.saliency_bar.setVisible(True)
@@ -136,6 +142,52 @@ class ErrorGallery(QWidget):
         self.list.setIconSize(QSize(3 * ICON_SIZE, ICON_SIZE))
         metrics = self.list.fontMetrics()
         self.list.setGridSize(QSize(3 * ICON_SIZE + 16, ICON_SIZE + metrics.lineSpacing() + 16))
+
+    def _show_boxes(self, true_class: int, pred_class: int, result, images) -> None:
+        """Localization and detection: the images with an object of `true_class` found as `pred_class` (for
+        detection, the last class is "nothing"), worst image first, each as truth | prediction."""
+        pairs = np.asarray(result.pairs, dtype=np.int64).reshape(-1, 3)
+        chosen = pairs[(pairs[:, 1] == true_class) & (pairs[:, 2] == pred_class), 0]
+        members, counts = np.unique(chosen, return_counts=True)
+        score = np.asarray(result.image_iou, dtype=np.float64)
+        members = members[np.lexsort((-counts, score[members]))]   # the worst box IoU (or F1) first
+        self.indices = members
+        shown = members[:MAX_IMAGES]
+        imgs = images[shown] if len(shown) else images[:0]
+        imgs = imgs.numpy() if hasattr(imgs, "numpy") else np.asarray(imgs)
+        truth, preds = np.asarray(result.objects_true), np.asarray(result.objects_pred)
+        detection = result.task == "detection"
+        if detection:
+            preds = preds[preds[:, 2] >= SHOW_SCORE]
+        names = tuple(result.class_names)
+        self._masks = [box_panels(imgs[i], truth[truth[:, 0] == k][:, 1:], preds[preds[:, 0] == k][:, 1:], names)
+                       for i, k in enumerate(shown)]
+        self.saliency_bar.setVisible(False)   # the boxes say where
+        escaped = tuple(html.escape(str(n)) for n in names)   # class names may come from files
+        if detection:
+            nothing = len(names) - 1
+            what = (f"{escaped[true_class]} objects missed" if pred_class == nothing else
+                    f"detections of {escaped[pred_class]} where there is nothing" if true_class == nothing else
+                    f"{escaped[true_class]} objects found" if true_class == pred_class else
+                    f"{escaped[true_class]} objects found as {escaped[pred_class]}")
+        else:
+            what = (f"class {escaped[true_class]}, classified right" if true_class == pred_class
+                    else f"class {escaped[true_class]} classified as {escaped[pred_class]}")
+        more = f" (showing the first {MAX_IMAGES})" if len(members) > MAX_IMAGES else ""
+        self.title.setText(f"<b>{len(members)} test images with {what}</b>, worst first{more}: true boxes · "
+                           f"predicted boxes{' (at least 30% sure)' if detection else ''}")
+        self.status.setText("")
+        self.list.clear()
+        measure = "F1" if detection else "box IoU"
+        for k, panel in zip(shown, self._masks):
+            item = QListWidgetItem(QIcon(QPixmap.fromImage(panel)), f"#{k}: {measure} {score[k]:.2f}")
+            item.setToolTip(plain_tooltip(f"test image {k}\n{measure} of this image: {score[k]:.3f}"))
+            item.setData(Qt.ItemDataRole.UserRole, int(k))
+            self.list.addItem(item)
+        size = self._masks[0].size() if self._masks else QSize(2 * ICON_SIZE, ICON_SIZE)
+        self.list.setIconSize(size)
+        metrics = self.list.fontMetrics()
+        self.list.setGridSize(QSize(size.width() + 16, size.height() + metrics.lineSpacing() + 16))
 
     @property
     def shown_indices(self) -> list:

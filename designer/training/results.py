@@ -11,6 +11,11 @@ from designer.training.confusion import ConfusionMatrixView
 
 HINT = ("Rows: true class · columns: predicted · colour: share of the row (√ scale, so rare mistakes show). "
         "Hover a cell for its count; click it for its images.")
+LOCALIZATION_HINT = ("Rows: true class · columns: predicted class, boxes aside. Click a cell for its images, the "
+                     "worst box first: the true box on the left, the predicted one on the right.")
+DETECTION_HINT = ("Objects: rows true class · columns what was found on them (IoU ≥ 0.5, at least 30% sure); "
+                  "“nothing” counts missed objects (column) and detections of nothing (row). Click a cell for "
+                  "its images.")
 SEGMENTATION_HINT = ("Pixels: rows true class · columns predicted. Click a cell for the images with such pixels, "
                      "most first; each shows the image, its true mask and the predicted mask.")
 
@@ -49,7 +54,11 @@ class ResultsView(QWidget):
         """result: an EvaluationResult on the test split; source says which weights produced it."""
         self.result = result
         self.matrix.set_matrix(result.confusion, result.class_names)
-        if getattr(result, "task", "classification") == "segmentation":
+        task = getattr(result, "task", "classification")
+        if task in ("localization", "detection"):
+            self._show_boxes(result, source)
+            return
+        if task == "segmentation":
             iou = np.asarray(result.iou, dtype=np.float64)
             worst = int(np.nanargmin(iou)) if np.isfinite(iou).any() else None
             names = [html.escape(str(n)) for n in result.class_names]   # rich text; names may come from folders
@@ -68,6 +77,26 @@ class ResultsView(QWidget):
                       if worst is not None else "")
         self.summary.setText(f"<b>Test accuracy {result.accuracy:.2%}</b> on {result.count} images, loss "
                              f"{result.loss:.4f}{worst_text}<br><i>{html.escape(source)}</i>")
+
+    def _show_boxes(self, result, source: str) -> None:
+        names = [html.escape(str(n)) for n in result.class_names]   # rich text; names may come from files
+        if result.task == "localization":
+            summary = result.summary()
+            each = ", ".join(f"{n} {v:.0%}" for n, v in zip(names, result.per_class_accuracy) if v == v)
+            text = (f"<b>Test box hits {result.accuracy:.1%}</b> (right class and IoU &gt; 0.5) on {result.count} "
+                    f"images; mean box IoU {summary['mean_box_iou'] or 0:.3f}, class accuracy "
+                    f"{summary['class_accuracy']:.1%}, loss {result.loss:.4f}; box hits per class: {each}")
+            hint = LOCALIZATION_HINT
+        else:
+            each = ", ".join(f"{n} {v:.2f}" for n, v in zip(names, result.ap) if v == v)
+            objects = int(result.confusion[:-1].sum())
+            text = (f"<b>Test mAP@0.5 {result.map50:.3f}</b> on {result.count} images with {objects} objects; F1 "
+                    f"{result.accuracy:.1%} (detections at least 30% sure), loss {result.loss:.4f}; AP per class: "
+                    f"{each}")
+            hint = DETECTION_HINT
+        self.summary.setText(f"{text}<br><i>{html.escape(source)}</i>")
+        self.hint.setText(hint)
+        self._hint = hint
 
     def clear(self) -> None:
         self.result = None

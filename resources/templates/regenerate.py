@@ -172,14 +172,18 @@ def _encoder(b, x, *widths):
 
 
 def small_localizer():
-    b = Builder("Small localizer", "Classification plus one box: a convolutional encoder, then fully connected "
-                                   "layers that output 3 class scores and the box's centre and size (7 numbers). "
-                                   "Flatten keeps where things are, which global pooling would throw away. Train "
-                                   "it on Generated single shapes.")
+    b = Builder("Small localizer", "Classification plus one box, as two heads on one encoder. The class head "
+                                   "pools globally (a shape is the same class anywhere); the box head flattens, "
+                                   "which keeps where things are. Concat joins the 3 class scores and the box's "
+                                   "centre and size into the 7 numbers the Output expects. Train it on Generated "
+                                   "single shapes.")
     x = b.add("Input", channels=3, height=64, width=64)
-    x = _encoder(b, x, 16, 32, 64, 64)
-    x = b.seq(x, ("Flatten", {}), ("Linear", dict(out_features=128)), RELU, ("Linear", dict(out_features=7)))
-    b.add("Output", x, classes=3, task="localization")
+    x = _encoder(b, x, 16, 32, 64)
+    x = b.seq(x, conv(64, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU)
+    scores = b.seq(x, ("Global average pool", {}), ("Linear", dict(out_features=3)))
+    box = b.seq(x, pool(), ("Flatten", {}), ("Linear", dict(out_features=128)), RELU,
+                ("Linear", dict(out_features=4)))
+    b.add("Output", b.add("Concat", [scores, box]), classes=3, task="localization")
     return b.done()
 
 
