@@ -19,6 +19,7 @@ from engine.data.base import Split, split_off_test
 
 SCENE_CLASSES = ("background", "circle", "square", "triangle")
 OBJECT_CLASSES = SCENE_CLASSES[1:]
+SINGLE_SIZES = (0.12, 0.3)   # localization: one shape, drawn larger (as photos for localization frame one object)
 MIN_VISIBLE = 12   # pixels: a shape hidden more than this by later ones is no object to find
 DEFAULT_SIDE = 64
 MIN_SIDE, MAX_SIDE = 16, 256
@@ -47,7 +48,7 @@ def make_scenes(size: int, seed: int, input_shape: Sequence[int] | None = None,
               else torch.empty(size, 5) if single else torch.empty(size, MAX_OBJECTS, 5))
     for start in range(0, size, CHUNK):
         end = min(size, start + CHUNK)
-        picture, mask, boxes = _draw(end - start, h, w, gen, 1 if single else MAX_OBJECTS)
+        picture, mask, boxes = _draw(end - start, h, w, gen, *((1, SINGLE_SIZES) if single else (MAX_OBJECTS,)))
         images[start:end] = picture
         labels[start:end] = mask if task == "segmentation" else boxes[:, 0] if single else boxes
         if progress is not None:
@@ -56,9 +57,10 @@ def make_scenes(size: int, seed: int, input_shape: Sequence[int] | None = None,
     return pool, test, SCENE_CLASSES if task == "segmentation" else OBJECT_CLASSES
 
 
-def _draw(n: int, h: int, w: int, gen: torch.Generator,
-          most: int = MAX_OBJECTS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images, masks, boxes N×MAX_OBJECTS×5 with class −1 for no object), `most` shapes an image at most."""
+def _draw(n: int, h: int, w: int, gen: torch.Generator, most: int = MAX_OBJECTS,
+          sizes: tuple[float, float] = (0.09, 0.22)) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images, masks, boxes N×MAX_OBJECTS×5 with class −1 for no object), `most` shapes an image at most, their
+    radii the given fractions of the image's side."""
     def u(lo: float, hi: float, *shape: int) -> torch.Tensor:
         return lo + (hi - lo) * torch.rand(n, *shape, generator=gen)
 
@@ -73,7 +75,7 @@ def _draw(n: int, h: int, w: int, gen: torch.Generator,
     mean = image.mean(dim=(2, 3))
     for k in range(MAX_OBJECTS):
         kind = 1 + (torch.rand(n, generator=gen) * 3).long()
-        radius = u(0.09, 0.22) * side
+        radius = u(*sizes) * side
         cy, cx = u(0.1, 0.9) * h, u(0.1, 0.9) * w
         angle = u(0.0, 2 * math.pi)
         colour = u(0.0, 1.0, 3)

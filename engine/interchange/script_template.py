@@ -9,8 +9,11 @@ from torch import nn
 MODEL_CLASS = nn.Module   # stand-ins replaced by the generated part of the script
 INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
-TASK = "classification"   # or "segmentation": a class for every pixel, labels are N×H×W masks
+TASK = "classification"   # or "segmentation", "localization", "detection"
 DEFAULTS: dict = {}
+# the task part (script_labels.py or script_boxes.py) defines these after the harness's functions
+METRIC = LABELS_NEEDED = ""
+task_loss = task_counts = task_labels = label_problem = synthetic_data = augment_pair = None
 
 # ---- HARNESS ----
 import argparse  # noqa: E402
@@ -102,14 +105,6 @@ def setup_distributed(device_name: str) -> tuple[int, int, torch.device]:
     return dist.get_rank(), dist.get_world_size(), device
 
 
-def dice_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """1 - the soft Dice score of a batch, averaged over the classes (a class absent from both scores 1)."""
-    probs = torch.softmax(logits.float(), dim=1)
-    onehot = torch.nn.functional.one_hot(masks, probs.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
-    inter, total = (probs * onehot).sum((0, 2, 3)), probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
-    return 1 - ((2 * inter + 1.0) / (total + 1.0)).mean()
-
-
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
@@ -119,42 +114,21 @@ def seed_everything(seed: int) -> None:
 
 # ---- data ---------------------------------------------------------------------------------------
 
-def synthetic_data(n: int, seed: int) -> tuple[TensorDataset, TensorDataset, list[str]]:
-    """One smooth random pattern per class plus noise (for segmentation: smooth regions of each class, each in
-    its own colour): learnable in an epoch, needs no files."""
-    g = torch.Generator().manual_seed(seed)
-    c, h, w = INPUT_SHAPE
-    if TASK == "segmentation":
-        fields = torch.rand(n, NUM_CLASSES, max(1, h // 8), max(1, w // 8), generator=g)
-        labels = torch.nn.functional.interpolate(fields, size=(h, w), mode="bilinear", align_corners=False).argmax(1)
-        colours = torch.rand(NUM_CLASSES, c, generator=g)
-        images = (colours[labels].permute(0, 3, 1, 2) + 0.1 * torch.randn(n, c, h, w, generator=g)).clamp(0, 1)
-    else:
-        templates = torch.rand(NUM_CLASSES, c, max(1, h // 4), max(1, w // 4), generator=g)
-        templates = torch.nn.functional.interpolate(templates, size=(h, w), mode="bilinear", align_corners=False)
-        labels = torch.randint(0, NUM_CLASSES, (n,), generator=g)
-        images = (templates[labels] + 0.25 * torch.randn(n, c, h, w, generator=g)).clamp(0, 1)
-    n_test = max(1, n // 6)
-    classes = [str(i) for i in range(NUM_CLASSES)]
-    return TensorDataset(images[n_test:], labels[n_test:]), TensorDataset(images[:n_test], labels[:n_test]), classes
-
-
 def tensor_data(path: str) -> tuple[TensorDataset, TensorDataset | None, list[str]]:
     if not path or not os.path.isfile(path):
         fail(f"--dataset tensors needs --data pointing to a tensor file; {path!r} does not exist")
     data = torch.load(path, map_location="cpu", weights_only=True)  # tensors and plain lists only
     if not isinstance(data, dict) or "images" not in data or "labels" not in data:
         fail(f"{path} must hold a dict with 'images' (N×C×H×W float) and 'labels' (N int64)")
-    images, labels = data["images"].float(), data["labels"].long()
+    images, labels = data["images"].float(), task_labels(data["labels"])
     if tuple(images.shape[1:]) != tuple(INPUT_SHAPE):
         fail(f"{path} holds images of shape {tuple(images.shape[1:])}; this network expects {INPUT_SHAPE}")
-    want = (len(images), *INPUT_SHAPE[1:]) if TASK == "segmentation" else (len(images),)
-    if tuple(labels.shape) != want:
-        fail(f"{path} holds labels of shape {tuple(labels.shape)}; this {TASK} network needs {want} "
-             f"({'a class for every pixel' if TASK == 'segmentation' else 'one class per image'})")
+    problem = label_problem(labels, len(images))
+    if problem:
+        fail(f"{path} holds labels of shape {tuple(labels.shape)}; {problem}")
     test = None
     if "test_images" in data:
-        test = TensorDataset(data["test_images"].float(), data["test_labels"].long())
+        test = TensorDataset(data["test_images"].float(), task_labels(data["test_labels"]))
     classes = list(data.get("class_names") or [str(i) for i in range(NUM_CLASSES)])
     return TensorDataset(images, labels), test, classes
 
@@ -230,11 +204,7 @@ class Augmented(Dataset):
 
     def __getitem__(self, i):
         x, y = self.base[i]
-        if TASK == "segmentation":   # the mask moves with its image (v2 knows a Mask)
-            from torchvision import tv_tensors
-            x, y = self.transform(x, tv_tensors.Mask(y))
-            return x, y.as_subclass(torch.Tensor)
-        return self.transform(x), y
+        return augment_pair(self.transform, x, y)   # masks and boxes move with their images
 
 
 def augmentation_on(args: argparse.Namespace) -> bool:
@@ -244,9 +214,9 @@ def augmentation_on(args: argparse.Namespace) -> bool:
 
 def load_data(args: argparse.Namespace, rank: int, world: int) -> tuple[Dataset, Dataset, Dataset, list[str]]:
     """(train, val, test, class names); the validation split is cut from the training pool with the seed."""
-    if TASK == "segmentation" and args.dataset not in ("synthetic", "tensors"):
-        fail(f"--dataset {args.dataset} labels whole images; this segmentation network needs a class for every "
-             f"pixel: use --dataset tensors (CNN Designer writes one with export --data-out) or synthetic")
+    if TASK != "classification" and args.dataset not in ("synthetic", "tensors"):
+        fail(f"--dataset {args.dataset} labels whole images; this {TASK} network needs {LABELS_NEEDED}: use "
+             f"--dataset tensors (CNN Designer writes one with export --data-out) or synthetic")
     if args.dataset == "synthetic":
         pool, test, classes = synthetic_data(args.synthetic_size, args.seed)
     elif args.dataset == "tensors":
@@ -303,19 +273,19 @@ def summed(values: list[float], device: torch.device, world: int) -> list[float]
 
 def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device, world: int,
              use_amp: bool) -> tuple[float, float]:
-    """(mean loss, accuracy) over all processes' shards."""
+    """(mean loss, the task's metric) over all processes' shards."""
     model.eval()
-    loss_sum = correct = count = 0.0
+    loss_sum = correct = count = checked = 0.0
     with torch.no_grad():
         for images, labels in loader:
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 logits = model(images)
-            loss_sum += torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum").item()
-            correct += (logits.argmax(1) == labels).sum().item()
-            count += labels.numel()
-    loss_sum, correct, count = summed([loss_sum, correct, count], device, world)
-    return (loss_sum / count, correct / count) if count else (float("nan"), float("nan"))
+            loss_sum += task_loss(logits.float(), labels, 0.0, reduction="sum").item()
+            n, right, counted = task_counts(logits, labels)
+            count, correct, checked = count + n, correct + right, checked + counted
+    loss_sum, correct, count, checked = summed([loss_sum, correct, count, checked], device, world)
+    return (loss_sum / count, correct / max(checked, 1)) if count else (float("nan"), float("nan"))
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -359,14 +329,12 @@ def train(args: argparse.Namespace, rank: int, world: int, device: torch.device)
         if sampler is not None:
             sampler.set_epoch(epoch)
         model.train()
-        started, loss_sum, correct, count = time.time(), 0.0, 0.0, 0.0
+        started, loss_sum, correct, count, checked = time.time(), 0.0, 0.0, 0.0, 0.0
         for images, labels in train_loader:
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 logits = model(images)
-                loss = torch.nn.functional.cross_entropy(logits, labels)
-                if TASK == "segmentation" and args.dice_weight > 0:
-                    loss = loss + args.dice_weight * dice_loss(logits, labels)
+                loss = task_loss(logits, labels, args.dice_weight)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if args.grad_clip > 0:
@@ -376,21 +344,21 @@ def train(args: argparse.Namespace, rank: int, world: int, device: torch.device)
             scaler.update()
             if scheduler is not None and per_batch:
                 scheduler.step()
-            loss_sum += loss.item() * labels.numel()
-            correct += (logits.argmax(1) == labels).sum().item()
-            count += labels.numel()
+            n, right, counted = task_counts(logits.detach(), labels)
+            loss_sum += loss.item() * n
+            count, correct, checked = count + n, correct + right, checked + counted
         if scheduler is not None and not per_batch:
             scheduler.step()
-        loss_sum, correct, count = summed([loss_sum, correct, count], device, world)
-        train_loss, train_acc = loss_sum / max(count, 1), correct / max(count, 1)
+        loss_sum, correct, count, checked = summed([loss_sum, correct, count, checked], device, world)
+        train_loss, train_acc = loss_sum / max(count, 1), correct / max(checked, 1)
         val_loss, val_acc = evaluate(model, val_loader, device, world, use_amp) if len(val_set) else (train_loss, train_acc)
         history.append({"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
                         "val_loss": val_loss, "val_accuracy": val_acc, "seconds": time.time() - started})
         improved = val_loss < best
         best, since_best = (val_loss, 0) if improved else (best, since_best + 1)
         if rank == 0:
-            print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.4f} acc {train_acc:.3f} | "
-                  f"val loss {val_loss:.4f} acc {val_acc:.3f}", flush=True)
+            print(f"epoch {epoch}/{args.epochs}: train loss {train_loss:.4f} {METRIC} {train_acc:.3f} | "
+                  f"val loss {val_loss:.4f} {METRIC} {val_acc:.3f}", flush=True)
             save_state(model, os.path.join(args.out, "last.pt"))
             if improved:
                 save_state(model, os.path.join(args.out, "best.pt"))
@@ -402,9 +370,10 @@ def train(args: argparse.Namespace, rank: int, world: int, device: torch.device)
     if rank == 0:
         save_state(model, os.path.join(args.out, "weights.pt"))
         with open(os.path.join(args.out, "metrics.json"), "w") as f:
-            json.dump({"epochs": history, "test_loss": test_loss, "test_accuracy": test_acc,
+            json.dump({"epochs": history, "task": TASK, "metric": METRIC, "test_loss": test_loss,
+                       "test_accuracy": test_acc,
                        "class_names": classes, "world_size": world, "args": vars(args)}, f, indent=1)
-        print(f"test loss {test_loss:.4f} accuracy {test_acc:.3f}; weights in {args.out}/weights.pt")
+        print(f"test loss {test_loss:.4f} {METRIC} {test_acc:.3f}; weights in {args.out}/weights.pt")
 
 
 def main(argv: list[str] | None = None) -> None:

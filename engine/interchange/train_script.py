@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from engine.training.config import TrainConfig
 
 HARNESS_MARKER = "# ---- HARNESS ----"
+PART_MARKER = "# ---- PART ----"
+SCRIPT_MARKER = "# ---- SCRIPT ----"
 # The app's data set keys and the script's equivalents (the app's generated sets become "synthetic").
 DATASET_FOR_KEY = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "cifar10": "cifar10", "folder": "folder"}
 
@@ -84,7 +86,7 @@ def script_names() -> frozenset:
     import ast
 
     names = {"MODEL_CLASS", "INPUT_SHAPE", "NUM_CLASSES", "TASK", "DEFAULTS"}
-    for node in ast.parse(harness_source()).body:
+    for node in ast.parse(harness_source() + task_source("classification") + task_source("detection")).body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -102,6 +104,17 @@ def script_class_name_problem(name: str) -> str:
 def harness_source() -> str:
     text = (Path(__file__).with_name("script_template.py")).read_text(encoding="utf-8")
     return text.split(HARNESS_MARKER, 1)[1].lstrip("\n")
+
+
+def task_source(task: str) -> str:
+    """The task's part of the script: losses, counts, synthetic data and augmentation for its labels. Box tasks
+    copy the engine's own box code (engine/training/boxes.py), so scripts train exactly as the app does."""
+    here = Path(__file__).parent
+    if task in ("localization", "detection"):
+        boxes = (here.parent / "training" / "boxes.py").read_text(encoding="utf-8").split(SCRIPT_MARKER, 1)[1]
+        part = (here / "script_boxes.py").read_text(encoding="utf-8").split(PART_MARKER, 1)[1]
+        return "import torch.nn.functional as F  # noqa: E402\n" + boxes.strip("\n") + "\n\n" + part.lstrip("\n")
+    return (here / "script_labels.py").read_text(encoding="utf-8").split(PART_MARKER, 1)[1].lstrip("\n")
 
 
 def export_training_script(graph: GraphSpec, config: TrainConfig | Mapping[str, Any] | None = None,
@@ -132,7 +145,11 @@ def export_training_script(graph: GraphSpec, config: TrainConfig | Mapping[str, 
                  f"NUM_CLASSES = {int(output.params['classes'])}\n"
                  f"TASK = {output.params.get('task', 'classification')!r}\n"
                  f"DEFAULTS = {_format_dict(defaults)}\n")
-    return "\n".join([doc, model, constants, harness_source()])
+    task = output.params.get("task", "classification")
+    harness, main_guard = harness_source().rsplit('\nif __name__ == "__main__":', 1)
+    return "\n".join([doc, model, constants, harness.rstrip("\n") + "\n\n",
+                      "# ---- the task: " + task + " ----\n" + task_source(task).rstrip("\n") + "\n\n",
+                      'if __name__ == "__main__":' + main_guard])
 
 
 def _format_dict(d: dict) -> str:

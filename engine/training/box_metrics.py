@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torchvision.ops import box_iou
 
-from engine.training.boxes import MATCH_IOU, SHOW_SCORE, match_image, paired_iou
+
+from engine.training.boxes import MATCH_IOU, SHOW_SCORE, box_iou, match_image, paired_iou
 
 KEEP_SCORE = 0.01   # detections below this never change the AP noticeably, and would fill memory
 

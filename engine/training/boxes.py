@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torchvision.ops import box_iou, generalized_box_iou_loss
 
+# Exported training scripts copy what follows the marker: it needs only torch.
+# ---- SCRIPT ----
 BOX_WEIGHT = 5.0     # L1 on the box's numbers (fractions of the image: small, so weighted up)
 GIOU_WEIGHT = 2.0    # generalized IoU: scale-free, keeps small and large boxes alike in view
 SIZE_WEIGHT = 5.0    # detection: L1 on the width and height at each centre
@@ -40,6 +41,25 @@ def localization_split(out: torch.Tensor, classes: int) -> tuple[torch.Tensor, t
     return out[:, :classes], _corners(torch.sigmoid(out[:, classes:classes + 4].float()))
 
 
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """IoU of every box in a (N×4 corners) with every box in b (M×4): N×M."""
+    lo, hi = torch.maximum(a[:, None, :2], b[None, :, :2]), torch.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = (hi - lo).clamp_min(0).prod(-1)
+    area_a, area_b = (a[:, 2:] - a[:, :2]).clamp_min(0).prod(-1), (b[:, 2:] - b[:, :2]).clamp_min(0).prod(-1)
+    return inter / (area_a[:, None] + area_b[None, :] - inter).clamp_min(1e-12)
+
+
+def giou_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """1 − generalized IoU of a[i] and b[i] (Rezatofighi et al. 2019): IoU minus the share of the smallest
+    enclosing box that neither covers, so even boxes that do not overlap get a gradient towards each other."""
+    lo, hi = torch.maximum(a[:, :2], b[:, :2]), torch.minimum(a[:, 2:], b[:, 2:])
+    inter = (hi - lo).clamp_min(0).prod(1)
+    union = (a[:, 2:] - a[:, :2]).clamp_min(0).prod(1) + (b[:, 2:] - b[:, :2]).clamp_min(0).prod(1) - inter
+    hull = (torch.maximum(a[:, 2:], b[:, 2:]) - torch.minimum(a[:, :2], b[:, :2])).clamp_min(0).prod(1)
+    iou = inter / union.clamp_min(1e-7)
+    return 1 - (iou - (hull - union) / hull.clamp_min(1e-7))
+
+
 def localization_loss(out: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Cross-entropy on the class, plus L1 and generalized-IoU losses on the box."""
     classes = out.shape[1] - 4
@@ -47,7 +67,7 @@ def localization_loss(out: torch.Tensor, labels: torch.Tensor, reduction: str = 
     target = labels[:, 1:5].float()
     per_image = (F.cross_entropy(logits.float(), labels[:, 0].long(), reduction="none")
                  + BOX_WEIGHT * (_centre_size(boxes) - _centre_size(target)).abs().sum(1)
-                 + GIOU_WEIGHT * generalized_box_iou_loss(boxes, target, reduction="none"))
+                 + GIOU_WEIGHT * giou_loss(boxes, target))
     return per_image.sum() if reduction == "sum" else per_image.mean()
 
 

@@ -173,14 +173,16 @@ def _encoder(b, x, *widths):
 
 def small_localizer():
     b = Builder("Small localizer", "Classification plus one box, as two heads on one encoder. The class head "
-                                   "pools globally (a shape is the same class anywhere); the box head flattens, "
-                                   "which keeps where things are. Concat joins the 3 class scores and the box's "
+                                   "takes the strongest response of each feature over the whole 8×8 map (a "
+                                   "max pool as large as the map: a shape is the same class anywhere, and "
+                                   "averaging would dilute it with background); the box head flattens, which "
+                                   "keeps where things are. Concat joins the 3 class scores and the box's "
                                    "centre and size into the 7 numbers the Output expects. Train it on Generated "
                                    "single shapes.")
     x = b.add("Input", channels=3, height=64, width=64)
     x = _encoder(b, x, 16, 32, 64)
     x = b.seq(x, conv(64, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU)
-    scores = b.seq(x, ("Global average pool", {}), ("Linear", dict(out_features=3)))
+    scores = b.seq(x, pool(8), ("Flatten", {}), ("Linear", dict(out_features=3)))
     box = b.seq(x, pool(), ("Flatten", {}), ("Linear", dict(out_features=128)), RELU,
                 ("Linear", dict(out_features=4)))
     b.add("Output", b.add("Concat", [scores, box]), classes=3, task="localization")
