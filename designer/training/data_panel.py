@@ -22,7 +22,11 @@ from designer.training.tiles import TileGrid
 PREVIEW_COUNT = 8
 
 
-FOLDER_SETS = ("folder", "mask_folder")   # data sets read from a folder the person chooses
+FOLDER_SETS = ("folder", "mask_folder", "box_folder", "box_folder_single")   # read from a folder the person chooses
+_CLASSES_FROM = {"mask_folder": "from classes.txt, or numbered", "box_folder": "from classes.txt, or boxes.csv",
+                 "box_folder_single": "from classes.txt, or boxes.csv"}
+_FOLDER_TITLE = {"mask_folder": "Folder with images/ and masks/", "box_folder": "Folder with images/ and boxes.csv",
+                 "box_folder_single": "Folder with images/ and boxes.csv"}
 
 
 class LoadCancelled(Exception):
@@ -135,8 +139,7 @@ class DatasetPanel(QWidget):
         self.stop_unreadable.setVisible(self.key in FOLDER_SETS)
         self.data_mode.setVisible(self.key == "folder")
         if info is not None:
-            classes = ", ".join(info.classes) if info.classes else (
-                "from classes.txt, or numbered" if self.key == "mask_folder" else "one per sub-folder")
+            classes = ", ".join(info.classes) if info.classes else _CLASSES_FROM.get(self.key, "one per sub-folder")
             self.description.setText(f"{info.description}<br><b>Classes:</b> {classes}")
         # The grid shows the loaded set's images; after choosing another set they would mislead.
         loaded = self.dataset is not None and self.dataset.key == self.key
@@ -145,8 +148,7 @@ class DatasetPanel(QWidget):
         self.left_out.setVisible(loaded and bool(self.dataset.info.skipped))
 
     def _choose_folder(self):
-        title = ("Folder with images/ and masks/" if self.key == "mask_folder" else
-                 "Folder with one sub-folder of images per class")
+        title = _FOLDER_TITLE.get(self.key, "Folder with one sub-folder of images per class")
         path = QFileDialog.getExistingDirectory(self, title)
         if path:
             self.folder = path

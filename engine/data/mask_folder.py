@@ -91,7 +91,8 @@ def _pairs(images_dir: Path, masks_dir: Path) -> list:
     return [(p, masks.get(Path(p).stem, "")) for p in pictures]
 
 
-def _class_names(root: Path) -> tuple:
+def _class_names(root: Path, least: int = 2, rule: str = "a segmentation needs 2 to {most} (background first)") -> tuple:
+    """The names in ROOT/classes.txt (one a line), or () without the file; `rule` words the count it needs."""
     path = root / "classes.txt"
     if not path.is_file():
         return ()
@@ -102,9 +103,8 @@ def _class_names(root: Path) -> tuple:
                            f"line")
     names = tuple(repair_text(line.strip())[:200] for line in raw.decode("utf-8", "replace").splitlines()
                   if line.strip())
-    if not 2 <= len(names) <= MAX_CLASSES:
-        raise DatasetError(f"{path} names {len(names)} classes; a segmentation needs 2 to {MAX_CLASSES} (background "
-                           f"first), one per line")
+    if not least <= len(names) <= MAX_CLASSES:
+        raise DatasetError(f"{path} names {len(names)} classes; {rule.format(most=MAX_CLASSES)}, one per line")
     return names
 
 

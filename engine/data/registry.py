@@ -78,6 +78,16 @@ def _mask_folder(size, seed, root, progress, download, input_shape, options):
     return load_mask_folder(Path(root), input_shape, seed, progress, **options)
 
 
+def _box_folder(task):
+    def load(size, seed, root, progress, download, input_shape, options):
+        from engine.data.box_folder import load_box_folder
+        if not root:
+            raise DatasetError("the box folder data set needs a folder: pass root (--data-root PATH) holding images/ "
+                               "and boxes.csv")
+        return load_box_folder(Path(root), input_shape, seed, progress, task=task, **options)
+    return load
+
+
 def _entries() -> dict:
     from engine.data.generated_scenes import OBJECT_CLASSES, SCENE_CLASSES
     from engine.data.generated_shapes import SHAPE_NAMES
@@ -136,6 +146,16 @@ def _entries() -> dict:
                            "single-channel PNG of class numbers for each (the same name), classes.txt optionally "
                            "names the classes, background first. Resized to the network's input size.",
                            (), (3, 0, 0), True, None, "a local folder", task="segmentation"), _mask_folder),
+        _Entry(DatasetInfo("box_folder", "Image folder with boxes (detection)",
+                           "Your own pictures with a box around every object: images/ holds the pictures, boxes.csv "
+                           "one row per object (image,class,x0,y0,x1,y1 in pixels), classes.txt optionally fixes "
+                           "the classes' order. Resized to the network's input size; boxes move with them.",
+                           (), (3, 0, 0), True, None, "a local folder", task="detection"), _box_folder("detection")),
+        _Entry(DatasetInfo("box_folder_single", "Image folder with one box each (localization)",
+                           "Your own pictures with one object each: images/ and boxes.csv as for detection, one "
+                           "row per picture. Pictures with no box or several are left out and listed.",
+                           (), (3, 0, 0), True, None, "a local folder", task="localization"),
+               _box_folder("localization")),
     ]
     return {e.info.key: e for e in entries}
 
