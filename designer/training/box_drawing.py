@@ -43,14 +43,15 @@ def box_panels(image: np.ndarray, truth: np.ndarray, predicted: np.ndarray, name
                     continue
                 x0, y0, x1, y1 = (float(c) for c in corners)
                 rect = QRectF(left + x0 * pw, y0 * ph, max(1.0, (x1 - x0) * pw), max(1.0, (y1 - y0) * ph))
-                _draw_box(painter, rect, box_colour(cls),
-                          str(names[cls]) if cls < len(names) else str(cls), score)
+                _draw_box(painter, rect, box_colour(cls), str(names[cls]) if cls < len(names) else str(cls), score,
+                          left, pw)
     finally:
         painter.end()
     return out
 
 
-def _draw_box(painter: QPainter, rect: QRectF, colour: str, name: str, score: float | None) -> None:
+def _draw_box(painter: QPainter, rect: QRectF, colour: str, name: str, score: float | None,
+              panel_left: float, panel_width: float) -> None:
     painter.setPen(QPen(QColor(0, 0, 0, 160), 4))   # a dark halo keeps light boxes visible on light pictures
     painter.setBrush(Qt.BrushStyle.NoBrush)
     painter.drawRect(rect)
@@ -58,8 +59,10 @@ def _draw_box(painter: QPainter, rect: QRectF, colour: str, name: str, score: fl
     painter.drawRect(rect)
     text = name if score is None else f"{name} {score:.0%}"
     metrics = painter.fontMetrics()
-    tag = QRectF(rect.left(), max(0.0, rect.top() - metrics.height()), metrics.horizontalAdvance(text) + 4,
-                 metrics.height())
+    width = metrics.horizontalAdvance(text) + 4
+    # inside the panel: a box at its right edge would push its tag over the gap (or off the picture)
+    left = max(panel_left, min(rect.left(), panel_left + panel_width - width))
+    tag = QRectF(left, max(0.0, rect.top() - metrics.height()), width, metrics.height())
     painter.fillRect(tag, QColor(colour))
     painter.setPen(QColor("black"))
     painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)

@@ -19,15 +19,18 @@ class ConfusionMatrixView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.confusion = np.zeros((0, 0), np.int64)
+        self.detection = False
         self.class_names: tuple = ()
         self.selected = None
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(180, 110)   # fits the bottom row of a 720-pixel-high window's Train layout
 
-    def set_matrix(self, confusion, class_names) -> None:
+    def set_matrix(self, confusion, class_names, detection: bool = False) -> None:
+        """detection: the counts are objects, and the last class is "nothing" (missed objects, empty detections)."""
         self.confusion = np.asarray(confusion, dtype=np.int64)
         self.class_names = tuple(class_names)
+        self.detection = detection
         self.selected = None
         self._hovered = None
         self.update()
@@ -38,9 +41,22 @@ class ConfusionMatrixView(QWidget):
         total = int(self.confusion[true].sum())
         share = f" ({n / total:.1%} of class {self.class_names[true]})" if total else ""
         images = "test image" if n == 1 else "test images"
+        if self.detection:
+            return self._object_description(n, true, pred)
         if true == pred:
             return f"{n} {images} of class {self.class_names[true]} classified correctly{share}"
         return f"{n} {images} of class {self.class_names[true]} predicted as {self.class_names[pred]}{share}"
+
+    def _object_description(self, n: int, true: int, pred: int) -> str:
+        names, nothing = self.class_names, len(self.class_names) - 1
+        objects = "object" if n == 1 else "objects"
+        if pred == nothing:
+            return f"{n} {names[true]} {objects} missed"
+        if true == nothing:
+            return f"{n} {'detection' if n == 1 else 'detections'} of {names[pred]} where there is nothing"
+        if true == pred:
+            return f"{n} {names[true]} {objects} found"
+        return f"{n} {names[true]} {objects} found as {names[pred]}"
 
     def sizeHint(self) -> QSize:
         return QSize(460, 420)
@@ -116,6 +132,8 @@ class ConfusionMatrixView(QWidget):
                        Qt.AlignmentFlag.AlignLeft, name)
             p.restore()
             correct = self.confusion[i, i] / totals[i, 0] if totals[i, 0] else float("nan")
+            if self.detection and i == n - 1:
+                correct = float("nan")   # "nothing" found where there is nothing is not counted
             p.drawText(QRectF(left + n * cell + 6, top + i * cell, acc_w, cell), Qt.AlignmentFlag.AlignVCenter,
                        "—" if np.isnan(correct) else f"{correct:.1%}")
         p.setFont(self.font())

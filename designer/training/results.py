@@ -53,7 +53,7 @@ class ResultsView(QWidget):
     def show_result(self, result, source: str) -> None:
         """result: an EvaluationResult on the test split; source says which weights produced it."""
         self.result = result
-        self.matrix.set_matrix(result.confusion, result.class_names)
+        self.matrix.set_matrix(result.confusion, result.class_names, getattr(result, "task", "") == "detection")
         task = getattr(result, "task", "classification")
         if task in ("localization", "detection"):
             self._show_boxes(result, source)
