@@ -21,10 +21,10 @@ def _condition_names(condition):
     return [condition["check"]]
 
 
-def test_all_eight_lessons_load_without_problems():
+def test_all_nine_lessons_load_without_problems():
     assert PROBLEMS == []
-    assert sorted(BY_NUMBER) == list(range(1, 9))
-    assert len(list(LESSONS_DIR.glob("[0-9]*.json"))) == 8
+    assert sorted(BY_NUMBER) == list(range(1, 10))
+    assert len(list(LESSONS_DIR.glob("[0-9]*.json"))) == 9
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: x.id)
@@ -205,6 +205,31 @@ def test_lesson_8_deeper_nets():
     assert s.connect("relu_14", add, 1) == {"last_add"}
     assert s.train() == {"train_residual"}
     assert s.view("runs_compare") == {"compare"}
+
+
+def test_lesson_9_beyond_classification():
+    from engine.fixes import apply_fix
+
+    s = Student(BY_NUMBER[9])
+    assert s.train() == {"train_classifier"}
+    assert s.set_params("output_1", task="localization") == set()
+    assert s.set_params("output_1", classes=3) == {"make_localizer"}
+    problem = analyze(s.graph).errors[0]
+    assert "7 numbers" in str(problem) and problem.fix is not None
+    s.graph, _ = apply_fix(s.graph, problem.fix)   # what double-clicking the message does
+    assert s.tick() == {"fix_outputs"}
+    assert s.train() == set()                      # still on the shapes: the localizer needs boxes
+    assert s.choose_dataset("single_objects") == set()
+    assert s.train() == {"train_localizer"}
+    assert s.view("results") == {"see_boxes"}
+    assert s.open_design(0) == set()
+    assert s.answer("predict_heatmaps", "3×16×16") == set()
+    assert s.answer("predict_heatmaps", "7×16×16") == {"predict_heatmaps"}
+    assert s.choose_dataset("scene_objects") == set()
+    assert s.train() == {"train_detector"}
+    assert s.open_design(1) == set()
+    assert s.choose_dataset("scenes") == {"unet"}
+    assert s.progress.next_step(s.lesson) == -1
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: x.id)

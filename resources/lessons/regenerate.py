@@ -126,9 +126,25 @@ def deep(residual: bool):
     return d.done()
 
 
+def shapes_classifier():
+    d = Design("Shape classifier", "Three convolution stages, then Flatten and two fully connected layers: one "
+               "class for the whole picture. Flatten keeps where things are, which a box will need later.", 3, 32)
+    for width in (16, 32, 64):
+        d.then("Conv2d", out_channels=width, kernel_size=3, padding=1, bias=False)
+        d.then("BatchNorm2d")
+        d.then("ReLU")
+        d.then("MaxPool2d", kernel_size=2, stride=2)
+    d.then("Flatten")
+    d.then("Linear", out_features=64)
+    d.then("ReLU")
+    d.then("Linear", out_features=8)
+    return d.done(8)
+
+
 DESIGNS = {"stride_padding_pooling": shapes_and_strides, "overfit_big": overfit_big,
            "shapes_convolutional": shapes_convolutional, "shapes_fully_connected": shapes_fully_connected,
-           "nin_start": nin_start, "deep_plain": lambda: deep(False), "deep_residual": lambda: deep(True)}
+           "nin_start": nin_start, "deep_plain": lambda: deep(False), "deep_residual": lambda: deep(True),
+           "shapes_classifier": shapes_classifier}
 
 if __name__ == "__main__":
     here = Path(__file__).resolve().parent / "designs"
