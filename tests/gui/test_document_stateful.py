@@ -116,10 +116,10 @@ class DocumentMachine(RuleBasedStateMachine):
     def connect_free_ports(self, data):
         """A connection the canvas would accept (random pairs are mostly refused, so aim for valid ones too)."""
         g = self.graph
-        free = [EdgeSpec(s, t, slot) for s in self.node_ids() for t in self.node_ids()
-                for slot in range(input_port_count(g, t)) if not connection_problem(g, EdgeSpec(s, t, slot))]
+        free = _free_connections(g)
         if free:
             edge = data.draw(st.sampled_from(free), "edge")
+            assert connection_problem(g, edge) == ""   # the canvas's own rule agrees with the fast listing
             assert self.document.connect(edge) == "" and edge in self.graph.edges
 
     @precondition(lambda self: self.graph.edges)
@@ -341,6 +341,33 @@ class DocumentMachine(RuleBasedStateMachine):
             widget.deleteLater()
 
 
+def _free_connections(g: GraphSpec) -> list:
+    """Every edge connection_problem() accepts, listed in linear time per free input rather than by asking it
+    about all node pairs (that took most of the soak's time once designs grew past a hundred layers)."""
+    ids = [n.id for n in g.nodes]
+    kinds = {n.id: get_kind(n.kind) for n in g.nodes}
+    taken = {(e.target, e.slot) for e in g.edges}
+    outgoing: dict = {}
+    for e in g.edges:
+        outgoing.setdefault(e.source, []).append(e.target)
+    sources = [i for i in ids if kinds[i].has_outputs]
+    free = []
+    for t in ids:
+        if kinds[t].max_inputs == 0:
+            continue
+        slots = [slot for slot in range(input_port_count(g, t)) if (t, slot) not in taken]
+        if not slots:
+            continue
+        below, stack = {t}, [t]   # t and everything it feeds: connecting any of them into t makes a cycle
+        while stack:
+            for nxt in outgoing.get(stack.pop(), ()):
+                if nxt not in below:
+                    below.add(nxt)
+                    stack.append(nxt)
+        free += [EdgeSpec(src, t, slot) for src in sources if src not in below for slot in slots]
+    return free
+
+
 def _run(examples, steps):
     run_state_machine_as_test(DocumentMachine, settings=settings(
         max_examples=examples, stateful_step_count=steps, deadline=None,
@@ -364,3 +391,11 @@ def test_connections_into_inputs_a_layer_lacks_are_refused():
     assert connection_problem(g, EdgeSpec("input_1", "relu_1", -1)) == "relu_1 has no input 0."
     g = g.with_node(make_node(g, "Add"))
     assert connection_problem(g, EdgeSpec("input_1", "add_1", 7)) == ""   # Add and Concat take any number
+
+
+@pytest.mark.parametrize("start", ["blank", "inception", "small_unet"])
+def test_the_fast_listing_of_free_connections_is_the_canvas_rule(start):
+    graph = blank_graph() if start == "blank" else load_template(start)
+    brute = {EdgeSpec(s, t, slot) for s in (n.id for n in graph.nodes) for t in (n.id for n in graph.nodes)
+             for slot in range(input_port_count(graph, t)) if not connection_problem(graph, EdgeSpec(s, t, slot))}
+    assert set(_free_connections(graph)) == brute and brute
