@@ -62,7 +62,7 @@ class CurvesView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.metrics = MetricsBuffer()
-        self.metric = "accuracy"   # the task's score the middle plot shows (engine.training.tasks.METRIC)
+        self.metric_name = "accuracy"   # the task's score the middle plot shows (engine.training.tasks.METRIC)
         self.redraw_count = 0
         self._dirty = False
         self._overlays: list = []
@@ -207,7 +207,7 @@ class CurvesView(QWidget):
 
     def set_metric(self, name: str) -> None:
         """What the middle plot shows: "accuracy", or the task's own score ("box hits", "detection F1", ...)."""
-        self.metric = name
+        self.metric_name = name
         self.acc_plot.setTitle(name[:1].upper() + name[1:])
 
     def mark_dirty(self, *_):
@@ -394,13 +394,13 @@ class CurvesView(QWidget):
         if i > 0 and abs(s["step"][i - 1] - x) < abs(s["step"][i] - x):
             i -= 1
         parts = [f"step {s['step'][i]} (epoch {s['epoch'][i] + 1})", f"loss {s['loss'][i]:.4f}",
-                 f"{self.metric} {s['accuracy'][i]:.1%}", f"lr {s['lr'][i]:.3g}"]
+                 f"{self.metric_name} {s['accuracy'][i]:.1%}", f"lr {s['lr'][i]:.3g}"]
         if e["epoch"]:
             at = self.metrics.epoch_steps()
             j = int(np.argmin(np.abs(at - x)))
             if abs(at[j] - x) <= max(1.0, s["steps_per_epoch"][-1] * 0.25):
                 parts.append(f"│ epoch {e['epoch'][j] + 1}: val loss {e['val_loss'][j]:.4f}, "
-                             f"val {self.metric} {e['val_accuracy'][j]:.1%}")
+                             f"val {self.metric_name} {e['val_accuracy'][j]:.1%}")
         return "   ".join(parts)
 
     # ---- export ----------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ def test_box_networks_train_and_results_show_boxes(make_window, qtbot, template,
     assert record.status == "finished" and record.test["task"] == data.dataset.task
     from designer.training.runs import run_title
     assert f"test {score}" in run_title(record)
-    assert dash.curves.metric in ("box hits", "detection F1")
-    assert dash.curves.acc_plot.titleLabel.text.lower().startswith(dash.curves.metric[:3].lower())
+    assert dash.curves.metric_name in ("box hits", "detection F1")
+    assert dash.curves.acc_plot.titleLabel.text.lower().startswith(dash.curves.metric_name[:3].lower())
     results = dash.results
     qtbot.waitUntil(lambda: results.result is not None, timeout=30000)
     assert score in results.summary.text() and len(results.result.class_names) == classes
