@@ -55,9 +55,12 @@ def export_python(graph: GraphSpec, class_name: str | None = None, analysis: Ana
     input_shape = analysis.nodes[input_id].shape
     output_id = next(n for n in order if nodes[n].kind == "Output")
     classes = analysis.nodes[output_id].shape[0]
+    task = nodes[output_id].params.get("task", "classification")
     body = [f"class {cls}(nn.Module):",
             f'    """{_docstring(graph)}"""',
             "",
+            # what the output means, beyond class scores; CNN Designer reads it back when it imports the file
+            *([f"    task = {task!r}  # {TASK_NOTES[task]}", ""] if task in TASK_NOTES else []),
             "    def __init__(self):",
             "        super().__init__()",
             *(init_lines or ["        pass"]),
@@ -98,6 +101,12 @@ def _helper_classes(graph: GraphSpec, order: list, writer: TreeWriter) -> list:
     if writer.uses_holder:
         classes[modules.ModuleHolder] = None
     return list(classes)
+
+
+TASK_NOTES = {"localization": "outputs class scores, then the box's centre x, y, width, height (before a sigmoid)",
+              "detection": "outputs a heat map per class, then box width, height, centre offset x, y (before a "
+                           "sigmoid)",
+              "segmentation": "outputs a score map per class at the input's size"}
 
 
 def _shape_text(shape) -> str:

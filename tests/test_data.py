@@ -10,12 +10,16 @@ from engine.data import DatasetError, list_datasets, load_dataset
 def test_registry_lists_every_key_with_shape_and_classes():
     infos = {i.key: i for i in list_datasets()}
     assert list(infos)[0] == "generated_digits"
-    assert set(infos) == {"generated_digits", "uci_digits", "generated_shapes", "scenes", "mnist", "fashion_mnist",
-                          "cifar10", "folder", "mask_folder"}
+    assert set(infos) == {"generated_digits", "uci_digits", "generated_shapes", "scenes", "scene_objects",
+                          "single_objects", "mnist", "fashion_mnist", "cifar10", "folder", "mask_folder", "box_folder",
+                          "box_folder_single"}
     assert infos["scenes"].task == "segmentation" and infos["generated_digits"].task == "classification"
+    assert infos["scene_objects"].task == infos["box_folder"].task == "detection"
+    assert infos["single_objects"].task == infos["box_folder_single"].task == "localization"
     assert infos["generated_digits"].input_shape == (1, 28, 28) and len(infos["generated_digits"].classes) == 10
     assert infos["generated_shapes"].input_shape == (3, 32, 32)
-    assert all(infos[k].offline for k in ("generated_digits", "uci_digits", "generated_shapes", "scenes"))
+    assert all(infos[k].offline for k in ("generated_digits", "uci_digits", "generated_shapes", "scenes",
+                                          "scene_objects", "single_objects"))
 
 
 @pytest.mark.parametrize("key, shape, classes", [("generated_digits", (1, 28, 28), 10),

@@ -97,6 +97,10 @@ def _print(result, data) -> None:
             if result.task == "detection" else "images by class, boxes aside"
         print(f"\nconfusion matrix of {what} (rows = true class, columns = predicted):")
     else:
+        print(f"accuracy {result.accuracy:.2%}   loss {result.loss:.4f}   misclassified {len(result.misclassified)}")
+        print("\nper-class accuracy:")
+        for name, acc in zip(names, result.per_class_accuracy):
+            print(f"  {name:<{width}} {'-' if acc != acc else f'{acc:.1%}'}")
         print("\nconfusion matrix (rows = true class, columns = predicted):")
     print(" " * width + "".join(f"{n:>{width}}" for n in names))
     for name, row in zip(names, result.confusion):

@@ -203,6 +203,7 @@ def import_module(module: nn.Module, input_shape: Sequence[int], *, keep_partial
     shapes = _propagate_shapes(traced, input_shape, type(module).__name__)
     namer = ModuleNamer(module) if keep_names else None
     builder = _GraphBuilder(traced, shapes, name or type(module).__name__, description, namer)
+    builder.declared_task = getattr(type(module), "task", None)   # exported by CNN Designer: what the output means
     builder.run(input_shape)
     if namer is not None:
         builder.graph = replace(builder.graph, module_classes=namer.module_classes())
@@ -339,6 +340,7 @@ class _GraphBuilder:
         self.module_owner: dict = {}  # submodule target -> node id that took over its weights
         self.layers_seen = 0          # operations that compute a tensor (mapped or not), aliases excluded
         self.input_size: tuple = ()   # (height, width) of the Input
+        self.declared_task = None     # a `task` class attribute of the model (exported code writes one)
 
     def run(self, input_shape):
         placeholders = [n for n in self.traced.graph.nodes if n.op == "placeholder"]
@@ -462,7 +464,12 @@ class _GraphBuilder:
         shape = self.shapes[value]
         # score maps at the input's size: a segmentation network (a class for every pixel)
         task = "segmentation" if len(shape) == 3 and tuple(shape[1:]) == tuple(self.input_size) else "classification"
-        if len(shape) != 1 and task != "segmentation":
+        classes = shape[0]
+        declared = self.declared_task
+        if declared in ("localization", "detection") and len(shape) == (1 if declared == "localization" else 3) \
+                and shape[0] > 4:   # classes, then 4 numbers for the box
+            task, classes = declared, shape[0] - 4
+        if len(shape) != 1 and task == "classification":
             self._unmapped(node, "output", f"the network returns shape {shape}; the designer's Output expects "
                                            f"flat class scores (classes,), or score maps (classes, height, width) at "
                                            f"the input's size for segmentation")
@@ -470,4 +477,4 @@ class _GraphBuilder:
         if shape[0] > get_kind("Output").param("classes").maximum:
             self._unmapped(node, "output", f"{shape[0]} classes is more than the designer supports")
             return
-        self._add(node, "Output", {"classes": shape[0], "task": task}, [value], "output")
+        self._add(node, "Output", {"classes": classes, "task": task}, [value], "output")

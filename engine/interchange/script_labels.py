@@ -67,7 +67,7 @@ def synthetic_data(n: int, seed: int) -> tuple[TensorDataset, TensorDataset, lis
     return TensorDataset(images[n_test:], labels[n_test:]), TensorDataset(images[:n_test], labels[:n_test]), classes
 
 
-def augment_pair(transform, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def augment_pair(transform: object, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One training sample through the transforms; a mask moves with its image (v2 knows a Mask)."""
     if TASK == "segmentation":
         from torchvision import tv_tensors

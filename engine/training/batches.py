@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from engine.data.base import Split
 from engine.training.augment import augment_batch, augmentation_pipeline
-from engine.training.config import TrainConfig
+from engine.training.config import Augmentation, TrainConfig
 from engine.training.devices import World
 from engine.training.faults import DataSourceError, is_out_of_memory
 
@@ -145,7 +145,8 @@ class _IndexedBatches(torch.utils.data.Dataset):
         return x, y
 
 
-def augment_labelled(x: torch.Tensor, y: torch.Tensor, aug, gen) -> tuple[torch.Tensor, torch.Tensor]:
+def augment_labelled(x: torch.Tensor, y: torch.Tensor, aug: Augmentation,
+                     gen: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment a batch; masks (int N×H×W) and boxes (float labels, engine.training.boxes) move with the images."""
     if y.is_floating_point():
         return augment_batch(x, aug, gen, boxes=y)

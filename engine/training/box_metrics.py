@@ -3,12 +3,16 @@ localization and detection networks."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 
 from engine.training.boxes import MATCH_IOU, SHOW_SCORE, box_iou, match_image, paired_iou
+
+if TYPE_CHECKING:
+    from engine.training.evaluate import EvaluationResult
 
 KEEP_SCORE = 0.01   # detections below this never change the AP noticeably, and would fill memory
 
@@ -68,7 +72,7 @@ def _per_class_recall(confusion: np.ndarray, classes: int) -> np.ndarray:
 
 
 def localization_result(outputs: torch.Tensor, labels: torch.Tensor, loss_sum: float,
-                        class_names: Sequence[str]):
+                        class_names: Sequence[str]) -> EvaluationResult:
     """The result of a localization network: outputs N×(C+4), labels N×5 (class, corners)."""
     from engine.training.boxes import localization_split
     from engine.training.evaluate import EvaluationResult
@@ -97,7 +101,7 @@ def localization_result(outputs: torch.Tensor, labels: torch.Tensor, loss_sum: f
 
 
 def detection_result(detections: torch.Tensor, labels: torch.Tensor, loss_sum: float,
-                     class_names: Sequence[str]):
+                     class_names: Sequence[str]) -> EvaluationResult:
     """The result of a detection network from its decoded detections N×K×6 and labels N×M×5.
 
     The confusion matrix has one more row and column, "nothing": objects missed, and detections where there is

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.training.evaluate import EvaluationResult
 
 
 def _num(v, fmt: str) -> str:
@@ -22,7 +26,7 @@ def headline_of(test: dict | None) -> str:
     return f"accuracy {_num(test.get('accuracy'), '.1%')}"
 
 
-def result_lines(result) -> list[str]:
+def result_lines(result: EvaluationResult) -> list[str]:
     """Two or three lines on an EvaluationResult: the task's scores, then the weakest classes."""
     r, names = result, [str(n) for n in result.class_names]
     if r.task == "segmentation":
