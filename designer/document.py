@@ -14,6 +14,7 @@ from designer.commands import GraphEditCommand
 from engine.analysis import Analyzer
 from engine.fixes import apply_fix
 from engine.graph import EdgeSpec, GraphSpec, make_node
+from engine import blocks
 from engine.layout import auto_layout
 
 
@@ -131,8 +132,8 @@ class GraphDocument(QObject):
 
     def set_params(self, node_id: str, params: dict, merge_field: str | None = None) -> str:
         """Change parameters; return '' or the validation message. Typing into one field merges."""
-        try:
-            after = self._graph.with_params(node_id, params)
+        try:   # inside a block used several times, the edit is made in every use (engine.blocks)
+            after = blocks.with_params_everywhere(self._graph, node_id, params)
         except ValueError as exc:
             return str(exc)
         key = ("params", node_id, merge_field) if merge_field else None
@@ -158,8 +159,37 @@ class GraphDocument(QObject):
             after = edits.moved(after, {inserted: spot})
         self.push(fix.label, after, select=[inserted or fix.node_id])
 
-    def auto_layout(self) -> None:
-        self.push("Auto-layout", auto_layout(self._graph))
+    def auto_layout(self, collapsed=()) -> None:
+        """Lay the design out; with collapsed blocks, as it looks with them collapsed (one place each)."""
+        self.push("Auto-layout", blocks.collapsed_layout(auto_layout(self._graph), collapsed) if collapsed
+                  else auto_layout(self._graph))
+
+    # ---- blocks (engine.blocks): each is one undo step ------------------------------------------------
+    def group(self, node_ids, class_name: str, name: str = "") -> str:
+        """Group layers into a new use of a block; return '' or why not (in words)."""
+        name = name or blocks.free_block_name(self._graph)
+        try:
+            after = blocks.group(self._graph, node_ids, name, class_name)
+        except blocks.BlockError as exc:
+            return str(exc)
+        self.push(f"Group {len(list(node_ids))} layers into {class_name}", after)
+        return ""
+
+    def ungroup(self, scope: str) -> str:
+        try:
+            after = blocks.ungroup(self._graph, scope)
+        except blocks.BlockError as exc:
+            return str(exc)
+        self.push(f"Ungroup {scope}", after)
+        return ""
+
+    def make_unique(self, scope: str) -> str:
+        try:
+            after = blocks.make_unique(self._graph, scope)
+        except blocks.BlockError as exc:
+            return str(exc)
+        self.push(f"Make {scope} unique", after)
+        return ""
 
     def paste(self, pasted: GraphSpec, offset=(40.0, 40.0)) -> list:
         after, ids = edits.merge_pasted(self._graph, pasted, offset)

@@ -28,6 +28,7 @@ from designer.palette import Palette
 from designer.settings import make_settings
 from designer.status_totals import StatusTotals
 from designer.summary_panel import SummaryPanel
+from designer import block_actions
 from designer.window_actions import build_actions
 from designer.workspace import install as install_workspace
 from engine.templates import DEFAULT_TEMPLATE, load_template
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.clipboard = ClipboardController(self)
         self._build_docks()
         self.actions_ = build_actions(self)
+        block_actions.install(self, self.actions_)
         install_memory_limit(self)
         self.totals = StatusTotals(self.statusBar(), self.document, self)
         self.scene.status_message.connect(self.show_status)

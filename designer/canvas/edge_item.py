@@ -92,6 +92,8 @@ class EdgeItem(QGraphicsItem):
         self._bounds = QRectF()
         self._shape = None
         self.label_item = EdgeLabel(self)   # joins the scene with this edge (itemChange)
+        self.target_slot = None   # a collapsed block's input port instead of the edge's own slot
+        self.source_port = None   # a collapsed block's output port for this edge's layer
         source_item.edges.append(self)
         target_item.edges.append(self)
         self.refresh()
@@ -115,9 +117,21 @@ class EdgeItem(QGraphicsItem):
         self._place_label()  # the curve itself did not move
         self.update()
 
+    def retarget(self, source_item, target_item, target_slot=None, source_port=None) -> None:
+        """Attach to other items (a collapsed block standing for a layer, or the layer again)."""
+        if source_item is None or target_item is None:
+            return
+        self.detach()
+        self.source_item, self.target_item = source_item, target_item
+        self.target_slot, self.source_port = target_slot, source_port
+        source_item.edges.append(self)
+        target_item.edges.append(self)
+        self.refresh()
+
     def endpoints(self):
-        start = self.source_item.output_port.scenePos() if self.source_item.output_port else self.source_item.center()
-        port = self.target_item.input_port(self.edge.slot)
+        out = self.source_port or self.source_item.output_port
+        start = out.scenePos() if out else self.source_item.center()
+        port = self.target_item.input_port(self.edge.slot if self.target_slot is None else self.target_slot)
         end = port.scenePos() if port is not None else self.target_item.center()
         return start, end
 

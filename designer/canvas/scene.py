@@ -8,6 +8,8 @@ from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QMenu, QToolTip
 
 from designer import dialogs, theme
+from designer.canvas.block_item import BlockItem
+from designer.canvas.collapse import Collapser
 from designer.canvas.connect_drag import ConnectDrag
 from designer.canvas.edge_item import EdgeItem
 from designer.canvas.node_item import NODE_HEIGHT, NODE_WIDTH, NodeItem
@@ -45,6 +47,9 @@ class GraphScene(QGraphicsScene):
         document.node_moved.connect(self._on_node_moved)
         document.analysis_changed.connect(self._on_analysis_changed)
         document.graph_replaced.connect(self._on_graph_replaced)
+        self.collapser = Collapser(self)
+        document.graph_changed.connect(self.collapser.refresh)
+        self.block_menu_actions: list = []       # set by the window: Ungroup, Make unique
         self.rebuild()
 
     # ---- mirroring the document ---------------------------------------------------------------
@@ -60,6 +65,8 @@ class GraphScene(QGraphicsScene):
         for edge in self.document.graph.edges:
             self._on_edge_added(edge)
         self._on_analysis_changed(self.document.analysis)
+        self.collapser.items = {}   # clear() removed them
+        self.collapser.refresh()
         self.setSceneRect(self._design_rect())
 
     def _on_graph_replaced(self):
@@ -153,7 +160,7 @@ class GraphScene(QGraphicsScene):
         """Layers and connections make their tooltips when asked (see NodeItem.toolTip); Qt's own help event
         only knows tooltips stored with setToolTip, which would cost every edit a rebuild of all of them."""
         for item in self.items(event.scenePos()):
-            if isinstance(item, (NodeItem, EdgeItem)):
+            if isinstance(item, (NodeItem, EdgeItem, BlockItem)):
                 QToolTip.showText(event.screenPos(), item.toolTip(), event.widget())
                 event.accept()
                 return
@@ -163,7 +170,17 @@ class GraphScene(QGraphicsScene):
 
     # ---- queries ----------------------------------------------------------------------------
     def selected_node_ids(self) -> list:
-        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+        """Selected layers; a selected collapsed block stands for all of its layers."""
+        ids = []
+        for i in self.selectedItems():
+            if isinstance(i, NodeItem):
+                ids.append(i.node_id)
+            elif isinstance(i, BlockItem):
+                ids.extend(i.block.members)
+        return list(dict.fromkeys(ids))
+
+    def selected_blocks(self) -> list:
+        return [i.scope for i in self.selectedItems() if isinstance(i, BlockItem)]
 
     def selected_edges(self) -> list:
         return [i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)]
@@ -193,6 +210,8 @@ class GraphScene(QGraphicsScene):
     def mousePressEvent(self, event):
         if self._drag is None and event.button() == Qt.MouseButton.LeftButton:
             for item in self.items(event.scenePos()):
+                if isinstance(item, PortItem) and isinstance(item.parentItem(), BlockItem):
+                    break   # a collapsed block's boundary: expand the block to rewire inside it
                 if isinstance(item, PortItem):
                     self._drag = ConnectDrag(self, item)
                     event.accept()
@@ -215,10 +234,22 @@ class GraphScene(QGraphicsScene):
         super().mouseReleaseEvent(event)
         self.commit_moves()
 
+    def mouseDoubleClickEvent(self, event):
+        block = next((i for i in self.items(event.scenePos()) if isinstance(i, BlockItem)), None)
+        if block is not None:   # open the block in place: its layers come back, laid out as now shown
+            self.collapser.set_collapsed(block.scope, False)
+            self.document.auto_layout(self.collapser.collapsed)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
     def commit_moves(self) -> None:
-        """One undo step for everything a drag moved."""
+        """One undo step for everything a drag moved (a collapsed block moves all of its layers)."""
         graph = self.document.graph
         moved = {}
+        for item in self.selectedItems():
+            if isinstance(item, BlockItem) and item.pos() != item.origin:
+                moved.update(self.collapser.moved(item))
         for item in self.selectedItems():
             if isinstance(item, NodeItem) and graph.has_node(item.node_id):
                 x, y = round(item.pos().x(), 1), round(item.pos().y(), 1)
@@ -287,9 +318,18 @@ class GraphScene(QGraphicsScene):
 
     # ---- context menu ---------------------------------------------------------------------------
     def contextMenuEvent(self, event):
-        item = next((i for i in self.items(event.scenePos()) if isinstance(i, (NodeItem, EdgeItem))), None)
+        item = next((i for i in self.items(event.scenePos()) if isinstance(i, (NodeItem, EdgeItem, BlockItem))),
+                    None)
         menu = QMenu()
-        if isinstance(item, NodeItem):
+        if isinstance(item, BlockItem):
+            if not item.isSelected():
+                self.clearSelection()
+                item.setSelected(True)
+            menu.addAction("Expand", lambda: (self.collapser.set_collapsed(item.scope, False),
+                                              self.document.auto_layout(self.collapser.collapsed)))
+            for action in self.block_menu_actions + [None] + self.node_menu_actions:
+                menu.addAction(action) if action is not None else menu.addSeparator()
+        elif isinstance(item, NodeItem):
             if not item.isSelected():
                 self.select_nodes([item.node_id])
             issue = item.issue

@@ -5,6 +5,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFontInfo, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsView
 
+from designer.canvas.block_item import BlockItem
 from designer.canvas.node_item import BODY_FONT, NodeItem
 
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
@@ -103,7 +104,7 @@ class GraphView(QGraphicsView):
             self._fit(readable=True)
 
     def _fit(self, readable: bool) -> None:
-        items = [i for i in self.scene().items() if isinstance(i, NodeItem)]
+        items = [i for i in self.scene().items() if isinstance(i, (NodeItem, BlockItem)) and i.isVisible()]
         if not items:
             self.setTransform(QTransform())
             self.centerOn(0, 0)

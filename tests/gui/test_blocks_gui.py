@@ -1,0 +1,88 @@
+"""Blocks on the canvas: group the selection (Ctrl+G), a collapsed block is one node with its class, name,
+totals and boundary ports, double-click opens it, edits inside reach every use, and ResNet-50 collapsed fits a
+laptop's window."""
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF
+
+from designer import block_actions
+from designer.canvas.block_item import BlockItem
+from engine.graph import chain
+
+
+def _stages(n=3):
+    layers = [("Input", {"channels": 3, "height": 16, "width": 16})]
+    for _ in range(n):
+        layers += [("Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1}), ("BatchNorm2d", {}), ("ReLU", {})]
+    return chain(layers + [("Global average pool", {}), ("Linear", {"out_features": 4}), ("Output", {"classes": 4})])
+
+
+def test_group_collapse_open_and_undo(make_window, qtbot):
+    window = make_window(_stages(3))
+    scene, doc = window.scene, window.document
+    before = doc.graph
+    for i in (1, 2, 3):
+        scene.select_nodes([f"conv2d_{i}", f"batchnorm2d_{i}", f"relu_{i}"])
+        assert block_actions.group_selection(window, "Stage") == ""
+    assert dict(doc.graph.module_classes) == {"block1": "Stage", "block2": "Stage", "block3": "Stage"}
+    block_actions.collapse_all(window)
+    items = [i for i in scene.items() if isinstance(i, BlockItem)]
+    assert len(items) == 3 and all(i.isVisible() for i in items)
+    assert not scene.node_items["conv2d_2"].isVisible()
+    visible_edges = [e for e in scene.edge_items.values() if e.isVisible()]
+    assert len(visible_edges) == 6   # input→1→2→3→pool→linear→output: the inner connections are hidden
+    first = scene.collapser.items["block1"]
+    assert first.totals["layers"] == 3 and first.totals["params"] == 3 * 8 * 9 + 8 + 16
+    assert tuple(first.totals["shape"]) == (8, 16, 16)
+    # an edge crossing the boundary ends on the block's port
+    into = scene.edge_items[next(e for e in doc.graph.edges if e.target == "conv2d_2")]
+    assert into.source_item is first and into.target_item is scene.collapser.items["block2"]
+    # an edit inside one use reaches the others
+    assert doc.set_params("conv2d_1", {"kernel_size": 5, "padding": 2}) == ""
+    assert doc.graph.node("conv2d_3").params["kernel_size"] == (5, 5)
+    doc.undo_stack.undo()
+    assert doc.graph.node("conv2d_3").params["kernel_size"] == (3, 3)
+    # double-click opens a block in place
+    scene.collapser.set_collapsed("block2", False)
+    assert scene.node_items["conv2d_2"].isVisible() and "block2" not in scene.collapser.items
+    # selecting a collapsed block selects its layers for Delete, Copy, Ungroup
+    scene.clearSelection()
+    first = scene.collapser.items["block1"]   # the canvas made its items again when block2 opened
+    first.setSelected(True)
+    assert scene.selected_node_ids() == ["conv2d_1", "batchnorm2d_1", "relu_1"]
+    window.actions_["ungroup"].trigger()
+    assert "block1" not in dict(doc.graph.module_classes) and scene.node_items["conv2d_1"].isVisible()
+    while doc.undo_stack.canUndo():
+        doc.undo_stack.undo()
+    assert doc.graph == before
+
+
+def test_refusals_are_reported_in_the_status_bar(make_window):
+    window = make_window(_stages(2))
+    window.scene.select_nodes(["input_1", "conv2d_1"])
+    problem = block_actions.group_selection(window, "Stem")
+    assert "Input cannot go into a block" in problem and "Input" in window.statusBar().currentMessage()
+
+
+def test_resnet50_collapsed_fits_a_laptop_window(make_window, qtbot):
+    from engine.interchange.importing import import_torchvision
+
+    window = make_window(import_torchvision("resnet50", (3, 224, 224)).graph)
+    window.resize(1280, 720)
+    qtbot.wait(50)
+    block_actions.collapse_all(window)
+    scene, view = window.scene, window.canvas
+    shown = [i for i in scene.node_items.values() if i.isVisible()] + list(scene.collapser.items.values())
+    assert sorted(scene.collapser.items) == ["layer1", "layer2", "layer3", "layer4"]
+    assert len(shown) <= 14
+    bounds = QRectF()
+    for item in shown:
+        bounds = bounds.united(item.sceneBoundingRect())
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(bounds) and view.transform().m11() >= 0.6   # all of it, at a readable zoom
+    stage = scene.collapser.items["layer2"]
+    assert stage.block.class_name == "Sequential" and stage.totals["layers"] > 30
+    # opening a stage shows its bottleneck blocks, still collapsed
+    scene.collapser.set_collapsed("layer2", False)
+    window.document.auto_layout(scene.collapser.collapsed)
+    assert {"layer2.0", "layer2.1", "layer2.2", "layer2.3"} <= set(scene.collapser.items)
