@@ -6,7 +6,7 @@ problem becomes an `Issue` on a node or on the whole graph.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -178,16 +178,18 @@ class Analyzer:
             # this check is identity comparison.
             ordered = sorted(edges, key=_slot) if len(edges) > 1 else edges
             feeding = tuple((nodes[e.source], len(outgoing[e.source])) for e in ordered)
+            slots = tuple(e.slot for e in ordered)
             if (cached is not None and cached[0] is spec and cached[2] == error and cached[3] == image_size
+                    and cached[6] == slots
                     and len(cached[1]) == len(sources) and all(a is b for a, b in zip(cached[1], sources))
                     and len(cached[5]) == len(feeding)
                     and all(a[0] is b[0] and a[1] == b[1] for a, b in zip(cached[5], feeding))):
                 info = cached[4]
             else:
-                info = _analyze_node(nid, spec, sources, error, image_size, feeding)
+                info = _analyze_node(nid, spec, sources, error, image_size, feeding, slots)
                 if cached is not None and cached[4] == info:
                     info = cached[4]  # same result: keep the object so the layers below hit the fast path
-            new_cache[nid] = (spec, sources, error, image_size, info, feeding)
+            new_cache[nid] = (spec, sources, error, image_size, info, feeding, slots)
             infos[nid] = info
         for nid in cyclic:
             infos[nid] = NodeInfo(error=node_errors[nid])
@@ -291,7 +293,7 @@ def _input_image_size(graph):
     return (1, 1)
 
 
-def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) -> NodeInfo:
+def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=(), slots=()) -> NodeInfo:
     kind = get_kind(spec.kind)
     in_shapes = tuple(s.shape for s in sources)
     if kind.placeholder:
@@ -306,8 +308,13 @@ def _analyze_node(nid, spec, sources, structural_error, image_size, feeding=()) 
             kind.check_image_size(spec.params, shape, image_size)
     except ShapeError as exc:
         fix = exc.fix.for_node(nid) if exc.fix is not None else None
-        if fix is not None and fix.adjustable and fix.slot < len(feeding):
-            source, consumers = feeding[fix.slot]
+        if fix is not None and fix.slot < len(slots):   # the rule counts inputs; a fix names the port (slots may skip)
+            fix = replace(fix, slot=slots[fix.slot])
+            position = slots.index(fix.slot)
+        else:
+            position = fix.slot if fix is not None else 0
+        if fix is not None and fix.adjustable and position < len(feeding):
+            source, consumers = feeding[position]
             if source.kind == fix.kind and consumers == 1:
                 fix = _adjust_instead(fix, source)
         return NodeInfo(in_shapes=in_shapes, error=Issue(exc.message, nid, fix=fix))

@@ -130,3 +130,18 @@ def test_collapsed_layout_gives_each_collapsed_block_one_place():
     corners = {scope: min((laid.node(i).pos for i in blocks(laid)[scope].members)) for scope in tops}
     places = {n.pos for n in shown} | set(corners.values())
     assert len(places) == len(shown) + len(tops)   # no two visible things in one place
+
+
+def test_a_fix_names_the_port_even_when_an_adds_inputs_skip_one():
+    """Found by the random-edit test: an Add fed on inputs 1, 2 and 4 offered a fix for "input 3", which is
+    not connected; the fix now names the port it means."""
+    from engine.fixes import apply_fix
+    from engine.graph import EdgeSpec
+
+    g = chain([("Input", {"channels": 3, "height": 8, "width": 8}), ("Conv2d", {"out_channels": 4, "kernel_size": 1}),
+               ("Add", {}), ("Global average pool", {}), ("Linear", {"out_features": 2}), ("Output", {"classes": 2})])
+    g = g.with_edge(EdgeSpec("conv2d_1", "add_1", 1)).with_edge(EdgeSpec("input_1", "add_1", 3))
+    problem = next(i for i in analyze(g).errors if i.node_id == "add_1")
+    assert problem.fix is not None and problem.fix.slot == 3
+    fixed, _ = apply_fix(g, problem.fix)
+    assert analyze(fixed).ok
