@@ -145,3 +145,19 @@ def test_a_fix_names_the_port_even_when_an_adds_inputs_skip_one():
     assert problem.fix is not None and problem.fix.slot == 3
     fixed, _ = apply_fix(g, problem.fix)
     assert analyze(fixed).ok
+
+
+@pytest.mark.parametrize("template,params,classes", [("vgg11", 132_863_336, {"VGGStage", "VGGDoubleStage"}),
+                                                     ("nin", 966_986, {"MlpconvMaxStage", "MlpconvAvgStage"}),
+                                                     ("small_resnet", 78_042, {"BasicBlock", "DownsampleBlock"}),
+                                                     ("inception", 40_770, {"InceptionModule"})])
+def test_templates_are_built_from_blocks_and_keep_their_parameter_counts(template, params, classes):
+    g = load_template(template)
+    assert {b.class_name for b in blocks(g).values()} == classes
+    model = compile_graph(g)
+    assert analyze(g).total_params == sum(p.numel() for p in model.parameters()) == params   # as before blocks
+    if template == "vgg11":   # and as torchvision's own
+        import torchvision
+        assert sum(p.numel() for p in torchvision.models.vgg11().parameters()) == params
+    code = export_python(g, class_name="Net")
+    assert all(code.count(f"class {name}(nn.Module)") == 1 for name in classes)

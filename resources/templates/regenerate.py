@@ -6,6 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from engine.blocks import group  # noqa: E402
 from engine.graph import EdgeSpec, GraphSpec, make_node  # noqa: E402
 from engine.graph_io import save_graph  # noqa: E402
 from engine.layout import auto_layout  # noqa: E402
@@ -14,6 +15,7 @@ from engine.layout import auto_layout  # noqa: E402
 class Builder:
     def __init__(self, name, description):
         self.g = GraphSpec(name=name, description=description)
+        self.groups = []
 
     def add(self, kind, after=None, label="", **params):
         node = make_node(self.g, kind, params, label=label)
@@ -28,7 +30,19 @@ class Builder:
             cur = self.add(kind, cur, **params)
         return cur
 
+    def group(self, ids, name, class_name):
+        """Make these layers one use of a block (engine.blocks): it collapses on the canvas and is one class in
+        exported code; uses of one class name share their structure. Applied by done(), once the layers after
+        the block are connected to it."""
+        self.groups.append((list(ids), name, class_name))
+
+    def since(self, before):
+        """The ids of the layers added after the design had `before` layers."""
+        return [n.id for n in self.g.nodes[before:]]
+
     def done(self):
+        for ids, name, class_name in self.groups:
+            self.g = group(self.g, ids, name, class_name)
         return auto_layout(self.g)
 
 
@@ -71,8 +85,12 @@ def vgg11():
     b = Builder("VGG-11", "Simonyan and Zisserman 2014, configuration A as in torchvision: stacks of 3×3 "
                           "convolutions, 224×224 colour images, 1000 classes.")
     x = b.add("Input", channels=3, height=224, width=224)
-    for item in (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"):
-        x = b.seq(x, pool()) if item == "M" else b.seq(x, conv(item, 3, p=1), RELU)
+    for number, widths in enumerate(((64,), (128,), (256, 256), (512, 512), (512, 512)), start=1):
+        before = len(b.g.nodes)
+        for width in widths:
+            x = b.seq(x, conv(width, 3, p=1), RELU)
+        x = b.seq(x, pool())
+        b.group(b.since(before), f"stage{number}", "VGGStage" if len(widths) == 1 else "VGGDoubleStage")
     x = b.seq(x, ("AdaptiveAvgPool2d", dict(output_size=7)), ("Flatten", {}),
               ("Linear", dict(out_features=4096)), RELU, ("Dropout", dict(p=0.5)),
               ("Linear", dict(out_features=4096)), RELU, ("Dropout", dict(p=0.5)),
@@ -86,11 +104,13 @@ def nin():
                                       "followed by two 1×1 convolutions) and global average pooling instead of "
                                       "fully connected layers.")
     x = b.add("Input", channels=3, height=32, width=32)
-    x = b.seq(x, ("NiN block", dict(channels=192, kernel_size=5, padding=2, mlp_channels=160, out_channels=96)),
-              pool(3, 2), ("Dropout", dict(p=0.5)),
-              ("NiN block", dict(channels=192, kernel_size=5, padding=2, mlp_channels=192, out_channels=192)),
-              pool(3, 2, "AvgPool2d"), ("Dropout", dict(p=0.5)),
-              ("NiN block", dict(channels=192, kernel_size=3, padding=1, mlp_channels=192, out_channels=10)),
+    stages = ((dict(channels=192, kernel_size=5, padding=2, mlp_channels=160, out_channels=96), "MaxPool2d"),
+              (dict(channels=192, kernel_size=5, padding=2, mlp_channels=192, out_channels=192), "AvgPool2d"))
+    for number, (block, pooling) in enumerate(stages, start=1):   # an mlpconv block, pooling, dropout
+        before = len(b.g.nodes)
+        x = b.seq(x, ("NiN block", block), pool(3, 2, pooling), ("Dropout", dict(p=0.5)))
+        b.group(b.since(before), f"stage{number}", "MlpconvMaxStage" if pooling == "MaxPool2d" else "MlpconvAvgStage")
+    x = b.seq(x, ("NiN block", dict(channels=192, kernel_size=3, padding=1, mlp_channels=192, out_channels=10)),
               ("Global average pool", {}))
     b.add("Output", x, classes=10)
     return b.done()
@@ -102,11 +122,13 @@ def small_resnet():
                                 "block halves the resolution.")
     x = b.add("Input", channels=3, height=32, width=32)
     x = b.seq(x, conv(16, 3, p=1, bias=False), ("BatchNorm2d", {}), RELU)
-    for out, stride in ((16, 1), (32, 2), (64, 2)):
+    for number, (out, stride) in enumerate(((16, 1), (32, 2), (64, 2)), start=1):
+        before = len(b.g.nodes)
         y = b.seq(x, conv(out, 3, stride, 1, bias=False), ("BatchNorm2d", {}), RELU,
                   conv(out, 3, 1, 1, bias=False), ("BatchNorm2d", {}))
         short = x if stride == 1 else b.seq(x, conv(out, 1, stride, bias=False), ("BatchNorm2d", {}))
         x = b.seq(b.add("Add", [y, short]), RELU)
+        b.group(b.since(before), f"block{number}", "BasicBlock" if stride == 1 else "DownsampleBlock")
     x = b.seq(x, ("Global average pool", {}), ("Linear", dict(out_features=10)))
     b.add("Output", x, classes=10)
     return b.done()
@@ -117,11 +139,13 @@ def inception():
                                    "and a pooling branch side by side, joined with Concat, on 32×32 colour images.")
     x = b.add("Input", channels=3, height=32, width=32)
     x = b.seq(x, conv(64, 3, p=1), RELU, pool())
+    before = len(b.g.nodes)
     branches = [b.seq(x, conv(32, 1), RELU),
                 b.seq(x, conv(48, 1), RELU, conv(64, 3, p=1), RELU),
                 b.seq(x, conv(8, 1), RELU, conv(16, 5, p=2), RELU),
                 b.seq(x, ("MaxPool2d", dict(kernel_size=3, stride=1, padding=1)), conv(16, 1), RELU)]
     x = b.add("Concat", branches)
+    b.group(b.since(before), "inception", "InceptionModule")
     x = b.seq(x, ("Global average pool", {}), ("Dropout", dict(p=0.4)), ("Linear", dict(out_features=10)))
     b.add("Output", x, classes=10)
     return b.done()
