@@ -175,6 +175,27 @@ class GraphDocument(QObject):
         self.push(f"Group {len(list(node_ids))} layers into {class_name}", after)
         return ""
 
+    def insert_block(self, fragment, class_name: str, pos=(0.0, 0.0), edge: EdgeSpec | None = None) -> list:
+        """Add a use of a block from a fragment (engine.block_library, or a copy of a use in this design) at
+        `pos`, or into the connection `edge`; return the new layers' ids. A block of the same class joins it
+        (its settings shared) when built alike, else it gets a class of its own."""
+        xs = [n.pos[0] for n in fragment.graph.nodes] or [0.0]
+        ys = [n.pos[1] for n in fragment.graph.nodes] or [0.0]
+        after, ids = edits.merge_pasted(self._graph, fragment.graph, (pos[0] - min(xs), pos[1] - min(ys)))
+        new = dict(zip((n.id for n in fragment.graph.nodes), ids))
+        if edge is not None and edge in after.edges:
+            after = after.without_edge(edge)
+            for node, slot in fragment.entries:
+                after = after.with_edge(EdgeSpec(edge.source, new[node], slot))
+            after = after.with_edge(EdgeSpec(new[fragment.exit], edge.target, edge.slot))
+        name = blocks.free_block_name(after, blocks.snake(class_name))
+        try:
+            grouped = blocks.group(after, ids, name, class_name)
+        except blocks.BlockError:   # built differently from this design's block of that name: one of its own
+            grouped = blocks.group(after, ids, name, _free_class(after, class_name))
+        self.push(f"Add block {class_name}", grouped, select=ids)
+        return ids
+
     def ungroup(self, scope: str) -> str:
         try:
             after = blocks.ungroup(self._graph, scope)
@@ -224,3 +245,11 @@ class GraphDocument(QObject):
         self._analysis = self._analyzer.analyze(after)
         self.analysis_changed.emit(self._analysis)
         self.graph_changed.emit()
+
+
+def _free_class(graph: GraphSpec, class_name: str) -> str:
+    taken = {cls for _, cls in graph.module_classes}
+    number = 2
+    while f"{class_name}{number}" in taken:
+        number += 1
+    return f"{class_name}{number}"

@@ -133,6 +133,12 @@ class MainWindow(QMainWindow):
                             (NODE_WIDTH, NODE_HEIGHT))
         return self.document.add_node(kind, pos)
 
+    def _list_design_blocks(self) -> None:
+        """The palette lists the open design's block classes (with how often each is used)."""
+        from collections import Counter
+
+        self.palette.set_design_blocks(Counter(cls for _, cls in self.document.graph.module_classes))
+
     # ---- internals -------------------------------------------------------------------------------
     def _build_docks(self):
         self.palette = Palette(self)
@@ -155,6 +161,9 @@ class MainWindow(QMainWindow):
         self.summary.node_clicked.connect(self.select_node)
         self.messages.node_clicked.connect(self.select_node)
         self.palette.add_requested.connect(self.add_kind_at_center)
+        self.palette.block_requested.connect(lambda ref: self.scene.drop_block(ref, self.canvas.visible_center()))
+        self.document.graph_changed.connect(self._list_design_blocks)
+        self._list_design_blocks()
 
     def _build_panels(self):
         """Training, import/export and teaching, in the order they depend on each other (each gets what it

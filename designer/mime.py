@@ -14,6 +14,22 @@ def layer_kind_mime(kind_name: str) -> QMimeData:
     return data
 
 
+BLOCK_MIME = "application/x-cnn-designer-block"              # palette drag: "library:KEY" or "design:CLASS"
+
+
+def block_mime(ref: str) -> QMimeData:
+    data = QMimeData()
+    data.setData(BLOCK_MIME, ref.encode("utf-8"))
+    data.setText(ref)
+    return data
+
+
+def block_from_mime(data: QMimeData) -> str:
+    if data is None or not data.hasFormat(BLOCK_MIME):
+        return ""
+    return bytes(data.data(BLOCK_MIME)).decode("utf-8", "replace")
+
+
 def kind_from_mime(data: QMimeData) -> str:
     if data is None or not data.hasFormat(LAYER_KIND_MIME):
         return ""

@@ -120,10 +120,6 @@ def group(graph: GraphSpec, node_ids: Iterable[str], name: str, class_name: str)
     paths = {module_path(n) for n in graph.nodes}
     if scope in paths or any(p.startswith(scope + ".") for p in paths):
         raise BlockError(f"The design already has {scope!r}; choose another name for the block.")
-    ins, outs = boundary(graph, ids)
-    if not outs:
-        raise BlockError("A block must pass something on: include fewer layers, so that one of them feeds a layer "
-                         "outside the block.")
     if _leaves_and_returns(graph, ids):
         raise BlockError("These layers are not one piece of the network: a path leaves the selection and comes back "
                          "into it. Add the layers on that path to the selection, or select fewer.")
@@ -203,14 +199,35 @@ def with_params_everywhere(graph: GraphSpec, node_id: str, params: dict) -> Grap
     return after
 
 
-def free_block_name(graph: GraphSpec) -> str:
-    """block1, block2, ...: the first not yet a module path or folder of one in the design."""
+def free_block_name(graph: GraphSpec, stem: str = "block") -> str:
+    """block1, block2, ... (or stem1, ...): the first not yet a module path or folder of one in the design."""
     taken = {module_path(n) for n in graph.nodes} | {s for s, _ in graph.module_classes}
     folders = {p.split(".")[0] for p in taken}
     number = 1
-    while f"block{number}" in taken or f"block{number}" in folders:
+    while f"{stem}{number}" in taken or f"{stem}{number}" in folders:
         number += 1
-    return f"block{number}"
+    return f"{stem}{number}"
+
+
+def snake(class_name: str) -> str:
+    """BasicBlock -> basic_block: a use's name from its class."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).lower() or "block"
+
+
+def fragment_of(graph: GraphSpec, scope: str):
+    """A copy of one use of a block as an engine.block_library.BlockFragment (its layers, where its input goes
+    in and where its output leaves), for adding another use of it."""
+    from engine.block_library import BlockFragment
+
+    block = blocks(graph)[scope]
+    inside = set(block.members)
+    nodes = tuple(replace(n, name="") for n in graph.nodes if n.id in inside)
+    edges = tuple(e for e in graph.edges if e.source in inside and e.target in inside)
+    ins, outs = boundary(graph, inside)
+    entries = tuple(dict.fromkeys((e.target, e.slot) for e in ins))
+    leaving = [e.source for e in outs]
+    last = leaving[0] if leaving else _internal_order(graph, inside)[0][-1]
+    return BlockFragment(GraphSpec(nodes=nodes, edges=edges), entries, last)
 
 
 def _internal_order(graph: GraphSpec, ids: Iterable[str]) -> tuple[list, set]:

@@ -162,3 +162,46 @@ def test_templates_are_built_from_blocks_and_keep_their_parameter_counts(templat
         assert sum(p.numel() for p in torchvision.models.vgg11().parameters()) == params
     code = export_python(g, class_name="Net")
     assert all(code.count(f"class {name}(nn.Module)") == 1 for name in classes)
+
+
+@pytest.mark.parametrize("key,channels", [("residual_basic", 64), ("residual_bottleneck", 256), ("inception", 3),
+                                          ("nin", 3), ("mbconv", 16), ("dense_layer", 8), ("vgg_stage", 3)])
+def test_every_library_block_builds_a_network_pytorch_agrees_with(key, channels):
+    from engine.block_library import LIBRARY
+    from engine.graph import EdgeSpec, LayerSpec
+
+    from dataclasses import replace
+
+    entry = LIBRARY[key]
+    fragment = entry.build()
+    fresh = {n.id: f"blk_{n.id}" for n in fragment.graph.nodes}   # apart from the layers around it
+    fragment = replace(fragment, graph=replace(
+        fragment.graph, nodes=tuple(replace(n, id=fresh[n.id]) for n in fragment.graph.nodes),
+        edges=tuple(EdgeSpec(fresh[e.source], fresh[e.target], e.slot) for e in fragment.graph.edges)),
+        entries=tuple((fresh[n], slot) for n, slot in fragment.entries), exit=fresh[fragment.exit])
+    g = chain([("Input", {"channels": 3, "height": 16, "width": 16}),
+               ("Conv2d", {"out_channels": channels, "kernel_size": 1})])   # the block's input has `channels`
+    g = g.with_node(LayerSpec("gap_1", "Global average pool"))
+    for node in fragment.graph.nodes:
+        g = g.with_node(node)
+    g = GraphSpecWith(g, fragment.graph.edges)
+    for node, slot in fragment.entries:
+        g = g.with_edge(EdgeSpec(g.nodes[1].id, node, slot))
+    g = g.with_edge(EdgeSpec(fragment.exit, "gap_1", 0))
+    head = chain([("Linear", {"out_features": 3}), ("Output", {"classes": 3})])
+    for node in head.nodes:
+        g = g.with_node(node)
+    g = GraphSpecWith(g, head.edges).with_edge(EdgeSpec("gap_1", head.nodes[0].id, 0))
+    g = group(g, [n.id for n in fragment.graph.nodes], "b1", entry.class_name)
+    analysis = analyze(g)
+    assert analysis.ok, analysis.error_text()
+    model = compile_graph(g)
+    assert analysis.total_params == sum(p.numel() for p in model.parameters())
+    assert model(torch.rand(2, 3, 16, 16)).shape == (2, 3)
+    assert export_python(g, class_name="Net").count(f"class {entry.class_name}(nn.Module)") == 1
+
+
+def GraphSpecWith(graph, edges):
+    for e in edges:
+        graph = graph.with_edge(e)
+    return graph

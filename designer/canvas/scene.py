@@ -15,7 +15,7 @@ from designer.canvas.edge_item import EdgeItem
 from designer.canvas.node_item import NODE_HEIGHT, NODE_WIDTH, NodeItem
 from designer.canvas.ports import PortItem
 from designer.graph_edits import can_insert_on_edge, free_position, input_port_count
-from designer.mime import LAYER_KIND_MIME, kind_from_mime
+from designer.mime import BLOCK_MIME, LAYER_KIND_MIME, block_from_mime, kind_from_mime
 from engine.registry import REGISTRY
 from engine.summary import shape_text
 
@@ -49,6 +49,7 @@ class GraphScene(QGraphicsScene):
         document.graph_replaced.connect(self._on_graph_replaced)
         self.collapser = Collapser(self)
         document.graph_changed.connect(self.collapser.refresh)
+        document.about_to_replace.connect(self.collapser.collapsed.clear)   # another design: nothing collapsed
         self.block_menu_actions: list = []       # set by the window: Ungroup, Make unique
         self.rebuild()
 
@@ -272,7 +273,10 @@ class GraphScene(QGraphicsScene):
     def _accept_drag(self, event):
         mime = event.mimeData()
         kind = kind_from_mime(mime)
-        if kind in REGISTRY:
+        if mime.hasFormat(BLOCK_MIME):
+            self._set_drop_edge(self.edge_at(event.scenePos()))
+            event.acceptProposedAction()
+        elif kind in REGISTRY:
             edge = self.edge_at(event.scenePos()) if can_insert_on_edge(kind) else None
             self._set_drop_edge(edge)
             event.acceptProposedAction()
@@ -295,7 +299,10 @@ class GraphScene(QGraphicsScene):
     def dropEvent(self, event):
         mime = event.mimeData()
         self._set_drop_edge(None)
-        if mime.hasFormat(LAYER_KIND_MIME):
+        if mime.hasFormat(BLOCK_MIME):
+            event.acceptProposedAction()
+            self.drop_block(block_from_mime(mime), event.scenePos())
+        elif mime.hasFormat(LAYER_KIND_MIME):
             event.acceptProposedAction()
             self.drop_kind(kind_from_mime(mime), event.scenePos())
         elif mime.hasUrls():
@@ -315,6 +322,30 @@ class GraphScene(QGraphicsScene):
             return nid
         # Dropped onto other layers: slide to the nearest free spot, so no port ends up hidden under a layer.
         return self.document.add_node(kind, free_position(self.document.graph, pos, (NODE_WIDTH, NODE_HEIGHT)))
+
+    def drop_block(self, ref: str, scene_pos: QPointF) -> list:
+        """Add a block from the library or another use of one of the design's blocks; dropped on a connection,
+        the block goes into it."""
+        from engine.block_library import LIBRARY
+        from engine.blocks import blocks, fragment_of
+
+        source, _, name = ref.partition(":")
+        graph = self.document.graph
+        if source == "library" and name in LIBRARY:
+            fragment, class_name = LIBRARY[name].build(), LIBRARY[name].class_name
+        elif source == "design" and any(b.class_name == name for b in blocks(graph).values()):
+            scope = next(s for s, b in blocks(graph).items() if b.class_name == name)
+            fragment, class_name = fragment_of(graph, scope), name
+        else:
+            self.status_message.emit("That block is no longer available; drag one from the Blocks list.")
+            return []
+        edge = self.edge_at(scene_pos)
+        pos = (round(scene_pos.x() - NODE_WIDTH / 2, 1), round(scene_pos.y() - NODE_HEIGHT / 2, 1))
+        ids = self.document.insert_block(fragment, class_name, pos, edge.edge if edge is not None else None)
+        self.status_message.emit(f"Added a {class_name} block of {len(ids)} layers"
+                                 + (f" between {edge.edge.source} and {edge.edge.target}." if edge is not None else
+                                    "; connect its input and output."))
+        return ids
 
     # ---- context menu ---------------------------------------------------------------------------
     def contextMenuEvent(self, event):

@@ -190,6 +190,9 @@ class InterchangeActions:
             return
         self.state.replace_design(imported.graph, "")
         self.window.canvas.show_design()
+        if imported.graph.module_classes:   # it arrives as its module hierarchy: stem, stages of blocks, head
+            from designer import block_actions
+            block_actions.collapse_all(self.window)
         self.adopt_weights(imported.graph, imported.weights, f"Imported weights · {imported.graph.name}")
         r = imported.result
         check = "; replace the placeholders marked in red" if r.unmapped else f"; {r.verification}"

@@ -3,7 +3,7 @@ totals and boundary ports, double-click opens it, edits inside reach every use, 
 laptop's window."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF
 
 from designer import block_actions
 from designer.canvas.block_item import BlockItem
@@ -86,3 +86,36 @@ def test_resnet50_collapsed_fits_a_laptop_window(make_window, qtbot):
     scene.collapser.set_collapsed("layer2", False)
     window.document.auto_layout(scene.collapser.collapsed)
     assert {"layer2.0", "layer2.1", "layer2.2", "layer2.3"} <= set(scene.collapser.items)
+
+
+def test_the_palette_lists_library_and_design_blocks_and_adds_them(make_window, qtbot):
+    from designer.palette import BLOCK_ROLE, DESIGN_BLOCKS
+    from engine.analysis import analyze
+    from engine.blocks import blocks
+
+    window = make_window(_stages(1))
+    palette, scene, doc = window.palette, window.scene, window.document
+    library = [palette.tree.topLevelItem(i) for i in range(palette.tree.topLevelItemCount())
+               if palette.tree.topLevelItem(i).text(0) == "Block library"][0]
+    refs = {library.child(i).data(0, BLOCK_ROLE) for i in range(library.childCount())}
+    assert {"library:residual_basic", "library:residual_bottleneck", "library:inception", "library:nin",
+            "library:mbconv", "library:dense_layer", "library:vgg_stage"} <= refs
+    assert palette.design_group.isHidden()   # no blocks in the design yet
+    # a VGG stage dropped onto the connection after the first ReLU goes into it and is one block
+    edge = next(e for e in doc.graph.edges if e.source == "relu_1")
+    item = scene.edge_items[edge]
+    ids = scene.drop_block("library:vgg_stage", item.label_item.sceneBoundingRect().center())
+    assert len(ids) == 5 and analyze(doc.graph).ok
+    assert {b.class_name for b in blocks(doc.graph).values()} == {"VGGStage"}
+    assert not palette.design_group.isHidden() and palette.design_group.child(0).text(0) == "VGGStage (1×)"
+    assert palette.design_group.text(0) == DESIGN_BLOCKS
+    # another use of the design's block shares its settings
+    edge = next(e for e in doc.graph.edges if e.source == ids[-1])
+    more = scene.drop_block("design:VGGStage", scene.edge_items[edge].label_item.sceneBoundingRect().center())
+    assert len(more) == 5 and analyze(doc.graph).ok and palette.design_group.child(0).text(0) == "VGGStage (2×)"
+    assert doc.set_params(ids[0], {"kernel_size": 5, "padding": 2}) == ""
+    assert doc.graph.node(more[0]).params["kernel_size"] == (5, 5)
+    # every library block builds, and fits where its channels match
+    for ref in sorted(refs):
+        before = len(doc.graph.nodes)
+        assert scene.drop_block(ref, QPointF(2000, 2000 + 200 * len(doc.graph.nodes))) and len(doc.graph.nodes) > before
