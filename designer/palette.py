@@ -164,6 +164,15 @@ class Palette(QWidget):
         """The drag data for a kind (the canvas accepts exactly this)."""
         return layer_kind_mime(kind_name)
 
+    def visible_blocks(self) -> list:
+        """The refs of the blocks the search leaves visible."""
+        out = []
+        for i in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(i)
+            out += [group.child(j).data(0, BLOCK_ROLE) for j in range(group.childCount())
+                    if group.child(j).data(0, BLOCK_ROLE) and not group.isHidden() and not group.child(j).isHidden()]
+        return out
+
     def visible_kinds(self) -> list:
         return [name for name, item in self.items.items() if not item.isHidden() and not item.parent().isHidden()]
 

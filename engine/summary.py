@@ -56,3 +56,41 @@ def summary_table(graph: GraphSpec, analysis: Analysis) -> str:
     out.append(f"Total: {analysis.total_params:,} parameters, {human_count(analysis.total_macs)} MACs, "
                f"{human_bytes(analysis.total_memory)} activations per image")
     return "\n".join(out)
+
+
+def summary_tree(graph: GraphSpec, analysis: Analysis) -> list[tuple]:
+    """summary_rows with the design's blocks as header rows above their layers, for a table that folds:
+    (id or block path, kind or "▣ Class", output shape, params, MACs, receptive field, depth, is_block). A block's
+    numbers are the totals of its layers; its shape is what leaves it."""
+    from engine.blocks import blocks
+
+    every = blocks(graph)
+    if not every:
+        return [(*row, 0, False) for row in summary_rows(graph, analysis)]
+    nodes = graph.node_map()
+    ordered = sorted(every, key=lambda s: (s.count("."), s))
+    inside = {nid: [s for s in ordered if nodes[nid].name.startswith(s + ".")] for nid in nodes}
+    out, open_scopes, shown = [], [], set()
+    for row in summary_rows(graph, analysis):
+        chain = inside[row[0]]
+        common = 0
+        while common < min(len(open_scopes), len(chain)) and open_scopes[common] == chain[common]:
+            common += 1
+        open_scopes = open_scopes[:common]
+        for depth, scope in enumerate(chain[common:], start=common):
+            if scope not in shown:
+                shown.add(scope)
+                out.append(_block_row(graph, analysis, every[scope], depth))
+            open_scopes.append(scope)
+        out.append((*row, len(chain), False))
+    return out
+
+
+def _block_row(graph: GraphSpec, analysis: Analysis, block, depth: int) -> tuple:
+    from engine.blocks import boundary
+
+    infos = [analysis.nodes[m] for m in block.members if m in analysis.nodes]
+    _, outs = boundary(graph, block.members)
+    leaving = analysis.nodes.get(outs[0].source) if outs else None
+    return (block.scope, f"▣ {block.class_name}", shape_text(leaving.shape) if leaving else "—",
+            sum(i.params for i in infos), sum(i.macs for i in infos), "—", depth, True)

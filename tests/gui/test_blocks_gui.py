@@ -119,3 +119,24 @@ def test_the_palette_lists_library_and_design_blocks_and_adds_them(make_window, 
     for ref in sorted(refs):
         before = len(doc.graph.nodes)
         assert scene.drop_block(ref, QPointF(2000, 2000 + 200 * len(doc.graph.nodes))) and len(doc.graph.nodes) > before
+
+
+def test_the_summary_shows_blocks_with_totals_and_folds_them(make_window):
+    from engine.analysis import analyze
+    from engine.templates import load_template
+
+    window = make_window(load_template("small_resnet"))
+    model = window.summary.model
+    headers = [r for r in model.shown if r[7]]
+    assert [r[0] for r in headers] == ["block1", "block2", "block3"]
+    analysis = analyze(window.document.graph)
+    block2 = next(r for r in headers if r[0] == "block2")
+    members = [n.id for n in window.document.graph.nodes if n.name.startswith("block2.")]
+    assert block2[3] == sum(analysis.nodes[m].params for m in members) and block2[1] == "▣ DownsampleBlock"
+    assert [r[0] for r in model.rows] == analysis.order   # every layer still has its row
+    row = model.shown.index(block2)
+    before = len(model.shown)
+    assert model.toggle(row) and len(model.shown) == before - len(members)
+    assert model.data(model.index(row, 0)).strip().startswith("▸")
+    assert model.toggle(row) and len(model.shown) == before
+    assert model.node_id(row) == "" and model.node_id(row + 1) in members

@@ -128,8 +128,10 @@ def test_palette_search_matches_names_before_descriptions(window):
     assert palette.visible_kinds() == ["Linear", "Pointwise linear"]
     palette.search.setText("normalization")   # a category name lists its kinds
     assert {"BatchNorm2d", "BatchNorm1d"} <= set(palette.visible_kinds())
-    palette.search.setText("residual")     # no name has it: the description of Add does
+    palette.search.setText("element")      # no name has it: the description of Add does
     assert "Add" in palette.visible_kinds() and "Conv2d" not in palette.visible_kinds()
+    palette.search.setText("residual")     # the library's residual blocks, by name
+    assert palette.visible_blocks() == ["library:residual_basic", "library:residual_bottleneck", "library:mbconv"]
 
 
 def test_palette_double_click_adds_at_centre(qtbot, window):
