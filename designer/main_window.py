@@ -38,6 +38,7 @@ MENU_ORDER = ("File", "Edit", "View", "Train", "Learn", "Help")
 
 class MainWindow(QMainWindow):
     selection_changed = Signal(str)
+    block_selected = Signal(str)   # one collapsed block selected on the canvas: its path
     about_to_close = Signal()
 
     def __init__(self, graph=None, parent=None, with_panels: bool = True):
@@ -210,9 +211,16 @@ class MainWindow(QMainWindow):
         if self.scene.signalsBlocked():
             return
         current = self.selected_node_id()
+        block = self.scene.selected_blocks()
+        if len(block) == 1 and len(self.scene.selectedItems()) == 1:
+            current = f"block:{block[0]}"
         if current != self._last_selection:
             self._last_selection = current
-            self.selection_changed.emit(current)
+            if current.startswith("block:"):
+                self.selection_changed.emit("")
+                self.block_selected.emit(block[0])
+            else:
+                self.selection_changed.emit(current)
 
     def _select_later(self, node_ids):
         self.scene.select_nodes(node_ids)

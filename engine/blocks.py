@@ -16,8 +16,12 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from engine.graph import GraphSpec
+
+if TYPE_CHECKING:
+    from engine.block_library import BlockFragment
 from engine.module_paths import module_path, path_problem
 
 _CLASS = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -214,7 +218,7 @@ def snake(class_name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", class_name).lower() or "block"
 
 
-def fragment_of(graph: GraphSpec, scope: str):
+def fragment_of(graph: GraphSpec, scope: str) -> BlockFragment:
     """A copy of one use of a block as an engine.block_library.BlockFragment (its layers, where its input goes
     in and where its output leaves), for adding another use of it."""
     from engine.block_library import BlockFragment

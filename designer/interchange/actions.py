@@ -188,12 +188,17 @@ class InterchangeActions:
         imported = dialog.run()
         if imported is None:
             return
-        self.state.replace_design(imported.graph, "")
+        graph = imported.graph
+        scopes = {scope for scope, _ in graph.module_classes}
+        if scopes:   # it arrives as its module hierarchy, collapsed: stem, stages of blocks, head
+            from engine.blocks import collapsed_layout
+            graph = collapsed_layout(graph, scopes)
+        self.state.replace_design(graph, "")
+        if scopes:
+            self.window.scene.collapser.collapsed = set(scopes)
+            self.window.scene.collapser.refresh()
         self.window.canvas.show_design()
-        if imported.graph.module_classes:   # it arrives as its module hierarchy: stem, stages of blocks, head
-            from designer import block_actions
-            block_actions.collapse_all(self.window)
-        self.adopt_weights(imported.graph, imported.weights, f"Imported weights · {imported.graph.name}")
+        self.adopt_weights(graph, imported.weights, f"Imported weights · {imported.graph.name}")
         r = imported.result
         check = "; replace the placeholders marked in red" if r.unmapped else f"; {r.verification}"
         self.window.show_status(f"Imported {imported.graph.name}: {r.counts_text()}{check}.", 12000)

@@ -15,6 +15,7 @@ from designer.teaching.explain_context import ProbeActivations, build_context, n
 from designer.teaching.explain_html import FIX_LINK, Colours, render
 from designer.training.dashboard import EDIT_SETTLE_MS
 from engine.teaching.explain import explain_network, explain_node
+from engine.teaching.explain_block import explain_block
 
 
 class ExplainPanel(QWidget):
@@ -25,6 +26,7 @@ class ExplainPanel(QWidget):
         self.document = document
         self.training = training
         self.node_id = ""
+        self.block = ""   # a block explained as a unit (show_block)
         self.explanation = None
         self._dirty = True
         self._catching_up = False
@@ -66,8 +68,15 @@ class ExplainPanel(QWidget):
         self._settle.stop()
         self.refresh()
 
+    def show_block(self, scope: str) -> None:
+        """Explain one use of a block as a unit (a collapsed block selected on the canvas)."""
+        self.node_id, self.block = "", scope
+        self._settle.stop()
+        self.refresh()
+
     def show_node(self, node_id: str) -> None:
         """Explain `node_id` ('' shows the network overview)."""
+        self.block = ""
         self.node_id = node_id if node_id and self.document.graph.has_node(node_id) else ""
         self._settle.stop()
         self.refresh()
@@ -94,7 +103,9 @@ class ExplainPanel(QWidget):
             return
         self._dirty = False
         graph, analysis = self.document.graph, self.document.analysis
-        if self.node_id:
+        if self.block and self.block in dict(graph.module_classes):
+            self.explanation = explain_block(graph, analysis, self.block)
+        elif self.node_id:
             context = build_context(self.training, graph, analysis, self.node_id, self._activations,
                                     self._wants_activations())
             self.explanation = explain_node(graph, analysis, self.node_id, context)
@@ -168,5 +179,6 @@ def install(window, state, training=None, inspector_dock=None) -> tuple:
     action.setChecked(not dock.isHidden())
     window.menu("Learn").addAction(action)
     window.selection_changed.connect(panel.show_node)
+    window.block_selected.connect(panel.show_block)
     panel.show_node(window.selected_node_id())
     return panel, dock

@@ -140,3 +140,26 @@ def test_the_summary_shows_blocks_with_totals_and_folds_them(make_window):
     assert model.data(model.index(row, 0)).strip().startswith("▸")
     assert model.toggle(row) and len(model.shown) == before
     assert model.node_id(row) == "" and model.node_id(row + 1) in members
+
+
+def test_selecting_a_collapsed_block_explains_it_as_a_unit(make_window, qtbot):
+    from engine.templates import load_template
+
+    from designer.teaching.explain_panel import ExplainPanel
+
+    window = make_window(load_template("small_resnet"))
+    panel = window.findChildren(ExplainPanel)[0]
+    window.scene.collapser.collapse_all()
+    item = window.scene.collapser.items["block2"]
+    window.scene.clearSelection()
+    item.setSelected(True)
+    from engine.teaching.explain_block import explain_block
+    explanation = explain_block(window.document.graph, window.document.analysis, "block2")
+    assert panel.block == "block2"
+    facts = {f.key: f for s in explanation.sections for f in s.lines if hasattr(f, "key")}
+    members = [n.id for n in window.document.graph.nodes if n.name.startswith("block2.")]
+    assert facts["block_params"].number == sum(window.document.analysis.nodes[m].params for m in members)
+    assert facts["block_out"].value == "32×16×16"
+    text = " ".join(getattr(line, "text", "") for s in explanation.sections for line in s.lines)
+    assert "block3" in text and "Make Unique" in text   # its other use, and how to part them
+    assert "widens every value's view" in text
