@@ -197,19 +197,18 @@ class GraphDocument(QObject):
         return ids
 
     def ungroup(self, scope: str) -> str:
-        try:
-            after = blocks.ungroup(self._graph, scope)
-        except blocks.BlockError as exc:
-            return str(exc)
-        self.push(f"Ungroup {scope}", after)
-        return ""
+        return self._block_edit(f"Ungroup {scope}", blocks.ungroup, scope)
 
     def make_unique(self, scope: str) -> str:
+        return self._block_edit(f"Make {scope} unique", blocks.make_unique, scope)
+
+    def _block_edit(self, text: str, edit, scope: str) -> str:
+        """Push edit(graph, scope) as one undo step; '' or why it cannot be done."""
         try:
-            after = blocks.make_unique(self._graph, scope)
+            after = edit(self._graph, scope)
         except blocks.BlockError as exc:
             return str(exc)
-        self.push(f"Make {scope} unique", after)
+        self.push(text, after)
         return ""
 
     def paste(self, pasted: GraphSpec, offset=(40.0, 40.0)) -> list:

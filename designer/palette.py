@@ -18,14 +18,23 @@ BLOCK_ROLE = Qt.ItemDataRole.UserRole + 2   # "library:KEY" or "design:CLASS"
 DESIGN_BLOCKS, LIBRARY_BLOCKS = "Blocks in this design", "Block library"
 
 
-def kind_icon(kind) -> QIcon:
-    """The kind's glyph, white on its category colour."""
-    size = 22
-    pix = QPixmap(size * 2, size * 2)
+ICON = 22
+
+
+def _icon_painter() -> tuple[QPixmap, QPainter]:
+    """A transparent, sharp (2×) icon canvas and a painter on it; end the painter before using the pixmap."""
+    pix = QPixmap(ICON * 2, ICON * 2)
     pix.setDevicePixelRatio(2.0)
     pix.fill(Qt.GlobalColor.transparent)
     p = QPainter(pix)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    return pix, p
+
+
+def kind_icon(kind) -> QIcon:
+    """The kind's glyph, white on its category colour."""
+    size = ICON
+    pix, p = _icon_painter()
     p.setBrush(theme.category_color(kind.category))
     p.setPen(Qt.PenStyle.NoPen)
     p.drawRoundedRect(QRectF(1, 1, size - 2, size - 2), 5, 5)
@@ -191,12 +200,8 @@ def _help(item) -> str:
 
 def block_icon() -> QIcon:
     """A stack of two layers: a block."""
-    size = 22
-    pix = QPixmap(size * 2, size * 2)
-    pix.setDevicePixelRatio(2.0)
-    pix.fill(Qt.GlobalColor.transparent)
-    p = QPainter(pix)
-    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    size = ICON
+    pix, p = _icon_painter()
     p.setPen(QColor("white"))
     p.setBrush(QColor("#5b6b8c"))
     p.drawRoundedRect(QRectF(5, 5, size - 7, size - 7), 4, 4)

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from designer import theme
 from designer.canvas.node_item import (BODY_FONT, BODY_METRICS, CORNER, HEADER_FONT, HEADER_HEIGHT, HEADER_METRICS,
-                                       NODE_HEIGHT, NODE_WIDTH, SHAPE_FONT, SHAPE_METRICS, TEXT_PAD, _header_path)
+                                       NODE_HEIGHT, NODE_WIDTH, SHAPE_FONT, SHAPE_METRICS, TEXT_PAD, _header_path,
+                                       follow_change)
 from designer.canvas.ports import PortItem
 from engine.summary import shape_text
 from engine.summary import human_count as format_count
@@ -105,9 +106,5 @@ class BlockItem(QGraphicsItem):
         painter.drawText(QRectF(TEXT_PAD, HEADER_HEIGHT + 38, width, 20), left, fit(shape, SHAPE_METRICS))
 
     def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.refresh()
-        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
-            self.setZValue(1.5 if value else 1)
+        follow_change(self, change, value)
         return super().itemChange(change, value)

@@ -171,9 +171,14 @@ class NodeItem(QGraphicsItem):
         painter.drawText(QRectF(TEXT_PAD, HEADER_HEIGHT + 38, width, 20), left, shape)
 
     def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for edge in self.edges:
-                edge.refresh()
-        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
-            self.setZValue(1.5 if value else 1)
+        follow_change(self, change, value)
         return super().itemChange(change, value)
+
+
+def follow_change(item, change, value) -> None:
+    """A node (a layer, or a collapsed block) moved: its connections follow; selected: it comes to the front."""
+    if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+        for edge in item.edges:
+            edge.refresh()
+    elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+        item.setZValue(1.5 if value else 1)
