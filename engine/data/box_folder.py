@@ -24,9 +24,8 @@ from pathlib import Path
 import torch
 
 from engine.data.base import DatasetError, Split, split_off_test
-from engine.data.folder import DEFAULT_SIZE, IMAGE_SUFFIXES, MAX_IMAGES, TEST_FRACTION, _first_few, _opened, \
-    decode_batches
-from engine.data.mask_folder import MAX_CLASSES, _class_names
+from engine.data.folder import IMAGE_SUFFIXES, MAX_IMAGES, TEST_FRACTION, _first_few, _opened, decode_batches
+from engine.data.mask_folder import MAX_CLASSES, _class_names, in_memory_shape
 from engine.safe_files import repair_text
 from engine.units import MB, format_bytes
 
@@ -43,16 +42,11 @@ def load_box_folder(root: Path, input_shape: Sequence[int] | None, seed: int, pr
                     task: str = "detection") -> tuple[Split, Split, tuple, tuple]:
     """(pool, test, class names, skipped): images N×C×H×W in [0, 1] at the Input's size with float32 labels, N×K×5
     for detection (class −1 pads) or N×5 for localization (engine.training.boxes)."""
-    if data_mode not in ("auto", "memory"):
-        raise DatasetError("images with boxes are held in memory; choose the data mode Automatic or memory")
+    channels, height, width = in_memory_shape(input_shape, data_mode, "boxes")
     images_dir, table = root / "images", root / "boxes.csv"
     if not images_dir.is_dir() or not table.is_file():
         raise DatasetError(f"{root} needs images/ with the pictures and boxes.csv with one row per object "
                            f"({','.join(COLUMNS)}, in pixels)")
-    channels, height, width = tuple(input_shape) if input_shape else DEFAULT_SIZE
-    if channels not in (1, 3):
-        raise DatasetError(f"images give grey (1) or colour (3) pictures, but the network's Input has {channels} "
-                           f"channels; set the Input's channels to 1 or 3")
     pictures = sorted(e.name for e in os.scandir(images_dir)
                       if e.is_file() and Path(e.name).suffix.lower() in IMAGE_SUFFIXES)
     if not pictures:

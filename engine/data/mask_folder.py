@@ -37,16 +37,11 @@ def load_mask_folder(root: Path, input_shape: Sequence[int] | None, seed: int, p
     """(pool, test, class names, skipped): images N×C×H×W in [0, 1] and int64 masks N×H×W at the Input's size."""
     import time
 
-    if data_mode not in ("auto", "memory"):
-        raise DatasetError("images with masks are held in memory; choose the data mode Automatic or memory")
+    channels, height, width = in_memory_shape(input_shape, data_mode, "masks")
     images_dir, masks_dir = root / "images", root / "masks"
     if not images_dir.is_dir() or not masks_dir.is_dir():
         raise DatasetError(f"{root} needs two folders: images/ with the pictures and masks/ with one PNG of "
                            f"class numbers per picture (the same name, .png)")
-    channels, height, width = tuple(input_shape) if input_shape else DEFAULT_SIZE
-    if channels not in (1, 3):
-        raise DatasetError(f"images give grey (1) or colour (3) pictures, but the network's Input has {channels} "
-                           f"channels; set the Input's channels to 1 or 3")
     names = _class_names(root)
     pairs = _pairs(images_dir, masks_dir)
     if not pairs:
@@ -81,6 +76,18 @@ def load_mask_folder(root: Path, input_shape: Sequence[int] | None, seed: int, p
     classes = names or tuple(f"class {c}" for c in range(max(2, int(masks.max()) + 1)))
     pool, test = split_off_test(images, masks, TEST_FRACTION, seed)
     return pool, test, classes, tuple(skipped)
+
+
+def in_memory_shape(input_shape: Sequence[int] | None, data_mode: str, labels: str) -> tuple[int, int, int]:
+    """(channels, height, width) to read pictures at, for a folder whose pictures and `labels` are held in memory
+    (the data mode must allow it, and pictures come in grey or colour)."""
+    if data_mode not in ("auto", "memory"):
+        raise DatasetError(f"images with {labels} are held in memory; choose the data mode Automatic or memory")
+    channels, height, width = tuple(input_shape) if input_shape else DEFAULT_SIZE
+    if channels not in (1, 3):
+        raise DatasetError(f"images give grey (1) or colour (3) pictures, but the network's Input has {channels} "
+                           f"channels; set the Input's channels to 1 or 3")
+    return channels, height, width
 
 
 def _pairs(images_dir: Path, masks_dir: Path) -> list:

@@ -10,61 +10,41 @@ def _input_shape(p, ins):
 
 def _output_shape(p, ins):
     (shape,) = ins
-    classes = p["classes"]
-    if p.get("task") == "segmentation":
-        return _mask_scores(shape, classes)
-    if p.get("task") == "localization":
-        return _box_numbers(shape, classes)
-    if p.get("task") == "detection":
-        return _heat_maps(shape, classes)
+    c = p["classes"]
+    task = p.get("task")
+    if task == "segmentation":
+        return _score_maps(shape, c, "A segmentation Output", f"a score map of shape ({c}, height, width), one score "
+                           f"per class at every pixel", "score maps (one per class)")
+    if task == "detection":
+        return _score_maps(shape, c + 4, "A detection Output", f"maps of shape ({c + 4}, height, width): a heat map "
+                           f"per class whose peaks are object centres, then the box's width, height and the centre's "
+                           f"offset at every cell", f"maps ({c} heat maps and 4 for the boxes)")
+    if task == "localization":
+        return _flat_scores(shape, c + 4, "A localization Output", f"{c + 4} numbers ({c} class scores, then the "
+                            f"box's centre x, y, width and height)", f"numbers ({c} class scores and 4 for the box)")
+    return _flat_scores(shape, c, "Output", f"class scores of shape ({c},)", "class scores")
+
+
+def _flat_scores(shape, want, who, expected, what):
+    """One number per output: Flatten when maps arrive, a Linear with `want` outputs when the count is off."""
     if len(shape) != 1:
-        raise ShapeError(f"Output expects class scores of shape ({classes},) but receives {fmt_shape(shape)}; "
-                         f"insert Flatten and a Linear layer with {classes} outputs", insert_fix("Flatten"))
-    if shape[0] != classes:
-        raise ShapeError(f"Output expects {classes} class scores but receives {shape[0]}; "
-                         f"insert a Linear layer with {classes} outputs",
-                         insert_fix("Linear", {"out_features": classes}, label=f"Insert Linear ({classes} outputs)",
-                                    adjustable=("out_features",)))
-    return shape
-
-
-def _mask_scores(shape, classes):
-    if len(shape) != 3:
-        raise ShapeError(f"A segmentation Output expects a score map of shape ({classes}, height, width), one score "
-                         f"per class at every pixel, but receives {fmt_shape(shape)}; end the network with a 1×1 "
-                         f"Conv2d of {classes} channels on feature maps, not Flatten and Linear")
-    if shape[0] != classes:
-        raise ShapeError(f"A segmentation Output expects {classes} score maps (one per class) but receives {shape[0]}; "
-                         f"insert a 1×1 Conv2d with {classes} output channels",
-                         insert_fix("Conv2d", {"out_channels": classes, "kernel_size": 1, "padding": 0},
-                                    label=f"Insert 1×1 Conv2d ({classes} channels)", adjustable=("out_channels",)))
-    return shape
-
-
-def _box_numbers(shape, classes):
-    want = classes + 4
-    if len(shape) != 1:
-        raise ShapeError(f"A localization Output expects {want} numbers ({classes} class scores, then the box's "
-                         f"centre x, y, width and height) but receives {fmt_shape(shape)}; insert Flatten and a "
-                         f"Linear layer with {want} outputs", insert_fix("Flatten"))
+        raise ShapeError(f"{who} expects {expected} but receives {fmt_shape(shape)}; insert Flatten and a Linear "
+                         f"layer with {want} outputs", insert_fix("Flatten"))
     if shape[0] != want:
-        raise ShapeError(f"A localization Output expects {want} numbers ({classes} class scores and 4 for the box) "
-                         f"but receives {shape[0]}; insert a Linear layer with {want} outputs",
-                         insert_fix("Linear", {"out_features": want}, label=f"Insert Linear ({want} outputs)",
-                                    adjustable=("out_features",)))
+        raise ShapeError(f"{who} expects {want} {what} but receives {shape[0]}; insert a Linear layer with {want} "
+                         f"outputs", insert_fix("Linear", {"out_features": want}, label=f"Insert Linear ({want} outputs)",
+                                                adjustable=("out_features",)))
     return shape
 
 
-def _heat_maps(shape, classes):
-    want = classes + 4
+def _score_maps(shape, want, who, expected, what):
+    """Maps at every position: a 1×1 Conv2d with `want` channels makes them from feature maps."""
     if len(shape) != 3:
-        raise ShapeError(f"A detection Output expects maps of shape ({want}, height, width): a heat map per class "
-                         f"whose peaks are object centres, then the box's width, height and the centre's offset "
-                         f"at every cell; but it receives {fmt_shape(shape)}; end the network with a 1×1 Conv2d of "
-                         f"{want} channels on feature maps, not Flatten and Linear")
+        raise ShapeError(f"{who} expects {expected}, but receives {fmt_shape(shape)}; end the network with a 1×1 "
+                         f"Conv2d of {want} channels on feature maps, not Flatten and Linear")
     if shape[0] != want:
-        raise ShapeError(f"A detection Output expects {want} maps ({classes} heat maps and 4 for the boxes) but "
-                         f"receives {shape[0]}; insert a 1×1 Conv2d with {want} output channels",
+        raise ShapeError(f"{who} expects {want} {what} but receives {shape[0]}; insert a 1×1 Conv2d with {want} "
+                         f"output channels",
                          insert_fix("Conv2d", {"out_channels": want, "kernel_size": 1, "padding": 0},
                                     label=f"Insert 1×1 Conv2d ({want} channels)", adjustable=("out_channels",)))
     return shape
