@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF
 
 from designer.canvas.block_item import BlockItem
-from engine.blocks import blocks, boundary
+from engine.blocks import blocks, boundary, outermost
 
 
 class Collapser:
@@ -41,10 +41,7 @@ class Collapser:
         scene, graph = self.scene, self.scene.document.graph
         every = blocks(graph)
         self.collapsed &= set(every)   # a block ungrouped or deleted is no longer collapsed
-        owner: dict = {}
-        for scope in sorted(self.collapsed, key=lambda s: s.count(".")):   # outer blocks first
-            for nid in every[scope].members:
-                owner.setdefault(nid, scope)
+        owner = outermost(graph, self.collapsed)
         tops = sorted(set(owner.values()))
         for item in self.items.values():
             for edge in list(item.edges):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 
-from engine.training.boxes import MATCH_IOU, SHOW_SCORE, box_iou, match_image, paired_iou
+from engine.training.boxes import MATCH_IOU, box_iou, match_image, paired_iou
 
 if TYPE_CHECKING:
     from engine.training.evaluate import EvaluationResult
@@ -145,6 +145,3 @@ def _rows(per_image: torch.Tensor, width: int) -> np.ndarray:
     index = torch.arange(n, dtype=torch.float32).repeat_interleave(k)[:, None]
     return torch.cat([index, per_image.reshape(n * k, width).float()], 1).numpy()
 
-
-__all__ = ["average_precision", "class_hits", "mean_average_precision", "localization_result", "detection_result",
-           "SHOW_SCORE"]
